@@ -1,0 +1,146 @@
+"""The service configuration: one TOML file, every key with a default.
+
+``stage serve`` runs with no file at all: internal clock, MIDI off, HTTP on
+127.0.0.1:8000, OSC on 9000, MQTT off, takes in a local SQLite file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from stage.core.timecode import RATES, parse_rate
+from stage.errors import ConfigError, TimecodeError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClockConfig(_Section):
+    """``[clock]``: where picture position comes from."""
+
+    source: Literal["internal", "mtc"] = "internal"
+    # The picture's actual rate (MTC cannot tell 23.976 from 24 by itself); None: the cue sheet's.
+    rate: str | None = None
+    master: bool = True  # with source = "internal": send MTC on <client>:mtc_out (when MIDI is enabled)
+    freewheel_frames: int = Field(default=0, ge=0, le=250)
+
+    @field_validator("rate")
+    @classmethod
+    def _known_rate(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        try:
+            return parse_rate(v).name
+        except TimecodeError as exc:
+            raise ValueError(str(exc)) from exc
+
+
+class NoteConfig(_Section):
+    """A click sound as a MIDI note: note number and velocity."""
+
+    note: int = Field(ge=0, le=127)
+    velocity: int = Field(ge=1, le=127)
+
+
+class MidiConfig(_Section):
+    """``[midi]``: click and timecode through JACK."""
+
+    enabled: bool = True  # when JACK is not running, the service says so and runs without MIDI
+    backend: Literal["jack", "rtmidi"] = "jack"
+    rtmidi_api: Literal["alsa", "jack"] = "alsa"  # with backend = "rtmidi": hosts without JACK use the ALSA sequencer
+    client: str = Field(default="stage", min_length=1, max_length=48)
+    server: str | None = None  # JACK server name; None = the default server
+    mtc_out: bool = True
+    mtc_in: bool = True
+    click_out: bool = True
+    connect_mtc_out: list[str] = Field(default_factory=list)  # ports to connect, e.g. ["xjadeo:MTC in"]
+    connect_click_out: list[str] = Field(default_factory=list)
+    connect_mtc_in: list[str] = Field(default_factory=list)
+    channel: int = Field(default=10, ge=1, le=16)  # GM percussion
+    accent: NoteConfig = NoteConfig(note=76, velocity=127)  # hi wood block
+    click: NoteConfig = NoteConfig(note=77, velocity=100)  # low wood block
+    warning: NoteConfig = NoteConfig(note=75, velocity=90)  # claves
+    note_ms: float = Field(default=20.0, gt=0, le=500)
+    latency_ms: float = Field(default=0.0, ge=0, le=500)  # click output: sent this much early
+    mtc_latency_ms: float = Field(default=0.0, ge=0, le=500)
+
+
+class HttpConfig(_Section):
+    """``[http]``: REST, WebSocket and the pages."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    screen_latency_ms: float = Field(default=0.0, ge=0, le=1000)
+
+
+class OscConfig(_Section):
+    """``[osc]``: control in, state out."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9000, ge=0, le=65535)
+    destinations: list[str] = Field(default_factory=list)  # "host:port"
+
+
+class MqttConfig(_Section):
+    """``[mqtt]``: off unless ``url`` is set."""
+
+    url: str | None = None
+    name: str = "main"  # topic root stage/<name>
+
+
+class TakesConfig(_Section):
+    """``[takes]``: where the take log lives."""
+
+    database: str = "sqlite:///stage-takes.db"
+
+
+class AuthConfig(_Section):
+    """``[auth]``: one bearer token per role; a role with no token cannot control."""
+
+    conductor: str | None = None
+    engineer: str | None = None
+    editor: str | None = None
+
+
+class Config(_Section):
+    """The whole configuration."""
+
+    clock: ClockConfig = ClockConfig()
+    midi: MidiConfig = MidiConfig()
+    http: HttpConfig = HttpConfig()
+    osc: OscConfig = OscConfig()
+    mqtt: MqttConfig = MqttConfig()
+    takes: TakesConfig = TakesConfig()
+    auth: AuthConfig = AuthConfig()
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read ``path`` (or return the defaults for None); raises :class:`ConfigError` naming each bad key."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        data: dict[str, Any] = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
+    return parse_config(data, str(p))
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> Config:
+    """Validate a decoded TOML table."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{source}: [{'.'.join(str(x) for x in e['loc'])}]: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("\n".join(lines)) from exc
+
+
+__all__ = ["RATES", "Config", "load_config", "parse_config"]

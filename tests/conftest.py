@@ -1,0 +1,71 @@
+"""Shared fixtures: real peers (jackd, a recording JACK client, xjadeo).
+
+A missing peer program fails the test with the package to install: it is never
+skipped, here or in CI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from fractions import Fraction
+
+import pytest
+from peers.jackd import JackServer, PeerMissing, require, unique_name
+from peers.jackd import jack_server as start_jack_server
+from peers.recorder import MidiPeer
+from peers.xjadeo import Xjadeo, XjadeoFactory
+from peers.xjadeo import xjadeo as start_xjadeo
+
+
+def _require(binary: str, package: str) -> None:
+    try:
+        require(binary, package)
+    except PeerMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def jack_server() -> Iterator[JackServer]:
+    """One ``jackd -S -d dummy -r 48000 -p 256`` for the session, under a unique name.
+
+    Synchronous (``-S``): a client that is slow on a busy machine delays the
+    cycle instead of missing it, so exact-frame assertions hold under load.
+    """
+    _require("jackd", "jackd2")
+    with start_jack_server(synchronous=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def realtime_jack_server() -> Iterator[JackServer]:
+    """An asynchronous server, as in production: its frame clock keeps pace with real time.
+
+    (In ``-S`` mode the dummy driver's clock stalls whenever a client is late.)
+    """
+    _require("jackd", "jackd2")
+    with start_jack_server(synchronous=False) as server:
+        yield server
+
+
+@pytest.fixture
+def recorder(jack_server: JackServer) -> Iterator[MidiPeer]:
+    """Another JACK client that records its ``in`` port and plays its ``out`` port."""
+    with MidiPeer(unique_name("rec"), servername=jack_server.name) as peer:
+        yield peer
+
+
+@pytest.fixture
+def xjadeo(jack_server: JackServer) -> Iterator[XjadeoFactory]:
+    """Start xjadeo (under its own Xvfb) on a clip at the given rate; stopped after the test.
+
+    It joins the session's `jack_server` unless given another server.
+    """
+    for binary, package in (("xjadeo", "xjadeo"), ("Xvfb", "xvfb"), ("ffmpeg", "ffmpeg")):
+        _require(binary, package)
+    with contextlib.ExitStack() as stack:
+
+        def start(rate: Fraction | str, server: JackServer | None = None) -> Xjadeo:
+            return stack.enter_context(start_xjadeo(server or jack_server, rate))
+
+        yield start
