@@ -1,0 +1,110 @@
+"""Commands into the engine process and events out of it (picklable value objects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stage.core.playback import TimedClick
+
+# -- commands ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Play:
+    """Roll from the current position (internal clock)."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Stop where the picture is."""
+
+
+@dataclass(frozen=True)
+class Locate:
+    """Jump to picture position ``position`` (seconds since 00:00:00:00)."""
+
+    position: float
+
+
+@dataclass(frozen=True)
+class Varispeed:
+    """Play speed of the internal clock (1.0 = normal)."""
+
+    speed: float
+
+
+@dataclass(frozen=True)
+class LoadClicks:
+    """The clicks to play from now on (the armed cue's, or every cue's)."""
+
+    clicks: tuple[TimedClick, ...]
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """Close the MIDI client and leave."""
+
+
+Command = Play | Stop | Locate | Varispeed | LoadClicks | Shutdown
+
+
+# -- events --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The engine runs; ``midi`` says whether JACK MIDI is live, ``reason`` why not."""
+
+    midi: bool
+    samplerate: int
+    blocksize: int
+    ports: tuple[str, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TransportChanged:
+    """A new transport anchor on the monotonic clock: ``position(t) = p0 + speed × (t − t0)``."""
+
+    t0: float  # time.monotonic() seconds
+    p0: float  # picture seconds
+    speed: float
+    rolling: bool
+    source: str  # "internal" | "mtc"
+
+
+@dataclass(frozen=True)
+class BeatSounded:
+    """A click was scheduled; ``t`` is when it sounds on the monotonic clock."""
+
+    cue: str
+    bar: int
+    beat: int
+    kind: str
+    p: float
+    t: float
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """MTC chase state: locked, speed, quarter frames seen, locates."""
+
+    state: str
+    locked: bool
+    speed: float
+    quarter_frames: int
+    locates: int
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """Counters of the real-time path, sent about once a second."""
+
+    cycles: int
+    late: int  # sent at the start of a later cycle than due
+    xruns: int
+    handler_errors: int = 0
+    dropped: int = 0  # overdue by more than the catch-up limit (after a jump or a long stall): not sent
+
+
+Event = Ready | TransportChanged | BeatSounded | SyncStatus | EngineStats

@@ -1,0 +1,153 @@
+"""Another JACK client: records MIDI with absolute frames, and sends at given frames.
+
+`MidiPeer` is written straight against JACK-Client, independently of
+`stage.adapters.jack_midi`, so that it is a witness and not a mirror: a frame
+error in our adapter cannot cancel out against the same error here.
+
+Frames are JACK frame times unwrapped to plain ints, like the adapter's: for
+one cycle every client of a server sees the same start frame, and an event
+written at offset k by a client that runs earlier in the graph arrives at
+offset k in the same cycle.
+
+It closes like the adapter does (see `stage.adapters.jack_midi`): the process
+callback ends its own thread before the client is closed, because jack2 would
+otherwise cancel that thread, possibly while it holds the GIL.
+"""
+
+from __future__ import annotations
+
+import heapq
+import queue
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Self
+
+import jack
+
+Event = tuple[int, bytes]
+
+_WRAP = 1 << 32
+_HALF_WRAP = 1 << 31
+
+
+class MidiPeer:
+    """A JACK client with MIDI inputs it records and outputs it plays from a schedule."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        servername: str,
+        inputs: Iterable[str] = ("in",),
+        outputs: Iterable[str] = ("out",),
+    ) -> None:
+        self.client = jack.Client(name, use_exact_name=True, no_start_server=True, servername=servername)
+        self.name = str(self.client.name)
+        self._inputs: list[tuple[str, Any]] = [(p, self.client.midi_inports.register(p)) for p in inputs]
+        self._outputs: dict[str, Any] = {p: self.client.midi_outports.register(p) for p in outputs}
+        self.received: dict[str, list[Event]] = {p: [] for p, _ in self._inputs}
+        self.sent: list[tuple[str, int, int, bytes]] = []  # (port, intended frame, written frame, bytes)
+        self.late = 0
+        self._incoming: queue.SimpleQueue[tuple[int, int, str, bytes]] = queue.SimpleQueue()
+        self._heap: list[tuple[int, int, str, bytes]] = []
+        self._seq = 0
+        self._frame0: int | None = None
+        self._raw0 = 0
+        self._first = threading.Event()
+        self._stopping = False
+        self._stopped = threading.Event()
+        self._tid = 0
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+        if not self._first.wait(5):
+            raise RuntimeError(f"JACK ran no cycle for {name!r}")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stopping = True
+        if self._stopped.wait(2):
+            task = Path(f"/proc/self/task/{self._tid}")
+            deadline = time.monotonic() + 2
+            while task.exists() and time.monotonic() < deadline:
+                time.sleep(0.001)
+        self.client.deactivate()
+        self.client.close()
+
+    def port(self, short: str) -> str:
+        return f"{self.name}:{short}"
+
+    @property
+    def frame0(self) -> int:
+        """Start frame of the latest cycle (unwrapped)."""
+        assert self._frame0 is not None
+        return self._frame0
+
+    def current_frame(self) -> int:
+        raw = int(self.client.frame_time)
+        return self.frame0 + ((raw - self._raw0 + _HALF_WRAP) % _WRAP - _HALF_WRAP)
+
+    def schedule(self, port: str, events: Iterable[Event]) -> None:
+        """Send each event at its absolute frame (thread-safe)."""
+        for frame, data in events:
+            self._seq += 1
+            self._incoming.put((frame, self._seq, port, bytes(data)))
+
+    def events(self, port: str = "in") -> list[Event]:
+        return list(self.received[port])
+
+    def wait_for(self, count: int, port: str = "in", timeout: float = 10.0) -> list[Event]:
+        """Wait until ``count`` events were received on a port; return them."""
+        deadline = time.monotonic() + timeout
+        while len(self.received[port]) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.events(port)
+
+    def wait_until_frame(self, frame: int, timeout: float = 10.0) -> None:
+        """Wait until JACK has processed every cycle up to ``frame``."""
+        deadline = time.monotonic() + timeout
+        while (self._frame0 is None or self._frame0 <= frame) and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def _process(self, nframes: int) -> None:
+        if self._stopping:
+            for port in self._outputs.values():
+                port.clear_buffer()
+            self._stopped.set()
+            raise jack.CallbackExit
+        raw = int(self.client.last_frame_time)
+        if self._frame0 is None:
+            frame0 = raw
+            self._tid = threading.get_native_id()
+        else:
+            frame0 = self._frame0 + (raw - self._raw0) % _WRAP
+        self._frame0, self._raw0 = frame0, raw
+
+        for name, port in self._inputs:
+            sink = self.received[name]
+            for offset, data in port.incoming_midi_events():
+                sink.append((frame0 + offset, bytes(data)))
+
+        for port in self._outputs.values():
+            port.clear_buffer()
+        while True:
+            try:
+                heapq.heappush(self._heap, self._incoming.get_nowait())
+            except queue.Empty:
+                break
+        end = frame0 + nframes
+        while self._heap and self._heap[0][0] < end:
+            frame, _, name, data = heapq.heappop(self._heap)
+            offset = frame - frame0
+            if offset < 0:
+                self.late += 1
+                offset = 0
+            self._outputs[name].write_midi_event(offset, data)
+            self.sent.append((name, frame, frame0 + offset, data))
+        self._first.set()
