@@ -1,0 +1,202 @@
+"""Take acknowledgement latency over REST: POST /api/transport/play in record mode until its 200.
+
+That answer comes after the engine reported the roll (timecode in), the take
+was committed to the take log, and the HTTP round trip: this is what the
+conductor's tablet waits for.  For each database the benchmark runs the real
+``stage serve`` (MIDI off: the engine's soft clock, 256 frames at 48 kHz) in
+its own process and, from this process, times N takes one after the other:
+
+- ``record play`` — POST play in record mode → 200 (start → durable → acknowledged);
+- ``record stop`` — POST stop → 200 (the take's end committed);
+- ``rehearse play`` — POST play in rehearse mode → 200: the same path without
+  the store (HTTP + the engine's roll), the baseline the store adds to;
+- ``insert_take`` — the store alone, in the same run on the same database
+  (``TakeStore.insert_take`` from this process): what durability costs.
+
+Run: ``python bench/take_ack.py [--takes 300] [--dir DIR] [--postgres URL]``.
+SQLite files go to a scratch folder under DIR (default: the working directory;
+a tmpfs would make fsync free and the figures meaningless).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from peers.postgres import PostgresUnavailable, scratch_database
+
+from stage.adapters.store import open_store
+from stage.core.session import Take
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "bench-conductor"
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+SHEET = """
+[picture]
+rate = "24"
+
+[[cue]]
+id = "1M1"
+start = "01:00:00:00"
+tempo = "12-0"
+meter = "4/4"
+bars = 40
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    settings: str
+    figures: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _timed(call: Callable[[], Awaitable[httpx.Response]]) -> float:
+    t0 = time.perf_counter_ns()
+    answer = await call()
+    elapsed = (time.perf_counter_ns() - t0) / 1e6
+    if answer.status_code != 200:
+        raise SystemExit(f"{answer.request.method} {answer.request.url}: {answer.status_code} {answer.text}")
+    return elapsed
+
+
+async def _serve(url: str, scratch: Path, http: httpx.AsyncClient) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    config = scratch / f"stage-{port}.toml"
+    config.write_text(
+        f"[midi]\nenabled = false\n[osc]\nenabled = false\n[http]\nport = {port}\n"
+        f'[takes]\ndatabase = "{url}"\n[auth]\nconductor = "{TOKEN}"\n',
+        encoding="utf-8",
+    )
+    cues = scratch / "cues.toml"
+    cues.write_text(SHEET, encoding="utf-8")
+    log = scratch / f"serve-{port}.log"
+    command = [sys.executable, "-m", "stage", "serve", "--config", str(config), "--cues", str(cues)]
+    with log.open("wb") as out:
+        proc = await asyncio.to_thread(subprocess.Popen, command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(1500):
+        with contextlib.suppress(httpx.TransportError):
+            if (await http.get(f"{base}/api/health")).status_code == 200:
+                return proc, base
+        if proc.poll() is not None:
+            break
+        await asyncio.sleep(0.02)
+    proc.kill()
+    raise SystemExit(f"stage serve did not come up for {url}:\n{log.read_text(errors='replace')[-2000:]}")
+
+
+async def _run(name: str, url: str, scratch: Path, count: int) -> Result:
+    async with httpx.AsyncClient(timeout=30) as http:
+        proc, base = await _serve(url, scratch, http)
+        try:
+            result = Result(name, "")
+            await http.post(f"{base}/api/session/arm", json={"cue": "1M1"}, headers=HEADERS)
+            play = lambda: http.post(f"{base}/api/transport/play", headers=HEADERS)  # noqa: E731
+            stop = lambda: http.post(f"{base}/api/transport/stop", headers=HEADERS)  # noqa: E731
+            rehearse: list[float] = []
+            for n in range(count + 10):
+                elapsed = await _timed(play)
+                await _timed(stop)
+                if n >= 10:  # the first ones warm the pool and the caches
+                    rehearse.append(elapsed)
+            await http.post(f"{base}/api/session/mode", json={"mode": "record"}, headers=HEADERS)
+            starts: list[float] = []
+            ends: list[float] = []
+            for n in range(count + 10):
+                started = await _timed(play)
+                ended = await _timed(stop)
+                if n >= 10:
+                    starts.append(started)
+                    ends.append(ended)
+            result.figures = {"record play": starts, "record stop": ends, "rehearse play": rehearse}
+            # The store alone, on the same database, while the service idles.
+            async with await open_store(url) as store:
+                result.settings = await store.durability()
+                inserts: list[float] = []
+                for n in range(1, count + 11):
+                    take = Take("0M0", n, "00:59:50:00", datetime.now(UTC))
+                    t0 = time.perf_counter_ns()
+                    await store.insert_take(take)
+                    if n > 10:
+                        inserts.append((time.perf_counter_ns() - t0) / 1e6)
+            result.figures["insert_take"] = inserts
+            return result
+        finally:
+            proc.terminate()
+            proc.wait(15)
+
+
+async def _postgres(admin_url: str, scratch: Path, count: int) -> Result | str:
+    try:
+        async with scratch_database(admin_url, prefix="stage_bench") as url:
+            return await _run("PostgreSQL", url, scratch, count)
+    except PostgresUnavailable as exc:
+        return f"unavailable: {exc}"
+
+
+def _row(label: str, values: list[float]) -> str:
+    return (
+        f"  {label:<16} {len(values):>5} {statistics.median(values):>8.2f} {_pct(values, 0.99):>8.2f} "
+        f"{max(values):>8.2f}"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--takes", type=int, default=300)
+    parser.add_argument("--dir", type=Path, default=Path.cwd())
+    parser.add_argument(
+        "--postgres", default=os.environ.get("STAGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+    )
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="stage-bench-", dir=args.dir))
+    try:
+        results: list[Result | str] = [await _run("SQLite", f"sqlite:///{scratch / 'takes.db'}", scratch, args.takes)]
+        results.append(await _postgres(args.postgres, scratch, args.takes))
+    finally:
+        shutil.rmtree(scratch)
+
+    print(f"take acknowledgement over REST, {args.takes} takes one after the other (ms)")
+    print(f"  {'':<16} {'n':>5} {'p50':>8} {'p99':>8} {'max':>8}")
+    for r in results:
+        if isinstance(r, str):
+            print(f"PostgreSQL: {r}")
+            continue
+        print(f"{r.name} [{r.settings}]")
+        for label, values in r.figures.items():
+            print(_row(label, values))
+        store = statistics.median(r.figures["insert_take"])
+        rest = statistics.median(r.figures["record play"]) - statistics.median(r.figures["rehearse play"])
+        print(f"  store's share of record play (p50): {rest:.2f} ms by difference, {store:.2f} ms insert_take alone")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,428 @@
+"""HTTP: the REST API under ``/api`` (FastAPI; OpenAPI with examples at ``/docs``).
+
+Control needs ``Authorization: Bearer <token>`` of a role allowed to do it
+(tokens per role in ``[auth]``); reading needs nothing.  Every error is
+``{"detail": "<reason>"}`` with a status that says whose move it is: 401 no or
+unknown token, 403 a role that may not, 404 an unknown cue or take, 409 not
+now (rolling, nothing armed, a stale version), 400/422 a request that can
+never work, 503 the engine or the take database did not answer (the service
+keeps running; ask again).  ``docs/rest.md`` lists every endpoint.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal
+
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from stage.core.breakdown import breakdown_dict, cue_breakdown
+from stage.core.cuesheet import Cue
+from stage.core.session import EDITABLE, Action, Mode, Role, Take, allowed
+from stage.core.timecode import Timecode, frame_at
+from stage.errors import NotFound, SessionError, StageError, StoreError
+from stage.runtime.service import Service
+from stage.runtime.takes import TakeLogger, TransportTimeout, edit_json, refused_by_store, take_json
+
+
+class Problem(BaseModel):
+    """Every error answer: the reason, in words."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "cue 9M9 is not on the cue sheet"}]})
+    detail: str
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    words = {
+        400: "a value that cannot work (a timecode that does not exist, a bar the cue lacks)",
+        401: "no token, or an unknown one",
+        403: "this role may not do that",
+        404: "unknown cue or take",
+        409: "not now: rolling, nothing armed, already stopped, changed meanwhile",
+        422: "malformed JSON or a body that does not fit the schema",
+        503: "the engine or the take database did not answer; the service keeps running",
+    }
+    return {code: {"model": Problem, "description": words[code]} for code in codes}
+
+
+class ArmRequest(BaseModel):
+    """Arm a cue (null: disarm, every cue clicks)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"cue": "1M1"}, {"cue": None}]})
+    cue: str | None
+
+
+class ModeRequest(BaseModel):
+    """Whether rolling rehearses (nothing logged) or records (a new take)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"mode": "record"}]})
+    mode: Literal["rehearse", "record"]
+
+
+class PlayRequest(BaseModel):
+    """How to roll: from where picture is, as a pickup from a bar, or a wild take."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{}, {"pickup_bar": 33}, {"pickup_bar": 33, "locate": False}, {"wild": True}],
+        },
+    )
+    pickup_bar: int | None = Field(default=None, ge=1, description="mark the take a pickup from this bar")
+    locate: bool = Field(default=True, description="with pickup_bar: jump to that bar of the armed cue first")
+    wild: bool = Field(default=False, description="mark the take wild (off picture)")
+
+
+class LocateRequest(BaseModel):
+    """Where to locate: a timecode, or a bar (and beat) of a cue (the armed one by default)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"timecode": "01:00:10:00"}, {"bar": 33}, {"bar": 12, "beat": 3, "cue": "1M1"}],
+        },
+    )
+    timecode: str | None = None
+    bar: int | None = None
+    beat: float = Field(default=1, ge=1)
+    cue: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> LocateRequest:
+        if (self.timecode is None) == (self.bar is None):
+            raise ValueError("give either timecode or bar")
+        return self
+
+
+class VarispeedRequest(BaseModel):
+    """Internal clock speed: 1.0 is normal, 0.9-1.1 a ±10 % pull."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"speed": 1.001}]})
+    speed: float
+
+
+# PATCH body field → the session's name of the field (a note is added, so it is singular there).
+PATCH_FIELDS: Mapping[str, str] = {"status": "status", "notes": "note", "pickup_bar": "pickup_bar", "wild": "wild"}
+
+
+class TakePatch(BaseModel):
+    """Changes to a take; each field is checked against the caller's role.
+
+    ``notes`` appends a note signed with the caller's role; ``status`` null
+    clears the status.  ``expected_version`` refuses the edit (409) if
+    someone changed the take since that version was read.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"status": "print", "notes": "lovely horns"},
+                {"status": "false_start"},
+                {"notes": "clip in bar 12", "expected_version": 2},
+                {"pickup_bar": 33, "wild": False},
+            ],
+        },
+    )
+    status: str | None = Field(default=None, description="false_start, breakdown, incomplete, complete, hold, print")
+    notes: str | None = Field(default=None, description="a note to append, signed with the caller's role")
+    pickup_bar: int | None = None
+    wild: bool | None = None
+    expected_version: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _something(self) -> TakePatch:
+        given = self.model_fields_set
+        if "notes" in given and self.notes is None:
+            raise ValueError("notes must be text: a note cannot be taken back")
+        if not given & set(PATCH_FIELDS):
+            raise ValueError(f"nothing to change: send any of {', '.join(PATCH_FIELDS)}")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        """Field (as the session names it) → new value, for the fields that were sent."""
+        return {name: getattr(self, f) for f, name in PATCH_FIELDS.items() if f in self.model_fields_set}
+
+
+def tokens(service: Service) -> dict[str, Role]:
+    """Bearer token → role, from ``[auth]``."""
+    auth = service.config.auth
+    out: dict[str, Role] = {}
+    for role in (Role.CONDUCTOR, Role.ENGINEER, Role.EDITOR):
+        token = getattr(auth, role.value)
+        if token:
+            out[token] = role
+    return out
+
+
+def cue_summary(cue: Cue) -> dict[str, Any]:
+    """A cue as JSON."""
+    return {
+        "id": cue.id,
+        "title": cue.title,
+        "start": str(cue.start),
+        "end": str(cue.end),
+        "free": cue.free,
+        "bars": cue.clicks.bars if cue.clicks is not None else None,
+        "countoff": cue.clicks.countoff if cue.clicks is not None else 0,
+        "length_seconds": float(cue.end_time),
+        "hits": len(cue.hits),
+    }
+
+
+def default_breakdown(cue: Cue) -> dict[str, Any]:
+    """The cue's breakdown (tempos, meters, length, hits with footage) as JSON."""
+    return breakdown_dict(cue_breakdown(cue))
+
+
+def refusal(role: Role, action: Action) -> str:
+    """``an editor may not roll or stop in record``."""
+    article = "an" if role.value[0] in "aeiou" else "a"
+    return f"{article} {role.value} may not {action.value}"
+
+
+# Dependencies live at module level: FastAPI resolves the (string) annotations of a dependency in its module.
+
+
+def role_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> Role | None:
+    """The caller's role from its bearer token (None: no token); 401 for a malformed or unknown one."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(401, "Authorization must be 'Bearer <token>'")
+    known: dict[str, Role] = request.app.state.tokens
+    for candidate, role in known.items():
+        if secrets.compare_digest(candidate, token):
+            return role
+    raise HTTPException(401, "unknown token")
+
+
+def need(action: Action | None) -> Callable[..., Role]:
+    """A dependency: the caller's role, which must be allowed ``action`` (None: any role with a token)."""
+    what = action.value if action is not None else "control the session"
+
+    def check(role: Annotated[Role | None, Depends(role_of)]) -> Role:
+        if role is None:
+            raise HTTPException(401, f"to {what} send Authorization: Bearer <token> of a role allowed to")
+        if action is not None and not allowed(role, action):
+            raise HTTPException(403, refusal(role, action))
+        return role
+
+    return check
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "json_invalid":
+        detail = (error.get("ctx") or {}).get("error", "")
+        return f"malformed JSON at character {loc[-1]}" + (f": {detail}" if detail else "")
+    where = ".".join(str(x) for x in loc if x != "body") or "body"
+    return f"{where}: {error.get('msg')}"
+
+
+def _status(exc: StageError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, TransportTimeout):
+        return 503
+    if isinstance(exc, SessionError):
+        return 409
+    if isinstance(exc, StoreError):
+        return 409 if refused_by_store(exc) else 503
+    return 400
+
+
+def create_app(
+    service: Service,
+    breakdown: Callable[[Cue], dict[str, Any]] | None = default_breakdown,
+    takes: TakeLogger | None = None,
+) -> FastAPI:
+    """The FastAPI application over ``service``; ``takes`` is the take log (without it: rehearse only)."""
+    app = FastAPI(
+        title="stage",
+        summary="Session controller of a film-scoring stage",
+        version="0.1.0",
+        description="Cues, session, transport and the take log. Control needs `Authorization: Bearer <token>` "
+        'of a role allowed to do it; reading needs nothing. Errors are `{"detail": "<reason>"}`.',
+    )
+    app.state.tokens = tokens(service)
+    tz = takes.tz if takes is not None else None
+
+    def may(role: Role, action: Action) -> None:
+        if not allowed(role, action):
+            raise HTTPException(403, refusal(role, action))
+
+    def log() -> TakeLogger:
+        if takes is None:
+            raise HTTPException(503, "no take log is open in this service")
+        return takes
+
+    def as_json(take: Take | None) -> dict[str, Any] | None:
+        return None if take is None else take_json(take, tz)
+
+    def rolled(take: Take | None) -> dict[str, Any]:
+        mode = takes.session.mode.value if takes is not None else Mode.REHEARSE.value
+        return {"take": as_json(take), "mode": mode, "transport": service.transport_state()}
+
+    @app.exception_handler(StageError)
+    async def _refused(_: Request, exc: StageError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=_status(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        reasons = "; ".join(_reason(e) for e in exc.errors())
+        return JSONResponse({"detail": reasons or "invalid request"}, status_code=422)
+
+    # -- service and cues ------------------------------------------------------------------------
+
+    @app.get("/api/health", tags=["service"])
+    async def health() -> dict[str, Any]:
+        """Whether the service runs, with MIDI, and how the take log is doing."""
+        out: dict[str, Any] = {"ok": True, "midi": bool(service.engine_ready and service.engine_ready.midi)}
+        if takes is not None:
+            out["takes"] = {"database": takes.store.url, "unstored": takes.unstored}
+        return out
+
+    @app.get("/api/cues", tags=["cues"])
+    async def list_cues() -> list[dict[str, Any]]:
+        """Every cue on the sheet, in sheet order."""
+        return [cue_summary(c) for c in service.sheet.cues]
+
+    @app.get("/api/cues/{cue_id}", tags=["cues"], responses=_errors(404))
+    async def get_cue(cue_id: Annotated[str, Path(examples=["1M1"])]) -> dict[str, Any]:
+        """One cue with its breakdown."""
+        cue = service.cue(cue_id)
+        out = cue_summary(cue)
+        if breakdown is not None:
+            out["breakdown"] = breakdown(cue)
+        return out
+
+    # -- session ---------------------------------------------------------------------------------
+
+    @app.get("/api/session", tags=["session"], responses=_errors(503))
+    async def session() -> dict[str, Any]:
+        """Mode, armed cue, the take being recorded and the next take number."""
+        return log().state()
+
+    @app.post("/api/session/arm", tags=["session"], responses=_errors(401, 403, 404, 409, 422))
+    async def arm(body: ArmRequest, _: Annotated[Role, Depends(need(Action.ARM))]) -> dict[str, Any]:
+        """Arm a cue: the next roll is on it (refused while rolling)."""
+        cue = service.arm(body.cue)
+        out: dict[str, Any] = {"armed": cue.id if cue else None}
+        if takes is not None:
+            out |= takes.state()
+        return out
+
+    @app.post("/api/session/mode", tags=["session"], responses=_errors(401, 403, 409, 422, 503))
+    async def mode(body: ModeRequest, _: Annotated[Role, Depends(need(Action.ARM))]) -> dict[str, Any]:
+        """Rehearse (nothing is logged) or record (every roll is a new take); refused while rolling."""
+        logger = log()
+        await logger.set_mode(Mode(body.mode))
+        return logger.state()
+
+    # -- transport -------------------------------------------------------------------------------
+
+    @app.get("/api/transport", tags=["transport"])
+    async def transport() -> dict[str, Any]:
+        """The transport: rolling, position, timecode and the anchor clients draw from."""
+        return service.transport_state()
+
+    @app.post("/api/transport/play", tags=["transport"], responses=_errors(400, 401, 403, 409, 422, 503))
+    async def play(
+        role: Annotated[Role, Depends(need(None))],
+        body: Annotated[
+            PlayRequest | None,
+            Body(
+                openapi_examples={
+                    "from here": {"summary": "roll from where picture is", "value": {}},
+                    "pickup": {"summary": "a pickup from bar 33 (locates there)", "value": {"pickup_bar": 33}},
+                    "pickup, located": {
+                        "summary": "a pickup from bar 33, rolling from where the conductor located",
+                        "value": {"pickup_bar": 33, "locate": False},
+                    },
+                    "wild": {"summary": "a wild take", "value": {"wild": True}},
+                }
+            ),
+        ] = None,
+    ) -> dict[str, Any]:
+        """Roll. In record mode: answers once the new take is in the take log, with the take."""
+        request = body or PlayRequest()
+        if takes is None:
+            may(role, Action.PLAY)
+            service.play()
+            return rolled(None)
+        may(role, takes.play_action())
+        take = await takes.play(pickup_bar=request.pickup_bar, wild=request.wild, locate=request.locate)
+        return rolled(take)
+
+    @app.post("/api/transport/stop", tags=["transport"], responses=_errors(401, 403, 409, 503))
+    async def stop(role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:
+        """Stop. A take being recorded ends: answers once its end is in the take log, with the take."""
+        if takes is None:
+            may(role, Action.PLAY)
+            service.stop_transport()
+            return rolled(None)
+        may(role, takes.stop_action())
+        return rolled(await takes.stop())
+
+    @app.post("/api/transport/locate", tags=["transport"], responses=_errors(400, 401, 403, 404, 409, 422))
+    async def locate(body: LocateRequest, _: Annotated[Role, Depends(need(Action.PLAY))]) -> dict[str, Any]:
+        """Jump to a timecode, or to a bar (and beat) of a cue."""
+        if body.timecode is not None:
+            position = service.locate_timecode(body.timecode)
+        else:
+            assert body.bar is not None
+            position = service.locate_bar(body.bar, body.beat, body.cue)
+        # The engine confirms the jump a cycle later: answer with where picture is going, not where it was.
+        target = Timecode.from_frames(frame_at(position, service.rate), service.rate)
+        return {**service.transport_state(), "position": position, "timecode": str(target)}
+
+    @app.post("/api/transport/varispeed", tags=["transport"], responses=_errors(401, 403, 409, 422))
+    async def varispeed(body: VarispeedRequest, _: Annotated[Role, Depends(need(Action.PLAY))]) -> dict[str, Any]:
+        """Set the internal clock's speed."""
+        service.varispeed(body.speed)
+        return service.transport_state()
+
+    # -- takes -----------------------------------------------------------------------------------
+
+    @app.get("/api/takes", tags=["takes"], responses=_errors(404, 503))
+    async def list_takes(cue: Annotated[str | None, Query(examples=["1M1"])] = None) -> dict[str, Any]:
+        """Every take (of one cue), in the order they were logged."""
+        return {"takes": [as_json(t) for t in await log().takes(cue)]}
+
+    @app.get(
+        "/api/takes/export",
+        tags=["takes"],
+        responses={
+            200: {"content": {"text/csv": {}, "application/json": {}}, "description": "the take sheet"},
+            **_errors(422, 503),
+        },
+    )
+    async def export(fmt: Annotated[Literal["csv", "json"], Query(alias="format")] = "csv") -> Response:
+        """The take sheet a music editor hands on, as CSV or JSON."""
+        text = await log().export(fmt)
+        media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+        disposition = f'attachment; filename="takes.{fmt}"'
+        return Response(text, media_type=media, headers={"Content-Disposition": disposition})
+
+    @app.get("/api/takes/{take_id}", tags=["takes"], responses=_errors(404, 422, 503))
+    async def get_take(take_id: int) -> dict[str, Any]:
+        """One take with its history of edits."""
+        take, history = await log().take(take_id)
+        return {"take": as_json(take), "history": [edit_json(e) for e in history]}
+
+    @app.patch("/api/takes/{take_id}", tags=["takes"], responses=_errors(401, 403, 404, 409, 422, 503))
+    async def patch_take(take_id: int, body: TakePatch, role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:
+        """Set a take's status or marks, or add a note; every change lands in its history."""
+        changes = body.changes()
+        for name in changes:
+            may(role, EDITABLE[name])
+        take, edits = await log().edit(take_id, changes, role, body.expected_version)
+        return {"take": as_json(take), "edits": [edit_json(e) for e in edits]}
+
+    return app

@@ -1,0 +1,513 @@
+"""The take logger: the session state machine between the transport, the take store and the control edges.
+
+The :class:`~stage.core.session.Session` follows the transport, not the
+buttons: a take starts on the engine's *rolling* edge (timecode in is where
+picture really rolled) and ends on its *stopped* edge (timecode out is where
+it really stopped), whoever caused the edge — a REST play/stop, another
+control edge, or MTC that started or stopped by itself.  Control commands
+(:meth:`TakeLogger.play`, :meth:`TakeLogger.stop`) send the engine its
+command, wait for the edge, and return only once the take is committed.
+
+Every store write goes through one writer task, in the order the session
+produced them, so a take's end can never overtake its insert.  A write the
+database refused (down, unreachable) is kept and retried until it lands: the
+take is not acknowledged meanwhile (the caller gets the
+:class:`~stage.errors.StoreError`), but it is not lost while the service runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, Literal
+
+from stage.adapters.store import TakeStore, open_store
+from stage.core.session import (
+    EDITABLE,
+    Action,
+    Event,
+    Mode,
+    Role,
+    Session,
+    Take,
+    TakeEdit,
+    TakeEnded,
+    TakeStarted,
+)
+from stage.core.takesheet import json_row, to_csv, to_json
+from stage.core.timecode import Timecode, frame_at
+from stage.errors import NotFound, SessionError, StoreError
+from stage.runtime.service import Service, TransportView
+
+log = logging.getLogger(__name__)
+
+ROLL_TIMEOUT = 2.0  # seconds the engine has to report that it rolled or stopped
+RETRY_INTERVAL = 1.0  # seconds between attempts to store writes the database refused
+
+ExportFormat = Literal["csv", "json"]
+
+
+class TransportTimeout(SessionError):
+    """The engine did not report the roll or stop it was asked for in time."""
+
+
+def refused_by_store(exc: StoreError) -> bool:
+    """True when the store *answered* no (a duplicate, a stale version), False when it could not be reached.
+
+    The store raises its refusals itself and chains every driver failure
+    (``raise … from exc``): the cause tells them apart.
+    """
+    return exc.__cause__ is None
+
+
+class _Kind(enum.Enum):
+    START = "started"
+    END = "ended"
+
+
+@dataclass
+class _Write:
+    kind: _Kind
+    take: Take
+    done: asyncio.Future[Take] | None
+
+
+@dataclass
+class _PendingRoll:
+    future: asyncio.Future[asyncio.Future[Take] | None]
+    pickup_bar: int | None
+    wild: bool
+
+
+def take_json(take: Take, tz: tzinfo | None = None) -> dict[str, Any]:
+    """A take as JSON: the take sheet row (:func:`~stage.core.takesheet.json_row`) plus its label."""
+    return {"label": take.label, **json_row(take, tz)}
+
+
+def edit_json(edit: TakeEdit) -> dict[str, Any]:
+    """One history entry as JSON."""
+    return {"field": edit.field, "old": edit.old, "new": edit.new, "role": edit.role.value, "at": edit.at.isoformat()}
+
+
+class TakeLogger:
+    """Logs takes from the transport's edges; the one way control edges roll, stop and edit in a session.
+
+    ``tz`` is the zone dates and times of day are shown in (default: the
+    machine's local zone).  ``wall`` and ``monotonic`` are the clocks (for
+    tests that want to pin them).
+    """
+
+    def __init__(
+        self,
+        service: Service,
+        store: TakeStore,
+        *,
+        roll_timeout: float = ROLL_TIMEOUT,
+        retry_interval: float = RETRY_INTERVAL,
+        tz: tzinfo | None = None,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.service = service
+        self.store = store
+        self.session = Session()
+        self.tz = tz if tz is not None else datetime.now().astimezone().tzinfo
+        self._roll_timeout = roll_timeout
+        self._retry_interval = retry_interval
+        self._wall = wall
+        self._monotonic = monotonic
+        self._command = asyncio.Lock()
+        self._roll: _PendingRoll | None = None
+        self._stop: asyncio.Future[asyncio.Future[Take] | None] | None = None
+        self._ignore_rolls_until = 0.0  # after a play timed out: a late roll before this (monotonic) is not logged
+        self._last_end: asyncio.Future[Take] | None = None
+        self._writes: asyncio.Queue[_Write] = asyncio.Queue()
+        self._backlog: dict[tuple[str, int], _Write] = {}
+        self._ids: dict[tuple[str, int], int] = {}  # takes stored and not ended yet: (cue, number) → id
+        self._renumbered = False  # another controller logged takes: count on from the store's numbers
+        self._writer: asyncio.Task[None] | None = None
+        self._drained = asyncio.Event()  # set while no write waits, none in the backlog either
+        self._drained.set()
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Seed take numbers from the store, follow the transport, start the writer."""
+        ids = [c.id for c in self.service.sheet.cues]
+        self.session.load(ids, await self.store.next_take_numbers(ids))
+        if self.service.armed is not None:
+            self.session.arm(self.service.armed.id)
+        self.service.transport_listeners.append(self._on_transport)
+        self.service.arm_checks.append(self._check_arm)
+        self._writer = asyncio.create_task(self._write_loop(), name="stage-take-writer")
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop following the transport; give queued writes ``grace`` seconds to land."""
+        with contextlib.suppress(ValueError):
+            self.service.transport_listeners.remove(self._on_transport)
+        with contextlib.suppress(ValueError):
+            self.service.arm_checks.remove(self._check_arm)
+        if self._writer is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._drained.wait()
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+        self._writer = None
+        if self._backlog:
+            lost = ", ".join(f"{cue}-{n}" for cue, n in self._backlog)
+            log.error("closing with takes the database never accepted: %s", lost)
+
+    # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def unstored(self) -> int:
+        """How many takes have writes the database has not accepted yet."""
+        return len(self._backlog)
+
+    def state(self) -> dict[str, Any]:
+        """The session as plain data: mode, armed cue, rolling, the take being recorded, next numbers."""
+        take = self.session.take
+        armed = self.service.armed.id if self.service.armed is not None else None
+        return {
+            "mode": self.session.mode.value,
+            "armed": armed,
+            "rolling": self.session.rolling,
+            "take": None if take is None else take_json(take, self.tz),
+            "next_take": None if armed is None else self.session.next_number(armed),
+            "unstored": self.unstored,
+        }
+
+    def play_action(self) -> Action:
+        """What rolling needs now: :attr:`Action.RECORD` in record mode, else :attr:`Action.PLAY`."""
+        return Action.RECORD if self.session.mode is Mode.RECORD else Action.PLAY
+
+    def stop_action(self) -> Action:
+        """What stopping needs now: :attr:`Action.RECORD` while a take is recorded, else :attr:`Action.PLAY`."""
+        return Action.RECORD if self.session.take is not None else Action.PLAY
+
+    # -- commands --------------------------------------------------------------------------------
+
+    async def set_mode(self, mode: Mode) -> None:
+        """Rehearse or record from the next roll on (refused while rolling)."""
+        async with self._command:
+            if self.session.set_mode(mode):
+                self.service.bus.publish("session", self.state())
+
+    async def play(self, *, pickup_bar: int | None = None, wild: bool = False, locate: bool = True) -> Take | None:
+        """Roll; in record mode return the new take once it is committed (rehearse: ``None``).
+
+        ``pickup_bar`` marks a pickup; with ``locate`` picture first jumps to
+        that bar of the armed cue, without it the take rolls from wherever the
+        conductor located (two bars early for a count-in, say).  ``wild``
+        marks a take off picture.  The caller has checked the role
+        (:meth:`play_action`).
+        """
+        async with self._command:
+            recording = self.session.mode is Mode.RECORD
+            if self.service.transport.rolling:
+                if recording:
+                    raise SessionError(f"picture is already rolling{self._doing()}: stop first")
+                return None
+            cue = self.service.armed
+            if recording and cue is None:
+                raise SessionError("no cue is armed: arm the cue to record first")
+            if recording and self._renumbered:
+                await self._recount()
+            if pickup_bar is not None:
+                if cue is None:
+                    raise SessionError("no cue is armed: a pickup bar needs the cue it is a bar of")
+                if cue.clicks is None:
+                    raise SessionError(f"cue {cue.id} is free timing: it has no bars to pick up from")
+                if not 1 <= pickup_bar <= cue.clicks.bars:
+                    raise SessionError(f"cue {cue.id} has bars 1 to {cue.clicks.bars}: no bar {pickup_bar}")
+                if locate:
+                    self.service.locate_bar(pickup_bar)
+            loop = asyncio.get_running_loop()
+            pending = _PendingRoll(loop.create_future(), pickup_bar, wild)
+            self._roll, self._ignore_rolls_until = pending, 0.0
+            try:
+                self.service.play()
+                written = await self._edge(pending.future, "roll")
+            finally:
+                if self._roll is pending:
+                    self._roll = None
+            return None if written is None else await written
+
+    async def stop(self) -> Take | None:
+        """Stop; a take being recorded ends, and is returned once its end is committed.
+
+        The caller has checked the role (:meth:`stop_action`).
+        """
+        async with self._command:
+            if not self.service.transport.rolling:
+                if not self.session.rolling:
+                    raise SessionError("not rolling")
+                # Picture stopped without the session hearing of it: end the take where picture stands.
+                self._stopped(self.service.transport)
+                written = self._last_end
+                return None if written is None else await written
+            future: asyncio.Future[asyncio.Future[Take] | None] = asyncio.get_running_loop().create_future()
+            self._stop = future
+            try:
+                self.service.stop_transport()
+                written = await self._edge(future, "stop")
+            finally:
+                if self._stop is future:
+                    self._stop = None
+            return None if written is None else await written
+
+    async def _recount(self) -> None:
+        try:
+            numbers = await self.store.next_take_numbers(self.session.cues)
+        except StoreError:
+            return  # the database is away: the session's own count goes on
+        self.session.load(self.session.cues, numbers)
+        self._renumbered = False
+
+    async def _edge(
+        self, future: asyncio.Future[asyncio.Future[Take] | None], what: str
+    ) -> asyncio.Future[Take] | None:
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self._roll_timeout)
+        except TimeoutError:
+            if what == "roll":
+                # Should the engine roll after all, that roll was never acknowledged: don't log it.
+                self._ignore_rolls_until = self._monotonic() + max(1.0, self._roll_timeout)
+                with contextlib.suppress(SessionError):
+                    self.service.stop_transport()
+            raise TransportTimeout(
+                f"the engine did not {what} within {self._roll_timeout:g} s"
+                + (": nothing was recorded" if what == "roll" else "")
+            ) from None
+
+    async def edit(
+        self, take_id: int, changes: Mapping[str, object], role: Role, expected_version: int | None = None
+    ) -> tuple[Take, tuple[TakeEdit, ...]]:
+        """Edit a take as ``role`` (fields: :data:`~stage.core.session.EDITABLE`); committed when it returns."""
+        take, edits = await self.store.update_take(take_id, changes, role, self._wall(), expected_version)
+        if edits:
+            self.service.bus.publish(
+                "take", {"event": "edited", "take": take_json(take, self.tz), "edits": [edit_json(e) for e in edits]}
+            )
+        return take, edits
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def takes(self, cue: str | None = None) -> list[Take]:
+        """Every take (of ``cue``) in the order they were logged; an unknown cue with no takes is :class:`NotFound`."""
+        found = await self.store.list_takes(cue)
+        if cue is not None and not found and cue not in self.session.cues:
+            known = ", ".join(self.session.cues) or "none"
+            raise NotFound(f"cue {cue} is not on the cue sheet and has no takes (cues: {known})")
+        return found
+
+    async def take(self, take_id: int) -> tuple[Take, list[TakeEdit]]:
+        """A take and its history."""
+        return await self.store.get_take(take_id), await self.store.history(take_id)
+
+    async def export(self, fmt: ExportFormat) -> str:
+        """The take sheet as CSV or JSON."""
+        return sheet_text(await self.store.list_takes(), fmt, self.tz)
+
+    # -- the transport's edges (on the loop, from the service) -----------------------------------
+
+    def _on_transport(self, before: TransportView, after: TransportView) -> None:
+        if after.rolling and not before.rolling:
+            self._rolled(after)
+        elif before.rolling and not after.rolling:
+            self._stopped(after)
+
+    def _rolled(self, view: TransportView) -> None:
+        pending, self._roll = self._roll, None
+        if pending is None and self._monotonic() < self._ignore_rolls_until:
+            self._ignore_rolls_until = 0.0
+            log.warning("picture rolled after its play timed out: not logged")
+            return
+        pickup, wild = (pending.pickup_bar, pending.wild) if pending else (None, False)
+        written: asyncio.Future[Take] | None = None
+        try:
+            for event in self._roll_session(view, pickup, wild):
+                if isinstance(event, TakeStarted):
+                    written = self._enqueue(_Kind.START, event.take)
+        except SessionError as exc:
+            if pending is not None and not pending.future.done():
+                pending.future.set_exception(exc)
+            else:
+                log.warning("%s", exc)
+            return
+        if pending is not None and not pending.future.done():
+            pending.future.set_result(written)
+
+    def _roll_session(self, view: TransportView, pickup: int | None, wild: bool) -> tuple[Event, ...]:
+        cue = self.service.armed
+        if cue is None:
+            if self.session.mode is Mode.RECORD:
+                raise SessionError("picture rolled in record mode with no cue armed: no take logged")
+            return ()  # a rehearsal of the whole sheet: nothing to follow
+        if self.session.armed != cue.id:
+            self.session.arm(cue.id)
+        return self.session.roll(self._position(view), self._wall_at(view.anchor.t0), pickup, wild)
+
+    def _stopped(self, view: TransportView) -> None:
+        pending, self._stop = self._stop, None
+        written: asyncio.Future[Take] | None = None
+        if self.session.rolling:
+            for event in self.session.stop(self._position(view), self._wall_at(view.anchor.t0)):
+                if isinstance(event, TakeEnded):
+                    written = self._enqueue(_Kind.END, event.take)
+        self._last_end = written
+        if pending is not None and not pending.done():
+            pending.set_result(written)
+
+    def _check_arm(self, cue_id: str | None) -> None:
+        if self._roll is not None:
+            raise SessionError(f"cannot arm {cue_id or 'nothing'} while picture is starting: stop first")
+        if cue_id is not None:
+            self.session.arm(cue_id)  # refuses while rolling, with the reason
+        elif self.session.rolling:
+            raise SessionError(f"cannot disarm while {self._busy()}: stop first")
+
+    def _busy(self) -> str:
+        take = self.session.take
+        if take is not None:
+            return f"recording take {take.label}"
+        return f"rehearsing {self.session.armed}" if self.session.rolling else ""
+
+    def _doing(self) -> str:
+        busy = self._busy()
+        return f" ({busy})" if busy else ""
+
+    def _position(self, view: TransportView) -> Timecode:
+        rate = self.service.rate
+        return Timecode.from_frames(frame_at(max(view.anchor.p0, 0.0), rate), rate)
+
+    def _wall_at(self, t: float) -> datetime:
+        return self._wall() - timedelta(seconds=max(self._monotonic() - t, 0.0))
+
+    # -- the writer ------------------------------------------------------------------------------
+
+    def _enqueue(self, kind: _Kind, take: Take) -> asyncio.Future[Take]:
+        done: asyncio.Future[Take] = asyncio.get_running_loop().create_future()
+        # Nobody may be waiting (a take MTC started): its failure is logged, not left unretrieved.
+        done.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._drained.clear()
+        self._writes.put_nowait(_Write(kind, take, done))
+        return done
+
+    async def _write_loop(self) -> None:
+        while True:
+            try:
+                write = await asyncio.wait_for(self._writes.get(), self._retry_interval if self._backlog else None)
+            except TimeoutError:
+                for key in list(self._backlog):
+                    await self._write(self._backlog[key])
+            else:
+                await self._write(write)
+            if self._writes.empty() and not self._backlog:
+                self._drained.set()
+
+    async def _write(self, write: _Write) -> None:
+        take = write.take
+        key = (take.cue, take.number)
+        earlier = self._backlog.get(key)
+        if earlier is not None and earlier is not write:
+            # The take's earlier write never landed: this one carries everything, and its insert first.
+            write = _Write(earlier.kind, take, write.done)
+            if earlier.done is not None and not earlier.done.done():
+                earlier.done.set_exception(StoreError(f"take {take.label}: superseded by a later write"))
+        retry = earlier is not None
+        try:
+            stored = await self._store(write, retry=retry)
+        except Exception as exc:  # whatever it was, the take stays for another try
+            self._backlog[key] = write
+            if isinstance(exc, StoreError):
+                log.warning("take %s: %s", take.label, exc)
+            else:
+                log.exception("take %s: storing failed", take.label)
+            if write.done is not None and not write.done.done():
+                kept = StoreError(
+                    f"take {take.label} is not in the take log yet ({exc}); it is kept and stored "
+                    "as soon as the database answers"
+                )
+                kept.__cause__ = exc  # the database failed: not a refusal
+                write.done.set_exception(kept)
+            return
+        self._backlog.pop(key, None)
+        if stored.ended:
+            self._ids.pop(key, None)
+        else:
+            self._ids[key] = self._id(stored)
+        current = self.session.take
+        if current is not None and (current.cue, current.number) == (stored.cue, stored.number):
+            self.session.stored(replace(current, id=stored.id))
+        event = _Kind.END if stored.ended else _Kind.START
+        self.service.bus.publish("take", {"event": event.value, "take": take_json(stored, self.tz)})
+        if write.done is not None and not write.done.done():
+            write.done.set_result(stored)
+
+    @staticmethod
+    def _id(take: Take) -> int:
+        assert take.id is not None  # the store gives ids
+        return take.id
+
+    async def _store(self, write: _Write, *, retry: bool) -> Take:
+        take = write.take
+        if write.kind is _Kind.END:
+            # The end of a take whose insert landed: by the id the insert got (this copy may predate it).
+            take_id = self._ids.get((take.cue, take.number), take.id)
+            return await self.store.end_take(replace(take, id=take_id))
+        for _ in range(3):
+            try:
+                return await self.store.insert_take(replace(take, id=None))
+            except StoreError as exc:
+                if not refused_by_store(exc):
+                    raise
+            # The number is taken.  By this very take, when an earlier attempt committed but its answer was lost:
+            if retry:
+                for logged in await self.store.list_takes(take.cue):
+                    if (logged.number, logged.tc_in, logged.started_at) == (take.number, take.tc_in, take.started_at):
+                        return await self.store.end_take(replace(take, id=logged.id)) if take.ended else logged
+            # … else by another controller on the same database: the take is logged under the next free number.
+            free = await self.store.next_take_number(take.cue)
+            log.warning("take %s: its number is in the take log already; logged as %s-%d", take.label, take.cue, free)
+            self._renumbered = True
+            take = replace(take, number=free)
+        raise StoreError(f"take {write.take.label}: no free take number after three tries")
+
+
+def sheet_text(takes: Iterable[Take], fmt: ExportFormat, tz: tzinfo | None = None) -> str:
+    """The take sheet of ``takes`` as ``csv`` or ``json``."""
+    if fmt == "csv":
+        return to_csv(takes, tz)
+    if fmt == "json":
+        return to_json(takes, tz)
+    raise SessionError(f"unknown take sheet format {fmt!r} (csv or json)")
+
+
+async def export_sheet(url: str, fmt: ExportFormat, tz: tzinfo | None = None) -> str:
+    """The take sheet of the take log at ``url``, in the machine's local time unless ``tz`` is given."""
+    zone = tz if tz is not None else datetime.now().astimezone().tzinfo
+    async with await open_store(url) as store:
+        return sheet_text(await store.list_takes(), fmt, zone)
+
+
+__all__ = [
+    "EDITABLE",
+    "ROLL_TIMEOUT",
+    "TakeLogger",
+    "TransportTimeout",
+    "edit_json",
+    "export_sheet",
+    "refused_by_store",
+    "sheet_text",
+    "take_json",
+]
