@@ -1,0 +1,431 @@
+"""OSC over UDP: control in on the listen port, state out to every destination (python-osc builds and parses).
+
+Our own asyncio :class:`asyncio.DatagramProtocol`, no python-osc server: a
+datagram is parsed where it lands and control commands run as tasks, so
+nothing here waits on the loop.  State goes out with ``sendto`` (never
+blocks) to the ``[osc] destinations`` and to every client that sent
+``/stage/subscribe``.  Malformed packets are counted in
+:attr:`OscEndpoint.stats` and logged (throttled); they are never fatal.
+
+Control needs a role: a sender says ``/stage/auth <token>`` once, and its
+host may then send what that role is allowed until the service restarts (a
+tablet keeps its address; the CLI tools pick a new port for every message).
+
+Every address is in :data:`ADDRESSES`; ``docs/osc.md`` is the same table.
+TouchOSC buttons send 1 when pressed and 0 when released: a command with no
+arguments of its own ignores a first argument of 0, so only the press acts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket, ParseError
+
+from stage.config import OscConfig
+from stage.core import protocol as p
+from stage.core.protocol import Command, Topic
+from stage.core.session import Role, TakeStatus
+from stage.errors import ErrorCode, ProtocolError
+from stage.runtime.broadcast import Broadcaster, Outgoing, Throttle
+
+log = logging.getLogger(__name__)
+
+Arg = str | int | float | bool
+Addr = tuple[str, int]
+
+
+class Way(enum.Enum):
+    """Which way an address travels."""
+
+    IN = "in"  # to stage (control)
+    OUT = "out"  # from stage (state and events)
+
+
+@dataclass(frozen=True)
+class Address:
+    """One OSC address: its type tags, what it means, and how it maps to a command or from a topic.
+
+    ``tags`` are OSC type tags (``s`` string, ``i`` int32, ``f`` float32,
+    ``d`` float64); optional trailing arguments are in brackets: ``i[f]``.
+    """
+
+    path: str
+    way: Way
+    tags: str
+    doc: str
+    command: Callable[[Sequence[Any]], Command | None] | None = None  # in: the protocol command it is
+    topic: Topic | None = None  # out: the topic it carries
+
+
+_ABSENT: Any = object()  # an optional argument that was not sent
+
+
+def _cmd(name: str, **args: Any) -> Command:
+    """A protocol command, validated by the same table as the WebSocket's."""
+    given = {k: v for k, v in args.items() if v is not _ABSENT}
+    msg = p.parse_value({"type": "command", "command": name, "args": given})
+    assert isinstance(msg, Command)
+    return msg
+
+
+def _press(name: str, **args: Any) -> Callable[[Sequence[Any]], Command | None]:
+    """A button: acts on press (no argument, or a non-zero first one), not on release."""
+
+    def make(a: Sequence[Any]) -> Command | None:
+        if a and isinstance(a[0], int | float) and not isinstance(a[0], bool) and a[0] == 0:
+            return None
+        return _cmd(name, **args)
+
+    return make
+
+
+def _arg(a: Sequence[Any], i: int, kind: type | tuple[type, ...], what: str, default: Any = None) -> Any:
+    if len(a) <= i:
+        if default is None:
+            raise ProtocolError(ErrorCode.INVALID, f"{what} is missing")
+        return default
+    value = a[i]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ProtocolError(ErrorCode.INVALID, f"{what} has the wrong type: {value!r}")
+    return value
+
+
+def _locate_bar(a: Sequence[Any]) -> Command:
+    bar = _arg(a, 0, (int, float), "bar")
+    beat = _arg(a, 1, (int, float), "beat", _ABSENT)
+    return _cmd("locate", bar=int(bar), beat=beat)
+
+
+def _arm(a: Sequence[Any]) -> Command:
+    cue = _arg(a, 0, str, "cue")
+    return _cmd("arm", cue=cue or None)
+
+
+def _status(a: Sequence[Any]) -> Command:
+    return _cmd("take_status", status=_arg(a, 0, str, "status"), take=_arg(a, 1, int, "take id", _ABSENT))
+
+
+def _note(a: Sequence[Any]) -> Command:
+    return _cmd("note", text=_arg(a, 0, str, "text"), take=_arg(a, 1, int, "take id", _ABSENT))
+
+
+_IN: list[Address] = [
+    Address("/stage/auth", Way.IN, "s", "Claim the role whose [auth] token this is, for the sender's host."),
+    Address("/stage/subscribe", Way.IN, "[i]", "Send state to the sender (to this port, or the sender's)."),
+    Address("/stage/unsubscribe", Way.IN, "[i]", "Stop sending to the sender (this port, or the sender's)."),
+    Address("/stage/snapshot", Way.IN, "", "Send the current state of everything to the sender now."),
+    Address("/stage/transport/play", Way.IN, "", "Roll (record mode: a new take).", _press("play")),
+    Address("/stage/transport/stop", Way.IN, "", "Stop (a take being recorded ends).", _press("stop")),
+    Address("/stage/transport/pickup", Way.IN, "i", "Roll as a pickup from bar i of the armed cue.",
+            lambda a: _cmd("play", pickup_bar=int(_arg(a, 0, (int, float), "bar")))),
+    Address("/stage/transport/locate", Way.IN, "s", "Locate to a timecode.",
+            lambda a: _cmd("locate", timecode=_arg(a, 0, str, "timecode"))),
+    Address("/stage/transport/bar", Way.IN, "i[f]", "Locate to a bar (and beat) of the armed cue.", _locate_bar),
+    Address("/stage/transport/varispeed", Way.IN, "f", "Internal clock speed (1.0 normal).",
+            lambda a: _cmd("varispeed", speed=float(_arg(a, 0, (int, float), "speed")))),
+    Address("/stage/session/arm", Way.IN, "s", "Arm a cue (empty string: disarm).", _arm),
+    Address("/stage/session/disarm", Way.IN, "", "Disarm.", _press("arm", cue=None)),
+    Address("/stage/session/mode", Way.IN, "s", "rehearse or record.",
+            lambda a: _cmd("mode", mode=_arg(a, 0, str, "mode"))),
+    Address("/stage/session/rehearse", Way.IN, "", "Rehearse mode (a button).", _press("mode", mode="rehearse")),
+    Address("/stage/session/record", Way.IN, "", "Record mode (a button).", _press("mode", mode="record")),
+    Address("/stage/take/status", Way.IN, "s[i]", "Set the latest take's status (or take id i's).", _status),
+    Address("/stage/take/note", Way.IN, "s[i]", "Add a note to the latest take (or take id i).", _note),
+    *(
+        Address(f"/stage/take/{s.value}", Way.IN, "", f"Mark the latest take {s.value} (a button).",
+                _press("take_status", status=s.value))
+        for s in TakeStatus
+    ),
+]
+
+_OUT: list[Address] = [
+    Address("/stage/transport", Way.OUT, "ifsd", "rolling (0/1), speed, timecode, position (picture seconds).",
+            topic=Topic.TRANSPORT),
+    Address("/stage/transport/anchor", Way.OUT, "ddd", "t0 (server clock), p0 (picture seconds), speed.",
+            topic=Topic.TRANSPORT),
+    Address("/stage/timecode", Way.OUT, "s", "The timecode where the transport changed, for a label.",
+            topic=Topic.TRANSPORT),
+    Address("/stage/beat", Way.OUT, "siisd", "cue, bar, beat, kind (accent/click/warning), server time it sounds.",
+            topic=Topic.BEAT),
+    Address("/stage/barbeat", Way.OUT, "s", "bar|beat as text, for a label: \"12|3\".", topic=Topic.BEAT),
+    Address("/stage/cue", Way.OUT, "ss", "entered or left, cue id.", topic=Topic.CUE),
+    Address("/stage/session", Way.OUT, "sss", "armed cue (\"\" none), mode, next take label (\"\" none).",
+            topic=Topic.SESSION),
+    Address("/stage/take", Way.OUT, "ssisssi",
+            "event (started/ended/edited), cue, take number, tc in, tc out (\"\" rolling), status (\"\" none), id.",
+            topic=Topic.TAKE),
+    Address("/stage/take/label", Way.OUT, "s", "The take as a label: \"1M1-3 print\".", topic=Topic.TAKE),
+    Address("/stage/schedule", Way.OUT, "sssddssf",
+            "key, kind (streamer/punch/flutter), cue, start, end (server clock), color, label, bar (NaN if none).",
+            topic=Topic.SCHEDULE),
+    Address("/stage/sync", Way.OUT, "sif", "MTC chase state, locked (0/1), speed.", topic=Topic.SYNC),
+    Address("/stage/clients", Way.OUT, "i", "How many clients are connected.", topic=Topic.CLIENTS),
+    Address("/stage/ok", Way.OUT, "s", "To the sender: the command succeeded.", topic=None),
+    Address("/stage/error", Way.OUT, "ss", "To the sender: the address and why it was refused.", topic=None),
+]
+
+ADDRESSES: Mapping[str, Address] = {a.path: a for a in (*_IN, *_OUT)}
+"""Every address, in and out, by path."""
+
+
+def _s(v: Any) -> str:
+    return "" if v is None else str(v)
+
+
+def _f(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def messages(topic: Topic, data: Mapping[str, Any]) -> list[tuple[str, list[tuple[Arg, str]]]]:  # noqa: PLR0911 -- one return per topic
+    """The OSC messages (address, [(value, tag)]) that carry one event of ``topic``."""
+    d = data
+    match topic:
+        case Topic.TRANSPORT:
+            a = d.get("anchor") or {}
+            return [
+                ("/stage/transport", [(int(bool(d.get("rolling"))), "i"), (_f(d.get("speed")), "f"),
+                                      (_s(d.get("timecode")), "s"), (_f(d.get("position")), "d")]),
+                ("/stage/transport/anchor", [(_f(a.get("t0")), "d"), (_f(a.get("p0")), "d"),
+                                             (_f(a.get("speed")), "d")]),
+                ("/stage/timecode", [(_s(d.get("timecode")), "s")]),
+            ]
+        case Topic.BEAT:
+            return [
+                ("/stage/beat", [(_s(d.get("cue")), "s"), (int(d.get("bar", 0)), "i"), (int(d.get("beat", 0)), "i"),
+                                 (_s(d.get("kind")), "s"), (_f(d.get("time")), "d")]),
+                ("/stage/barbeat", [(f"{d.get('bar')}|{d.get('beat')}", "s")]),
+            ]
+        case Topic.CUE:
+            return [("/stage/cue", [(_s(d.get("event")), "s"), (_s(d.get("cue")), "s")])]
+        case Topic.SESSION:
+            armed, nxt = d.get("armed"), d.get("next_take")
+            label = f"{armed}-{nxt}" if armed and nxt else ""
+            return [("/stage/session", [(_s(armed), "s"), (_s(d.get("mode")), "s"), (label, "s")])]
+        case Topic.TAKE:
+            t = d.get("take") or {}
+            status = _s(t.get("status"))
+            return [
+                ("/stage/take", [(_s(d.get("event")), "s"), (_s(t.get("cue")), "s"), (int(t.get("take") or 0), "i"),
+                                 (_s(t.get("tc_in")), "s"), (_s(t.get("tc_out")), "s"), (status, "s"),
+                                 (int(t.get("id") or 0), "i")]),
+                ("/stage/take/label", [(f"{t.get('cue')}-{t.get('take')} {status}".strip(), "s")]),
+            ]
+        case Topic.SCHEDULE:
+            return [
+                ("/stage/schedule", [(_s(e.get("key")), "s"), (_s(e.get("kind")), "s"), (_s(e.get("cue")), "s"),
+                                     (_f(e.get("start")), "d"), (_f(e.get("end")), "d"), (_s(e.get("color")), "s"),
+                                     (_s(e.get("label")), "s"), (_f(e.get("bar")), "f")])
+                for e in d.get("events", ())
+            ]
+        case Topic.SYNC:
+            return [("/stage/sync", [(_s(d.get("state")), "s"), (int(bool(d.get("locked"))), "i"),
+                                     (_f(d.get("speed")), "f")])]
+        case Topic.CLIENTS:
+            return [("/stage/clients", [(int(d.get("count", 0)), "i")])]
+    return []  # pragma: no cover
+
+
+def build(address: str, args: Sequence[tuple[Arg, str]]) -> bytes:
+    """One OSC message as a datagram."""
+    b = OscMessageBuilder(address)
+    for value, tag in args:
+        b.add_arg(value, tag)
+    data: bytes = b.build().dgram
+    return data
+
+
+def parse_destination(text: str) -> Addr:
+    """``"host:port"`` → ``(host, port)``."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"OSC destination {text!r} is not host:port")
+    return host.strip("[]"), int(port)
+
+
+class OscEndpoint(asyncio.DatagramProtocol):
+    """The OSC side of the service: one UDP socket for control in and state out."""
+
+    def __init__(self, broadcaster: Broadcaster, destinations: Sequence[Addr]) -> None:
+        self.broadcaster = broadcaster
+        self._transport: asyncio.DatagramTransport | None = None
+        self.destinations: list[Addr] = list(destinations)
+        self.subscribers: dict[Addr, int] = {}  # address → client id
+        self.roles: dict[str, Role] = {}  # sender host → role
+        self.stats: collections.Counter[str] = collections.Counter()
+        self._throttle = Throttle()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def start(cls, broadcaster: Broadcaster, config: OscConfig) -> OscEndpoint:
+        """Bind ``[osc] host:port`` and resolve the destinations."""
+        loop = asyncio.get_running_loop()
+        destinations: list[Addr] = []
+        for text in config.destinations:
+            host, port = parse_destination(text)
+            infos = await loop.getaddrinfo(host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM)
+            destinations.append((str(infos[0][4][0]), port))
+        endpoint = cls(broadcaster, destinations)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((config.host, config.port))
+        # Large buffers: a burst to fifty destinations must not hit EAGAIN, nor a burst in overflow the socket.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        await loop.create_datagram_endpoint(lambda: endpoint, sock=sock)
+        log.info("OSC on %s:%d, state to %d destinations", config.host, endpoint.port, len(destinations))
+        return endpoint
+
+    # -- asyncio.DatagramProtocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the socket's transport."""
+        self._transport = cast("asyncio.DatagramTransport", transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        """One datagram in."""
+        self.received(data, (str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        """An ICMP "port unreachable" from a destination that is not listening: count it, carry on."""
+        self.stats["send_errors"] += 1
+        log.debug("OSC socket: %s", exc)
+
+    @property
+    def transport(self) -> asyncio.DatagramTransport:
+        """The socket."""
+        assert self._transport is not None, "the endpoint is not started"
+        return self._transport
+
+    @property
+    def port(self) -> int:
+        """The port listened on."""
+        return int(self.transport.get_extra_info("sockname")[1])
+
+    async def close(self) -> None:
+        """Close the socket."""
+        for task in list(self._tasks):
+            task.cancel()
+        for client_id in self.subscribers.values():
+            self.broadcaster.leave(client_id)
+        self.subscribers.clear()
+        self.transport.close()
+
+    # -- out -------------------------------------------------------------------------------------
+
+    def offer(self, out: Outgoing) -> None:
+        """Send one event to every destination and subscriber."""
+        targets = [*self.destinations, *self.subscribers]
+        if not targets:
+            return
+        for address, args in messages(out.topic, out.data):
+            self._send_all(build(address, args), targets)
+
+    def _send_all(self, datagram: bytes, targets: Sequence[Addr]) -> None:
+        for target in targets:
+            try:
+                self.transport.sendto(datagram, target)
+            except OSError as exc:
+                self.stats["send_errors"] += 1
+                if self._throttle(f"send:{target}"):
+                    log.warning("OSC to %s:%d: %s", target[0], target[1], exc)
+        self.stats["sent"] += len(targets)
+
+    def _reply(self, addr: Addr, address: str, args: Sequence[tuple[Arg, str]]) -> None:
+        self._send_all(build(address, args), [addr])
+
+    # -- in --------------------------------------------------------------------------------------
+
+    def received(self, data: bytes, addr: Addr) -> None:
+        """Handle one datagram from ``addr``."""
+        self.stats["packets"] += 1
+        try:
+            packet = OscPacket(data)
+        except (ParseError, ValueError, IndexError, TypeError, OverflowError) as exc:
+            self._malformed(addr, f"not OSC: {exc}")
+            return
+        for timed in packet.messages:
+            msg = timed.message
+            try:
+                self._dispatch(str(msg.address), list(msg.params), addr)
+            except ProtocolError as exc:
+                self._refuse(addr, str(msg.address), exc)
+            except Exception as exc:  # a bug on one message must not stop the endpoint
+                log.exception("OSC %s from %s:%d failed", msg.address, *addr)
+                self._reply(addr, "/stage/error", [(str(msg.address), "s"), (repr(exc), "s")])
+
+    def _malformed(self, addr: Addr, reason: str) -> None:
+        self.stats["malformed"] += 1
+        if self._throttle(f"malformed:{addr[0]}"):
+            log.warning("OSC from %s:%d: %s (%d malformed so far)", addr[0], addr[1], reason, self.stats["malformed"])
+
+    def _refuse(self, addr: Addr, address: str, exc: ProtocolError) -> None:
+        self.stats[f"refused.{exc.code.value}"] += 1
+        if self._throttle(f"refused:{addr[0]}"):
+            log.warning("OSC %s from %s:%d refused: %s", address, addr[0], addr[1], exc)
+        self._reply(addr, "/stage/error", [(address, "s"), (str(exc), "s")])
+
+    def _dispatch(self, address: str, args: list[Any], addr: Addr) -> None:
+        spec = ADDRESSES.get(address)
+        if spec is None or spec.way is not Way.IN:
+            self.stats["unknown"] += 1
+            raise ProtocolError(ErrorCode.INVALID, f"unknown address {address} (see docs/osc.md)")
+        self.stats["messages"] += 1
+        match address:
+            case "/stage/auth":
+                role = self.broadcaster.controls.role_of_token(str(_arg(args, 0, str, "token")))
+                if role is None:
+                    raise ProtocolError(ErrorCode.UNAUTHORIZED, "unknown token")
+                self.roles[addr[0]] = role
+                self._reply(addr, "/stage/ok", [(f"auth {role.value}", "s")])
+            case "/stage/subscribe":
+                target = (addr[0], int(_arg(args, 0, int, "port", addr[1])))
+                if target not in self.subscribers:
+                    info = self.broadcaster.join("osc", self.roles.get(addr[0], Role.MUSICIAN), "",
+                                                 f"{target[0]}:{target[1]}")
+                    self.subscribers[target] = info.id
+                self._snapshot(target)
+            case "/stage/unsubscribe":
+                target = (addr[0], int(_arg(args, 0, int, "port", addr[1])))
+                client_id = self.subscribers.pop(target, None)
+                if client_id is not None:
+                    self.broadcaster.leave(client_id)
+            case "/stage/snapshot":
+                self._snapshot(addr)
+            case _:
+                assert spec.command is not None
+                command = spec.command(args)
+                if command is None:
+                    return  # a button released
+                role = self.roles.get(addr[0])
+                if role is None:
+                    raise ProtocolError(ErrorCode.UNAUTHORIZED, "send /stage/auth <token> first")
+                task = asyncio.create_task(self._run(command, role, address, addr))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, command: Command, role: Role, address: str, addr: Addr) -> None:
+        try:
+            await self.broadcaster.controls.run(command, role)
+        except ProtocolError as exc:
+            self._refuse(addr, address, exc)
+        else:
+            self._reply(addr, "/stage/ok", [(address, "s")])
+
+    def _snapshot(self, target: Addr) -> None:
+        state = self.broadcaster.state()
+        for topic in (Topic.TRANSPORT, Topic.SESSION, Topic.CUE, Topic.TAKE, Topic.SYNC, Topic.CLIENTS):
+            data = state.get(topic.value)
+            if data:
+                for address, args in messages(topic, data):
+                    self._reply(target, address, args)
+
+
+__all__ = ["ADDRESSES", "Address", "OscEndpoint", "Way", "build", "messages", "parse_destination"]

@@ -1,0 +1,283 @@
+"""``/ws``: the WebSocket endpoint (FastAPI/Starlette) speaking :mod:`stage.core.protocol`.
+
+Each client has a bounded :class:`~stage.runtime.broadcast.LatestWins`
+outbox and one writer task; the broadcaster only ever queues.  A client whose
+outbox overflows with events, or whose socket takes longer than
+``send_timeout`` to take a frame, is dropped (code 1013) without touching
+anyone else.  Clock-sync replies jump the queue and are stamped (``t2``) just
+before they are written; ``t1`` is stamped the moment a frame is read.
+Every refused frame is counted in :attr:`WsHub.stats`, logged (throttled) and
+answered with an ``error``; the connection goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from stage.core import protocol as p
+from stage.core.protocol import Topic
+from stage.errors import ErrorCode, ProtocolError
+from stage.runtime.broadcast import Broadcaster, ClientInfo, LatestWins, Outgoing, Throttle
+
+log = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 512  # events (not state) waiting for one client before it counts as too slow
+SEND_TIMEOUT = 2.0  # seconds one frame may take to be written before the client counts as dead
+HELLO_TIMEOUT = 10.0  # seconds a new connection has to say hello
+MAX_COMMANDS = 4  # commands one client may have running at once
+CLOSE_TOO_SLOW = 1013  # "try again later"
+CLOSE_POLICY = 1008
+
+
+@dataclass(frozen=True)
+class _SyncReply:
+    t0: float
+    t1: float
+
+
+Item = str | _SyncReply
+
+
+@dataclass
+class WsClient:
+    """One connected client: who it is, what it wants, and its outbox."""
+
+    info: ClientInfo
+    topics: set[Topic]
+    outbox: LatestWins[Item]
+    gone: asyncio.Future[str]
+    commands: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def id(self) -> int:
+        """The client's id."""
+        return self.info.id
+
+    def drop(self, reason: str) -> None:
+        """End this client's session (from anywhere on the loop)."""
+        if not self.gone.done():
+            self.gone.set_result(reason)
+
+
+class WsHub:
+    """Every WebSocket client; the broadcaster's WebSocket sink."""
+
+    def __init__(
+        self,
+        broadcaster: Broadcaster,
+        *,
+        queue_limit: int = QUEUE_LIMIT,
+        send_timeout: float = SEND_TIMEOUT,
+        hello_timeout: float = HELLO_TIMEOUT,
+        max_frame: int = p.MAX_FRAME,
+    ) -> None:
+        self.broadcaster = broadcaster
+        self.queue_limit = queue_limit
+        self.send_timeout = send_timeout
+        self.hello_timeout = hello_timeout
+        self.max_frame = max_frame
+        self.clients: dict[int, WsClient] = {}
+        self.stats: collections.Counter[str] = collections.Counter()
+        # Told (client id, frame) after each frame is handed to the socket: for benchmarks and metrics.
+        self.on_sent: Callable[[int, str], None] | None = None
+        self._throttle = Throttle()
+
+    # -- the sink --------------------------------------------------------------------------------
+
+    def offer(self, out: Outgoing) -> None:
+        """Queue ``out`` for every client subscribed to its topic; drop those that cannot keep up."""
+        key = out.topic if out.coalesce else None
+        for client in list(self.clients.values()):  # a client dropped here leaves the dict
+            if out.topic in client.topics and not client.outbox.put(out.frame, key):
+                self.stats["dropped_slow"] += 1
+                log.warning("ws client %d (%s): %d events waiting: dropped as too slow",
+                            client.id, client.info.address, self.queue_limit)
+                self._forget(client)
+                client.drop("too slow: its queue overflowed")
+
+    async def close(self) -> None:
+        """Disconnect every client."""
+        for client in list(self.clients.values()):
+            client.drop("server shutting down")
+
+    # -- one connection --------------------------------------------------------------------------
+
+    async def serve(self, ws: WebSocket) -> None:
+        """Run one connection from accept to close."""
+        await ws.accept()
+        address = f"{ws.client.host}:{ws.client.port}" if ws.client else "?"
+        hello = await self._hello(ws, address)
+        if hello is None:
+            return
+        loop = asyncio.get_running_loop()
+        info = self.broadcaster.join("ws", hello.role, hello.name, address)
+        client = WsClient(info, set(hello.topics), LatestWins(self.queue_limit), loop.create_future())
+        client.outbox.put(p.encode(p.welcome(info.id, hello.role, frozenset(hello.topics), time.monotonic(),
+                                              self.max_frame)))
+        # Snapshot and registration in one step of the loop: no event falls between them.
+        client.outbox.put(p.encode(self.broadcaster.snapshot()))
+        self.clients[info.id] = client
+        self.stats["connected"] += 1
+        reader = asyncio.create_task(self._read(ws, client), name=f"ws-{info.id}-read")
+        writer = asyncio.create_task(self._write(ws, client), name=f"ws-{info.id}-write")
+        try:
+            waiting: set[asyncio.Future[Any]] = {reader, writer, client.gone}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            reason = client.gone.result() if client.gone.done() else "disconnected"
+            self._forget(client)
+            for task in (reader, writer, *client.commands):
+                task.cancel()
+            for task in (reader, writer):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if reason.startswith("too slow"):
+                await self._close(ws, CLOSE_TOO_SLOW, "too slow")
+            elif reason == "server shutting down":
+                await self._close(ws, 1001, reason)
+            log.info("ws client %d (%s, %s) left: %s", info.id, hello.role.value, address, reason)
+
+    def _forget(self, client: WsClient) -> None:
+        if self.clients.pop(client.id, None) is not None:
+            self.broadcaster.leave(client.id)
+
+    async def _close(self, ws: WebSocket, code: int, reason: str) -> None:
+        if ws.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.send_timeout):
+                    await ws.close(code, reason)
+
+    async def _hello(self, ws: WebSocket, address: str) -> p.Hello | None:
+        """Wait for a valid hello with a good token; answer and close otherwise."""
+        try:
+            async with asyncio.timeout(self.hello_timeout):
+                while True:
+                    message = await ws.receive()
+                    if message["type"] == "websocket.disconnect":
+                        return None
+                    try:
+                        msg = self._check_hello(_frame(message))
+                    except ProtocolError as exc:
+                        self._refused(None, address, exc)
+                        await ws.send_text(p.encode(p.error(exc.code, str(exc), exc.msg_id)))
+                        if exc.code is ErrorCode.UNAUTHORIZED:
+                            await self._close(ws, CLOSE_POLICY, "unauthorized")
+                            return None
+                        continue
+                    return msg
+        except TimeoutError:
+            self.stats["hello_timeout"] += 1
+            await self._close(ws, CLOSE_POLICY, "no hello")
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        return None
+
+    def _check_hello(self, frame: str | bytes) -> p.Hello:
+        msg = p.parse(frame, self.max_frame)
+        if not isinstance(msg, p.Hello):
+            raise ProtocolError(ErrorCode.HELLO_FIRST, 'say hello first: {"type": "hello", "role": ...}')
+        self.broadcaster.controls.authorize(msg.role, msg.token)
+        return msg
+
+    def _refused(self, client: WsClient | None, address: str, exc: ProtocolError) -> None:
+        self.stats[exc.code.value] += 1
+        who = f"ws client {client.id}" if client else f"ws {address}"
+        if self._throttle(f"{address}:{exc.code.value}"):
+            log.warning("%s: %s: %s", who, exc.code.value, exc)
+
+    async def _read(self, ws: WebSocket, client: WsClient) -> None:
+        while True:
+            message = await ws.receive()
+            t1 = time.monotonic()
+            if message["type"] == "websocket.disconnect":
+                return
+            self.stats["frames"] += 1
+            try:
+                msg = p.parse(_frame(message), self.max_frame)
+            except ProtocolError as exc:
+                self._refused(client, client.info.address, exc)
+                client.outbox.put(p.encode(p.error(exc.code, str(exc), exc.msg_id)))
+                continue
+            self._handle(client, msg, t1)
+
+    def _handle(self, client: WsClient, msg: p.ClientMessage, t1: float) -> None:
+        match msg:
+            case p.SyncRequest(t0=t0):
+                self.stats["sync"] += 1
+                client.outbox.put_first(_SyncReply(t0, t1))
+            case p.Subscribe(topics=topics, add=add):
+                if add:
+                    client.topics |= topics
+                else:
+                    client.topics -= topics
+            case p.SnapshotRequest():
+                client.outbox.put(p.encode(self.broadcaster.snapshot()))
+            case p.Hello():
+                client.outbox.put(p.encode(p.error(ErrorCode.INVALID, "hello was already said")))
+            case p.Command():
+                if len(client.commands) >= MAX_COMMANDS:
+                    client.outbox.put(p.encode(p.error(ErrorCode.REFUSED, "too many commands running", msg.id)))
+                    return
+                task = asyncio.create_task(self._command(client, msg))
+                client.commands.add(task)
+                task.add_done_callback(client.commands.discard)
+
+    async def _command(self, client: WsClient, command: p.Command) -> None:
+        self.stats["commands"] += 1
+        try:
+            data = await self.broadcaster.controls.run(command, client.info.role)
+            reply = p.result(command.id, command.name, data)
+        except ProtocolError as exc:
+            self._refused(client, client.info.address, exc)
+            reply = p.error(exc.code, str(exc), command.id)
+        except Exception as exc:  # a bug in a command must not end the connection
+            log.exception("ws client %d: command %s failed", client.id, command.name)
+            reply = p.error(ErrorCode.REFUSED, f"command {command.name} failed: {exc!r}", command.id)
+        client.outbox.put(p.encode(reply))
+
+    async def _write(self, ws: WebSocket, client: WsClient) -> None:
+        while True:
+            item = await client.outbox.get()
+            if isinstance(item, _SyncReply):
+                item = p.encode(p.sync_reply(item.t0, item.t1, time.monotonic()))
+            try:
+                async with asyncio.timeout(self.send_timeout):
+                    # The ASGI message itself: Starlette's send_text adds only checks made once, at accept.
+                    await ws.send({"type": "websocket.send", "text": item})
+            except TimeoutError:
+                self.stats["dropped_slow"] += 1
+                log.warning("ws client %d (%s): a frame took over %g s to send: dropped as too slow",
+                            client.id, client.info.address, self.send_timeout)
+                client.drop("too slow: a send timed out")
+                return
+            if self.on_sent is not None:
+                self.on_sent(client.id, item)
+
+
+def _frame(message: Mapping[str, Any]) -> str | bytes:
+    text = message.get("text")
+    if isinstance(text, str):
+        return text
+    data = message.get("bytes")
+    return data if isinstance(data, bytes) else b""
+
+
+def mount_ws(app: FastAPI, hub: WsHub, path: str = "/ws") -> None:
+    """Serve ``hub`` at ``path`` on ``app``."""
+
+    @app.websocket(path)
+    async def websocket_endpoint(websocket: WebSocket) -> None:
+        await hub.serve(websocket)
+
+
+__all__ = ["HELLO_TIMEOUT", "QUEUE_LIMIT", "SEND_TIMEOUT", "WsClient", "WsHub", "mount_ws"]

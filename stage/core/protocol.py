@@ -1,0 +1,549 @@
+"""The WebSocket protocol: every message as a data table, its validation and its JSON Schema.
+
+One table (:data:`MESSAGES`, :data:`COMMANDS`) says what each message holds;
+:func:`parse` checks a frame from a client against it and :func:`schemas`
+turns it into one JSON Schema per message (``docs/ws/*.json``), so the code
+and the documentation cannot disagree.  Pure: no sockets, no clock; times
+are arguments.
+
+A session, as the client sees it::
+
+    → {"type": "hello", "role": "musician"}
+    ← {"type": "welcome", ...}   then   ← {"type": "snapshot", ...}
+    → {"type": "sync", "t0": 12.345}          ← {"type": "sync", "t0": 12.345, "t1": ..., "t2": ...}
+    ← {"type": "event", "topic": "beat", ...}  (the topics subscribed to)
+    → {"type": "command", "id": 1, "command": "play"}   ← {"type": "result", "id": 1, ...}
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stage.core.session import PERMISSIONS, Action, Role
+from stage.errors import ErrorCode, ProtocolError
+
+VERSION = 1
+MAX_FRAME = 16 * 1024  # bytes: the largest frame a client may send (a note of a few thousand words)
+SCHEMA_BASE = "https://stage.invalid/ws/"
+
+
+class Topic(enum.Enum):
+    """What a client can subscribe to; ``event`` messages carry one."""
+
+    TRANSPORT = "transport"  # transport anchor and state (state: latest wins)
+    BEAT = "beat"  # every click as it is scheduled: cue, bar, beat, kind, server time
+    CUE = "cue"  # a cue entered or left (state)
+    SESSION = "session"  # armed cue and mode (state)
+    SCHEDULE = "schedule"  # streamers, punches and flutters ahead, with server times
+    TAKE = "take"  # take started, ended, updated (state: the latest take)
+    SYNC = "sync"  # MTC chase status (state)
+    CLIENTS = "clients"  # clients joining and leaving (state: who is connected)
+
+
+ALL_TOPICS = frozenset(Topic)
+
+
+class Kind(enum.Enum):
+    """JSON types a field can have."""
+
+    STRING = "string"
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    OBJECT = "object"
+    ARRAY = "array"
+    ID = "id"  # a request id: string or integer, echoed back
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a message: its name, type and limits, and what it means."""
+
+    name: str
+    kind: Kind
+    doc: str
+    required: bool = True
+    nullable: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    items: Kind | None = None  # element type of an ARRAY
+    item_choices: tuple[str, ...] = ()
+
+    def schema(self) -> dict[str, Any]:
+        """This field as a JSON Schema."""
+        out: dict[str, Any]
+        if self.kind is Kind.ID:
+            out = {"type": ["string", "integer"]}
+        else:
+            out = {"type": self.kind.value}
+        if self.choices:
+            out["enum"] = list(self.choices)
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
+        if self.max_length is not None:
+            out["maxLength"] = self.max_length
+        if self.items is not None:
+            item: dict[str, Any] = {"type": self.items.value}
+            if self.item_choices:
+                item["enum"] = list(self.item_choices)
+            out["items"] = item
+        if self.nullable:
+            out["type"] = [*([out["type"]] if isinstance(out["type"], str) else out["type"]), "null"]
+            if "enum" in out:
+                out["enum"] = [*out["enum"], None]
+        out["description"] = self.doc
+        return out
+
+    def check(self, value: Any, where: str) -> Any:
+        """``value`` if it fits this field, else :class:`ProtocolError` naming ``where``."""
+        if value is None and self.nullable:
+            return None
+        if self.kind is Kind.INTEGER and isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON has one number type: 3.0 is the integer 3
+        if not _is(value, self.kind):
+            raise ProtocolError(ErrorCode.INVALID, f"{where}: must be {_KIND_TEXT[self.kind]}, not {_show(value)}")
+        if self.choices and value not in self.choices:
+            raise ProtocolError(
+                ErrorCode.INVALID, f"{where}: must be one of {', '.join(self.choices)}, not {_show(value)}"
+            )
+        if self.minimum is not None and value < self.minimum:
+            raise ProtocolError(ErrorCode.INVALID, f"{where}: must be at least {self.minimum:g}, not {value}")
+        if self.maximum is not None and value > self.maximum:
+            raise ProtocolError(ErrorCode.INVALID, f"{where}: must be at most {self.maximum:g}, not {value}")
+        if self.max_length is not None and len(value) > self.max_length:
+            raise ProtocolError(ErrorCode.INVALID, f"{where}: longer than {self.max_length} characters")
+        if self.items is not None:
+            for i, item in enumerate(value):
+                if not _is(item, self.items):
+                    raise ProtocolError(ErrorCode.INVALID, f"{where}[{i}]: must be {_KIND_TEXT[self.items]}")
+                if self.item_choices and item not in self.item_choices:
+                    raise ProtocolError(
+                        ErrorCode.INVALID,
+                        f"{where}[{i}]: must be one of {', '.join(self.item_choices)}, not {_show(item)}",
+                    )
+        return value
+
+
+_KIND_TEXT = {
+    Kind.STRING: "a string",
+    Kind.NUMBER: "a number",
+    Kind.INTEGER: "an integer",
+    Kind.BOOLEAN: "true or false",
+    Kind.OBJECT: "an object",
+    Kind.ARRAY: "an array",
+    Kind.ID: "a string or an integer",
+}
+
+
+_PY_TYPES: dict[Kind, type | tuple[type, ...]] = {
+    Kind.STRING: str,
+    Kind.NUMBER: (int, float),
+    Kind.INTEGER: int,
+    Kind.BOOLEAN: bool,
+    Kind.OBJECT: dict,
+    Kind.ARRAY: list,
+    Kind.ID: (str, int),
+}
+
+
+def _is(value: Any, kind: Kind) -> bool:
+    # bool is an int in Python but not a number in JSON.
+    if isinstance(value, bool):
+        return kind is Kind.BOOLEAN
+    if kind is Kind.NUMBER and isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, _PY_TYPES[kind])
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Direction(enum.Enum):
+    """Who sends a message."""
+
+    CLIENT = "client"  # client to server
+    SERVER = "server"  # server to client
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One message type: who sends it, what it is for, its fields."""
+
+    type: str
+    direction: Direction
+    doc: str
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One control command: what it does, the action a role needs, its arguments.
+
+    ``one_of`` lists groups of argument names of which exactly one must be given.
+    """
+
+    name: str
+    doc: str
+    action: Action
+    args: tuple[Field, ...] = ()
+    one_of: tuple[str, ...] = ()
+
+
+_TOPICS = tuple(t.value for t in Topic)
+_ROLES = tuple(r.value for r in Role)
+
+COMMANDS: Mapping[str, CommandSpec] = {
+    c.name: c
+    for c in (
+        CommandSpec("arm", "Arm a cue; null disarms (every cue clicks).", Action.ARM,
+                    (Field("cue", Kind.STRING, "Cue id, e.g. 1M1.", nullable=True, max_length=64),)),
+        CommandSpec("mode", "Rehearse (nothing logged) or record (each roll is a take).", Action.ARM,
+                    (Field("mode", Kind.STRING, "The mode.", choices=("rehearse", "record")),)),
+        CommandSpec("play", "Roll: in record mode a new take starts.", Action.PLAY,
+                    (Field("pickup_bar", Kind.INTEGER, "A pickup from this bar.", required=False, minimum=1),
+                     Field("wild", Kind.BOOLEAN, "A wild take (off picture).", required=False))),
+        CommandSpec("stop", "Stop: a take being recorded ends.", Action.PLAY),
+        CommandSpec("locate", "Jump to a timecode, or to a bar (and beat) of a cue (the armed one by default).",
+                    Action.PLAY,
+                    (Field("timecode", Kind.STRING, "Picture timecode, e.g. 01:00:10:00.", required=False,
+                           max_length=16),
+                     Field("bar", Kind.INTEGER, "Bar number.", required=False, minimum=-64, maximum=100000),
+                     Field("beat", Kind.NUMBER, "Beat in the bar.", required=False, minimum=1, maximum=64),
+                     Field("cue", Kind.STRING, "Cue id.", required=False, max_length=64)),
+                    one_of=("timecode", "bar")),
+        CommandSpec("varispeed", "Speed of the internal clock (1.0 normal).", Action.PLAY,
+                    (Field("speed", Kind.NUMBER, "Speed, non-zero.", minimum=-4, maximum=4),)),
+        CommandSpec("take_status", "Set a take's status (the latest take unless take is given).", Action.SET_STATUS,
+                    (Field("status", Kind.STRING, "false_start, breakdown, incomplete, complete, hold, print "
+                           "(or circled, fs, …).", max_length=32),
+                     Field("take", Kind.INTEGER, "Take id.", required=False, minimum=1))),
+        CommandSpec("note", "Add a note to a take (the latest take unless take is given).", Action.WRITE_NOTES,
+                    (Field("text", Kind.STRING, "The note.", max_length=4000),
+                     Field("take", Kind.INTEGER, "Take id.", required=False, minimum=1))),
+    )
+}
+
+_ID = Field("id", Kind.ID, "Request id, echoed in the result or error.", required=False)
+
+MESSAGES: tuple[Spec, ...] = (
+        # -- client → server
+        Spec("hello", Direction.CLIENT, "First message: who the client is. Musicians need no token.", (
+            Field("role", Kind.STRING, "The client's role.", choices=_ROLES),
+            Field("token", Kind.STRING, "The role's token from [auth] (not needed for musician).", required=False,
+                  max_length=256),
+            Field("topics", Kind.ARRAY, "Topics to receive (default: all).", required=False, items=Kind.STRING,
+                  item_choices=_TOPICS),
+            Field("name", Kind.STRING, "A name for the client list, e.g. 'violins 1 desk 2'.", required=False,
+                  max_length=64),
+        )),
+        Spec("sync", Direction.CLIENT, "Clock sync request; t0 is the client's clock when sent.", (
+            Field("t0", Kind.NUMBER, "Client time when sent (any unit-second clock)."),
+        )),
+        Spec("subscribe", Direction.CLIENT, "Add topics.", (
+            Field("topics", Kind.ARRAY, "Topics to add.", items=Kind.STRING, item_choices=_TOPICS),
+        )),
+        Spec("unsubscribe", Direction.CLIENT, "Remove topics.", (
+            Field("topics", Kind.ARRAY, "Topics to remove.", items=Kind.STRING, item_choices=_TOPICS),
+        )),
+        Spec("snapshot", Direction.CLIENT, "Ask for a fresh snapshot (after a gap in seq).", ()),
+        Spec("command", Direction.CLIENT, "A control command, for roles allowed it.", (
+            _ID,
+            Field("command", Kind.STRING, "The command.", choices=tuple(COMMANDS)),
+            Field("args", Kind.OBJECT, "The command's arguments.", required=False),
+        )),
+        # -- server → client
+        Spec("welcome", Direction.SERVER, "Reply to hello.", (
+            Field("protocol", Kind.INTEGER, "Protocol version."),
+            Field("client", Kind.INTEGER, "This connection's id."),
+            Field("role", Kind.STRING, "The role granted.", choices=_ROLES),
+            Field("topics", Kind.ARRAY, "Topics subscribed.", items=Kind.STRING, item_choices=_TOPICS),
+            Field("commands", Kind.ARRAY, "Commands this role may send.", items=Kind.STRING),
+            Field("server_time", Kind.NUMBER, "Server clock (seconds, monotonic)."),
+            Field("max_frame", Kind.INTEGER, "Largest frame accepted, in bytes."),
+        )),
+        Spec("snapshot", Direction.SERVER, "Everything a client needs to draw now.", (
+            Field("server_time", Kind.NUMBER, "Server clock when taken."),
+            Field("seq", Kind.INTEGER, "Sequence number of the last event included."),
+            Field("state", Kind.OBJECT, "Latest data of each state topic: transport, sync, cue, session, take, "
+                  "clients."),
+            Field("schedule", Kind.ARRAY, "Streamers, punches and flutters announced and not yet ended.",
+                  items=Kind.OBJECT),
+        )),
+        Spec("event", Direction.SERVER, "Something happened on a topic.", (
+            Field("topic", Kind.STRING, "The topic.", choices=_TOPICS),
+            Field("seq", Kind.INTEGER, "Sequence number; a gap means events were dropped for a slow client."),
+            Field("data", Kind.OBJECT, "The event (see docs/ws.md, per topic)."),
+        )),
+        Spec("sync", Direction.SERVER, "Clock sync reply: t1 when the request arrived, t2 when this was sent.", (
+            Field("t0", Kind.NUMBER, "The client's t0, echoed."),
+            Field("t1", Kind.NUMBER, "Server clock when the request was received."),
+            Field("t2", Kind.NUMBER, "Server clock when the reply was sent."),
+        )),
+        Spec("result", Direction.SERVER, "A command succeeded.", (
+            _ID,
+            Field("command", Kind.STRING, "The command.", choices=tuple(COMMANDS)),
+            Field("data", Kind.OBJECT, "What it returned."),
+        )),
+        Spec("error", Direction.SERVER, "A message was refused; the connection goes on (unless code is too_slow).", (
+            _ID,
+            Field("code", Kind.STRING, "Why.", choices=tuple(c.value for c in ErrorCode)),
+            Field("message", Kind.STRING, "What was wrong, for a person."),
+        )),
+)
+
+# Two types have a message each way (sync, snapshot): messages are looked up by direction.
+_BY_DIRECTION: dict[Direction, dict[str, Spec]] = {
+    d: {s.type: s for s in MESSAGES if s.direction is d} for d in Direction
+}
+_CLIENT_TYPES = tuple(_BY_DIRECTION[Direction.CLIENT])
+
+
+def _spec(direction: Direction, kind: str) -> Spec | None:
+    return _BY_DIRECTION[direction].get(kind)
+
+
+# -- client messages, parsed -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hello:
+    """Who the client is."""
+
+    role: Role
+    token: str | None
+    topics: frozenset[Topic]
+    name: str
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """A clock sync request."""
+
+    t0: float
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    """Add (``add``) or remove topics."""
+
+    topics: frozenset[Topic]
+    add: bool
+
+
+@dataclass(frozen=True)
+class SnapshotRequest:
+    """Send a fresh snapshot."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A validated control command."""
+
+    id: str | int | None
+    name: str
+    args: Mapping[str, Any]
+
+    @property
+    def action(self) -> Action:
+        """What a role must be allowed to do to send it."""
+        return COMMANDS[self.name].action
+
+
+ClientMessage = Hello | SyncRequest | Subscribe | SnapshotRequest | Command
+
+
+def frame_size(text: str) -> int:
+    """Size of a text frame in bytes (UTF-8)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse(frame: str | bytes, max_frame: int = MAX_FRAME) -> ClientMessage:
+    """The client message in a frame, or :class:`ProtocolError` with a code and a reason."""
+    if isinstance(frame, bytes):
+        raise ProtocolError(ErrorCode.BINARY, "binary frames are not part of the protocol: send JSON text")
+    size = frame_size(frame)
+    if size > max_frame:
+        raise ProtocolError(ErrorCode.TOO_LARGE, f"frame of {size} bytes is over the limit of {max_frame}")
+    try:
+        raw = json.loads(frame, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(ErrorCode.INVALID_JSON, f"not JSON: {exc}") from None
+    return parse_value(raw)
+
+
+def parse_value(raw: Any) -> ClientMessage:
+    """The client message in decoded JSON ``raw``, or :class:`ProtocolError`."""
+    if not isinstance(raw, dict):
+        raise ProtocolError(ErrorCode.INVALID, f"a message is a JSON object, not {_show(raw)}")
+    kind = raw.get("type")
+    msg_id = raw.get("id") if _is(raw.get("id"), Kind.ID) else None
+    spec = _spec(Direction.CLIENT, kind) if isinstance(kind, str) else None
+    if spec is None:
+        raise ProtocolError(
+            ErrorCode.INVALID, f"type must be one of {', '.join(_CLIENT_TYPES)}, not {_show(kind)}", msg_id
+        )
+    try:
+        values = _fields(spec.fields, raw, spec.type, skip=("type",))
+        return _build(spec.type, values)
+    except ProtocolError as exc:
+        raise ProtocolError(exc.code, str(exc), msg_id) from None
+
+
+def _fields(fields: Sequence[Field], raw: Mapping[str, Any], where: str, skip: Sequence[str] = ()) -> dict[str, Any]:
+    known = {f.name: f for f in fields}
+    extra = sorted(k for k in raw if k not in known and k not in skip)
+    if extra:
+        raise ProtocolError(ErrorCode.INVALID, f"{where}: unknown field {', '.join(extra)}")
+    out: dict[str, Any] = {}
+    for f in fields:
+        if f.name not in raw:
+            if f.required:
+                raise ProtocolError(ErrorCode.INVALID, f"{where}: {f.name} is missing")
+            continue
+        out[f.name] = f.check(raw[f.name], f"{where}: {f.name}")
+    return out
+
+
+def _build(kind: str, v: dict[str, Any]) -> ClientMessage:
+    match kind:
+        case "hello":
+            topics = frozenset(Topic(t) for t in v["topics"]) if "topics" in v else ALL_TOPICS
+            return Hello(Role(v["role"]), v.get("token"), topics, v.get("name", ""))
+        case "sync":
+            return SyncRequest(float(v["t0"]))
+        case "subscribe" | "unsubscribe":
+            return Subscribe(frozenset(Topic(t) for t in v["topics"]), add=kind == "subscribe")
+        case "snapshot":
+            return SnapshotRequest()
+        case "command":
+            spec = COMMANDS[v["command"]]
+            args = _fields(spec.args, v.get("args", {}), f"command {spec.name}: args")
+            if spec.one_of and sum(name in args for name in spec.one_of) != 1:
+                raise ProtocolError(
+                    ErrorCode.INVALID, f"command {spec.name}: args: give exactly one of {', '.join(spec.one_of)}"
+                )
+            return Command(v.get("id"), spec.name, args)
+    raise AssertionError(kind)  # pragma: no cover
+
+
+# -- server messages ---------------------------------------------------------------
+
+
+def encode(message: Mapping[str, Any]) -> str:
+    """A message as compact JSON text (no NaN or infinity: they are not JSON)."""
+    return json.dumps(message, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
+def welcome(client: int, role: Role, topics: frozenset[Topic], server_time: float,
+            max_frame: int = MAX_FRAME) -> dict[str, Any]:
+    """The reply to hello."""
+    return {
+        "type": "welcome",
+        "protocol": VERSION,
+        "client": client,
+        "role": role.value,
+        "topics": sorted(t.value for t in topics),
+        "commands": [name for name, c in COMMANDS.items() if c.action in PERMISSIONS[role]],
+        "server_time": server_time,
+        "max_frame": max_frame,
+    }
+
+
+def snapshot(server_time: float, seq: int, state: Mapping[str, Any], schedule: Sequence[Mapping[str, Any]]) -> dict[
+    str, Any]:
+    """Everything a client needs to draw now."""
+    return {"type": "snapshot", "server_time": server_time, "seq": seq, "state": dict(state),
+            "schedule": list(schedule)}
+
+
+def event(topic: Topic, seq: int, data: Mapping[str, Any]) -> dict[str, Any]:
+    """An event on ``topic``."""
+    return {"type": "event", "topic": topic.value, "seq": seq, "data": dict(data)}
+
+
+def sync_reply(t0: float, t1: float, t2: float) -> dict[str, Any]:
+    """The answer to a sync request: the client's t0, receive time t1 and send time t2 on the server clock."""
+    return {"type": "sync", "t0": t0, "t1": t1, "t2": t2}
+
+
+def result(msg_id: str | int | None, command: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """A command's success."""
+    out: dict[str, Any] = {"type": "result", "command": command, "data": dict(data)}
+    if msg_id is not None:
+        out["id"] = msg_id
+    return out
+
+
+def error(code: ErrorCode, message: str, msg_id: str | int | None = None) -> dict[str, Any]:
+    """A refusal."""
+    out: dict[str, Any] = {"type": "error", "code": code.value, "message": message}
+    if msg_id is not None:
+        out["id"] = msg_id
+    return out
+
+
+def validate_server(message: Mapping[str, Any]) -> None:
+    """Check a server message against its spec (tests and debugging); :class:`ProtocolError` if it does not fit."""
+    kind = message.get("type")
+    spec = _spec(Direction.SERVER, kind) if isinstance(kind, str) else None
+    if spec is None:
+        raise ProtocolError(ErrorCode.INVALID, f"not a server message type: {_show(kind)}")
+    _fields(spec.fields, message, spec.type, skip=("type",))
+
+
+# -- JSON Schemas ------------------------------------------------------------------
+
+
+def _object(fields: Sequence[Field], head: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        **head,
+        "type": "object",
+        "properties": {**head.get("properties", {}), **{f.name: f.schema() for f in fields}},
+        "required": [*head.get("required", []), *(f.name for f in fields if f.required)],
+        "additionalProperties": False,
+    }
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """One JSON Schema (draft 2020-12) per message, keyed by file name: ``client.hello``, ``server.event``…"""
+    out: dict[str, dict[str, Any]] = {}
+    for direction in Direction:
+        for kind, spec in _BY_DIRECTION[direction].items():
+            name = f"{direction.value}.{kind}"
+            head: dict[str, Any] = {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$id": f"{SCHEMA_BASE}{name}.json",
+                "title": f"{kind} ({direction.value} to {'server' if direction is Direction.CLIENT else 'client'})",
+                "description": spec.doc,
+                "properties": {"type": {"const": kind}},
+                "required": ["type"],
+            }
+            schema = _object(spec.fields, head)
+            if direction is Direction.CLIENT and kind == "command":
+                schema["oneOf"] = [_command_schema(c) for c in COMMANDS.values()]
+            out[name] = schema
+    return out
+
+
+def _command_schema(c: CommandSpec) -> dict[str, Any]:
+    args = _object(c.args, {"description": c.doc})
+    if c.one_of:
+        args["oneOf"] = [{"required": [name]} for name in c.one_of]
+    required = ["args"] if any(f.required for f in c.args) or c.one_of else []
+    return {"properties": {"command": {"const": c.name}, "args": args}, "required": ["command", *required]}
+

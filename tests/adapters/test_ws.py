@@ -1,0 +1,277 @@
+"""``/ws`` with real websockets clients against a real uvicorn: hello, snapshot, sync, subscriptions, control,
+garbage, and a client too slow to keep up."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from peers.wait import until
+from stagerig import TOKENS, UNIT, Rig, stage_rig
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import ClientProtocol
+from websockets.exceptions import ConnectionClosed
+from websockets.uri import parse_uri
+
+from stage.core import protocol as p
+
+
+async def recv(ws: ClientConnection, within: float = 5.0) -> dict[str, Any]:
+    raw = await asyncio.wait_for(ws.recv(), within * UNIT)
+    assert isinstance(raw, str)
+    msg = json.loads(raw)
+    assert isinstance(msg, dict)
+    p.validate_server(msg)  # every frame the server sends fits its schema
+    return msg
+
+
+_pending: dict[int, list[dict[str, Any]]] = {}
+
+
+async def recv_until(ws: ClientConnection, pred: Any, within: float = 5.0) -> dict[str, Any]:
+    """The first message (kept aside earlier, or new) that matches; the others are kept for later calls."""
+    kept = _pending.setdefault(id(ws), [])
+    for i, msg in enumerate(kept):
+        if pred(msg):
+            return kept.pop(i)
+    deadline = time.monotonic() + within * UNIT
+    while True:
+        msg = await recv(ws, max(deadline - time.monotonic(), 0.01))
+        if pred(msg):
+            return msg
+        kept.append(msg)
+
+
+async def stalled_client(rig: Rig, topics: list[str]) -> socket.socket:
+    """A client that says hello and then never reads again.
+
+    websockets' sans-I/O client on a plain socket with a small receive buffer
+    (no autotuning up to 32 MB), so TCP backs up at once.
+    """
+    slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", rig.http_port))
+    client = ClientProtocol(parse_uri(rig.ws_url))
+    client.send_request(client.connect())
+    slow.sendall(b"".join(client.data_to_send()))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += await asyncio.to_thread(slow.recv, 1)
+    assert head.startswith(b"HTTP/1.1 101")
+    client.receive_data(head)
+    client.send_text(json.dumps({"type": "hello", "role": "musician", "topics": topics}).encode())
+    slow.sendall(b"".join(client.data_to_send()))
+    return slow
+
+
+Hello = tuple[ClientConnection, dict[str, Any], dict[str, Any]]
+
+
+async def hello(rig: Rig, role: str = "musician", **extra: Any) -> Hello:
+    ws = await connect(rig.ws_url)
+    await ws.send(json.dumps({"type": "hello", "role": role, **extra}))
+    welcome = await recv(ws)
+    snapshot = await recv(ws)
+    return ws, welcome, snapshot
+
+
+async def test_hello_welcome_and_snapshot(tmp_path: Path) -> None:
+    async with stage_rig(tmp_path) as rig:
+        rig.service.arm("1M1")
+        await until(lambda: rig.broadcaster.latest.get(p.Topic.SESSION) is not None, what="session event")
+        ws, welcome, snap = await hello(rig, name="violins 1")
+        assert welcome["type"] == "welcome"
+        assert welcome["protocol"] == 1
+        assert welcome["role"] == "musician"
+        assert welcome["commands"] == []
+        assert welcome["topics"] == sorted(t.value for t in p.Topic)
+        assert welcome["max_frame"] == p.MAX_FRAME
+        assert abs(welcome["server_time"] - time.monotonic()) < 5
+        assert snap["type"] == "snapshot"
+        assert set(snap["state"]) == {"transport", "sync", "cue", "session", "take", "clients"}
+        assert snap["state"]["transport"]["rolling"] is False
+        assert snap["state"]["transport"]["armed"] == "1M1"
+        assert snap["state"]["session"]["armed"] == "1M1"
+        assert snap["state"]["clients"]["count"] == 1
+        assert snap["state"]["clients"]["clients"][0]["name"] == "violins 1"
+        assert snap["schedule"] == []
+        # Its own arrival comes next, as the event after the snapshot.
+        joined = await recv(ws)
+        assert (joined["topic"], joined["data"]["event"], joined["seq"]) == ("clients", "joined", snap["seq"] + 1)
+        await ws.close()
+
+
+async def test_control_needs_the_roles_token(tmp_path: Path) -> None:
+    async with stage_rig(tmp_path) as rig:
+        ws = await connect(rig.ws_url)
+        await ws.send(json.dumps({"type": "hello", "role": "conductor", "token": "guess"}))
+        err = await recv(ws)
+        assert err == {"type": "error", "code": "unauthorized", "message": "wrong token for conductor"}
+        with pytest.raises(ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert info.value.rcvd is not None
+        assert info.value.rcvd.code == 1008
+        # No token at all.
+        ws = await connect(rig.ws_url)
+        await ws.send(json.dumps({"type": "hello", "role": "engineer"}))
+        assert (await recv(ws))["message"] == "an engineer must give the role's token from [auth]"
+        # The right token.
+        ws, welcome, _ = await hello(rig, "conductor", token=TOKENS["conductor"])
+        assert welcome["role"] == "conductor"
+        assert welcome["commands"] == ["arm", "mode", "play", "stop", "locate", "varispeed", "take_status", "note"]
+        await ws.close()
+
+
+async def test_hello_first(tmp_path: Path) -> None:
+    async with stage_rig(tmp_path) as rig:
+        ws = await connect(rig.ws_url)
+        await ws.send('{"type":"sync","t0":1}')
+        err = await recv(ws)
+        assert err["code"] == "hello_first"
+        await ws.send('{"type":"hello","role":"musician"}')
+        assert (await recv(ws))["type"] == "welcome"
+        await ws.close()
+
+
+async def test_clock_sync_brackets_the_servers_clock(tmp_path: Path) -> None:
+    """Client and server share time.monotonic() here: t0 ≤ t1 ≤ t2 ≤ t3 must hold exactly, and the offset is ~0."""
+    async with stage_rig(tmp_path) as rig:
+        ws, _, _ = await hello(rig, topics=[])
+        offsets = []
+        for _ in range(20):
+            t0 = time.monotonic()
+            await ws.send(json.dumps({"type": "sync", "t0": t0}))
+            reply = await recv_until(ws, lambda m: m["type"] == "sync")
+            t3 = time.monotonic()
+            assert reply["t0"] == t0
+            assert t0 <= reply["t1"] <= reply["t2"] <= t3
+            offsets.append((t3 - t0, ((reply["t1"] - t0) + (reply["t2"] - t3)) / 2))
+        rtt, offset = min(offsets)
+        assert abs(offset) <= rtt / 2
+        assert rig.hub.stats["sync"] == 20
+        await ws.close()
+
+
+async def test_subscriptions_choose_the_topics(tmp_path: Path) -> None:
+    async with stage_rig(tmp_path) as rig:
+        ws, welcome, _ = await hello(rig, topics=["session"])
+        assert welcome["topics"] == ["session"]
+        rig.service.bus.publish("beat", {"bar": 1})
+        rig.service.arm("1M2")
+        ev = await recv(ws)
+        assert (ev["topic"], ev["data"]) == ("session", {"armed": "1M2"})
+        await ws.send('{"type":"subscribe","topics":["beat"]}')
+        await ws.send('{"type":"unsubscribe","topics":["session"]}')
+        await ws.send('{"type":"sync","t0":0}')  # answered after the two above were handled
+        await recv_until(ws, lambda m: m["type"] == "sync")
+        rig.service.arm("1M1")
+        rig.service.bus.publish("beat", {"bar": 2})
+        ev = await recv(ws)
+        assert (ev["topic"], ev["data"]) == ("beat", {"bar": 2})
+        await ws.close()
+
+
+async def test_control_commands_by_role(tmp_path: Path) -> None:
+    async with stage_rig(tmp_path, takes=True) as rig:
+        conductor, _, _ = await hello(rig, "conductor", token=TOKENS["conductor"], topics=["transport", "session"])
+        musician, _, _ = await hello(rig, "musician", topics=[])
+        await musician.send('{"type":"command","id":1,"command":"arm","args":{"cue":"1M1"}}')
+        assert await recv(musician) == {"type": "error", "code": "forbidden",
+                                        "message": "a musician may not arm cues or change mode", "id": 1}
+        await conductor.send('{"type":"command","id":"a","command":"arm","args":{"cue":"1M1"}}')
+        res = await recv_until(conductor, lambda m: m["type"] == "result")
+        assert res == {"type": "result", "id": "a", "command": "arm", "data": {"armed": "1M1"}}
+        await conductor.send('{"type":"command","id":2,"command":"arm","args":{"cue":"9M9"}}')
+        err = await recv_until(conductor, lambda m: m["type"] == "error")
+        assert err["code"] == "not_found"
+        assert err["id"] == 2
+        await conductor.send('{"type":"command","id":3,"command":"locate","args":{"timecode":"00:00:08:00"}}')
+        res = await recv_until(conductor, lambda m: m["type"] == "result")
+        assert res["data"] == {"position": 8.0}
+        await conductor.send('{"type":"command","id":4,"command":"play"}')
+        res = await recv_until(conductor, lambda m: m["type"] == "result")
+        assert res["data"] == {"take": None}  # rehearse mode: no take
+        ev = await recv_until(conductor, lambda m: m.get("topic") == "transport" and m["data"]["rolling"])
+        assert ev["data"]["anchor"]["p0"] == pytest.approx(8.0)
+        await conductor.send('{"type":"command","id":5,"command":"mode","args":{"mode":"record"}}')
+        err = await recv_until(conductor, lambda m: m["type"] == "error")
+        assert err["code"] == "refused"
+        await conductor.send('{"type":"command","id":6,"command":"stop"}')
+        await recv_until(conductor, lambda m: m["type"] == "result" and m["id"] == 6)
+        await conductor.close()
+        await musician.close()
+
+
+async def test_garbage_is_counted_answered_and_survived(tmp_path: Path) -> None:
+    async with stage_rig(tmp_path) as rig:
+        ws, _, _ = await hello(rig, topics=[])
+        frames: list[str | bytes] = [
+            "{", "null", "[]", '{"type":"nonsense"}', b"\x00\xff binary", "x" * (p.MAX_FRAME + 1),
+            '{"type":"sync","t0":"soon"}', '{"type":"hello","role":"musician"}',
+        ]
+        for frame in frames:
+            await ws.send(frame)
+        codes = [(await recv(ws))["code"] for _ in frames]
+        assert codes == ["invalid_json", "invalid", "invalid", "invalid", "binary", "too_large", "invalid", "invalid"]
+        stats = rig.hub.stats
+        assert (stats["invalid_json"], stats["invalid"], stats["binary"], stats["too_large"]) == (1, 4, 1, 1)
+        # Still served.
+        await ws.send('{"type":"sync","t0":1.0}')
+        assert (await recv(ws))["type"] == "sync"
+        await ws.close()
+
+
+async def test_a_slow_client_is_dropped_and_the_others_get_everything(tmp_path: Path) -> None:
+    async with stage_rig(tmp_path) as rig:
+        rig.hub.queue_limit = 64
+        fast, _, _ = await hello(rig, topics=["beat"])
+        slow = await stalled_client(rig, ["beat"])
+        await until(lambda: len(rig.hub.clients) == 2, what="two clients")
+        payload = {"pad": "x" * 16000}  # 32 MB in all: more than the kernel buffers hold
+        got: list[int] = []
+
+        async def drain() -> None:
+            while len(got) < 2000:
+                msg = await recv(fast)
+                if msg.get("topic") == "beat":
+                    got.append(msg["data"]["n"])
+
+        reader = asyncio.create_task(drain())
+        for n in range(2000):
+            rig.service.bus.publish("beat", {"n": n, **payload})
+            if n % 8 == 7:  # the fast reader shares this loop: let it keep up, as a real one would
+                await until(lambda n=n: len(got) > n - 16, what="the fast reader keeping up")
+        await asyncio.wait_for(reader, 20 * UNIT)
+        assert got == list(range(2000))
+        await until(lambda: rig.hub.stats["dropped_slow"] == 1, what="the slow client dropped")
+        assert len(rig.hub.clients) == 1
+        await fast.close()
+        slow.close()
+
+
+async def test_state_topics_coalesce_latest_wins(tmp_path: Path) -> None:
+    """A stalled client is not dropped for state (a newer one replaces the one waiting), only for events."""
+    async with stage_rig(tmp_path) as rig:
+        rig.hub.queue_limit = 8
+        slow = await stalled_client(rig, ["transport", "beat"])
+        await until(lambda: len(rig.hub.clients) == 1, what="client")
+        (client,) = rig.hub.clients.values()
+        pad = "x" * 16000
+        for n in range(2000):
+            rig.service.bus.publish("transport", {"n": n, "pad": pad})
+            if n % 50 == 0:
+                await asyncio.sleep(0)
+        await until(lambda: client.outbox.replaced > 1000, what="states replaced while waiting")
+        assert len(client.outbox) == 1
+        assert rig.hub.stats["dropped_slow"] == 0
+        assert rig.hub.clients == {client.id: client}
+        for n in range(20):
+            rig.service.bus.publish("beat", {"n": n})
+        await until(lambda: rig.hub.stats["dropped_slow"] == 1, what="dropped on events")
+        assert rig.hub.clients == {}
+        slow.close()

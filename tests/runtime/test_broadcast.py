@@ -1,0 +1,208 @@
+"""The broadcaster without any network: latest-wins queues, control by role, and the schedule ahead on the bus."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from textwrap import dedent
+from typing import Any
+
+import pytest
+
+from stage.config import parse_config
+from stage.core import protocol as p
+from stage.core.cuesheet import parse_cue_sheet
+from stage.core.protocol import Topic
+from stage.core.session import Role
+from stage.errors import ErrorCode, ProtocolError
+from stage.runtime.broadcast import Broadcaster, Controls, LatestWins, Outgoing, Throttle
+from stage.runtime.bus import BusEvent
+from stage.runtime.service import Service
+
+TOKENS = {"conductor": "c", "engineer": "e", "editor": "ed"}
+SHEET = """
+[picture]
+rate = "24"
+[defaults]
+countoff = 1
+streamer = "1s"
+[[cue]]
+id = "1M1"
+start = "00:00:10:00"
+tempo = "12-0"
+meter = "4/4"
+bars = 8
+"""
+
+
+async def test_latest_wins_replaces_waiting_state_and_bounds_events() -> None:
+    q: LatestWins[str] = LatestWins(limit=3)
+    assert q.put("t1", key="transport")
+    assert q.put("e1")
+    assert q.put("t2", key="transport")  # replaces t1, which was still waiting
+    assert q.put("e2")
+    assert q.put("e3")
+    assert not q.put("e4")  # three events wait: no room
+    assert q.put("t3", key="transport")  # state always fits
+    q.put_first("sync")
+    assert len(q) == 6 - 1
+    assert [await q.get() for _ in range(len(q))] == ["sync", "e1", "e2", "e3", "t3"]
+    assert q.replaced == 2
+    assert q.get_nowait() is None
+    # Room again once drained.
+    assert q.put("e5")
+    assert q.drop_oldest() == "e5"
+
+
+async def test_latest_wins_get_waits_for_a_put() -> None:
+    q: LatestWins[int] = LatestWins(limit=2)
+    getter = asyncio.create_task(q.get())
+    await asyncio.sleep(0)
+    assert not getter.done()
+    q.put(7)
+    assert await asyncio.wait_for(getter, 1) == 7
+
+
+def test_throttle_logs_the_first_few_then_one_in_every() -> None:
+    t = Throttle(first=2, every=5)
+    assert [t("x") for _ in range(11)] == [True, True, False, False, True, False, False, False, False, True, False]
+    assert t("y")
+
+
+@pytest.fixture
+async def service() -> AsyncIterator[Service]:
+    s = Service(parse_config({"midi": {"enabled": False}, "auth": TOKENS}), parse_cue_sheet(dedent(SHEET)))
+    await s.start()
+    try:
+        yield s
+    finally:
+        await s.stop()
+
+
+async def test_tokens_and_roles(service: Service) -> None:
+    c = Controls(service)
+    assert c.role_of_token("e") is Role.ENGINEER
+    assert c.role_of_token("nope") is None
+    assert c.authorize(Role.MUSICIAN, None) is Role.MUSICIAN
+    assert c.authorize(Role.EDITOR, "ed") is Role.EDITOR
+    for role, token, message in [(Role.EDITOR, "c", "wrong token for editor"),
+                                 (Role.ENGINEER, None, "an engineer must give the role's token from [auth]")]:
+        with pytest.raises(ProtocolError) as info:
+            c.authorize(role, token)
+        assert (info.value.code, str(info.value)) == (ErrorCode.UNAUTHORIZED, message)
+
+
+async def run(c: Controls, frame: str, role: Role) -> dict[str, Any]:
+    command = p.parse(frame)
+    assert isinstance(command, p.Command)
+    return await c.run(command, role)
+
+
+async def test_commands_without_a_take_log(service: Service) -> None:
+    c = Controls(service)
+    assert await run(c, '{"type":"command","command":"arm","args":{"cue":"1M1"}}', Role.EDITOR) == {"armed": "1M1"}
+    assert service.armed is not None
+    got = await run(c, '{"type":"command","command":"locate","args":{"bar":2}}', Role.CONDUCTOR)
+    assert got == {"position": 12.0}
+    refusals = [
+        ('{"type":"command","id":1,"command":"arm","args":{"cue":"1M1"}}', Role.MUSICIAN, ErrorCode.FORBIDDEN,
+         "a musician may not arm cues or change mode"),
+        ('{"type":"command","id":2,"command":"mode","args":{"mode":"record"}}', Role.CONDUCTOR, ErrorCode.UNAVAILABLE,
+         "cannot change mode: the take log is not running"),
+        ('{"type":"command","id":3,"command":"locate","args":{"timecode":"99:00:00:00"}}', Role.CONDUCTOR,
+         ErrorCode.REFUSED, None),
+        ('{"type":"command","id":4,"command":"arm","args":{"cue":"5M5"}}', Role.CONDUCTOR, ErrorCode.NOT_FOUND, None),
+        ('{"type":"command","id":5,"command":"varispeed","args":{"speed":0}}', Role.CONDUCTOR, ErrorCode.REFUSED,
+         "varispeed 0 is out of range (non-zero, -4 to 4)"),
+    ]
+    for frame, role, code, message in refusals:
+        with pytest.raises(ProtocolError) as info:
+            await run(c, frame, role)
+        assert info.value.code is code
+        assert info.value.msg_id is not None
+        if message is not None:
+            assert str(info.value) == message
+
+
+class Recorder:
+    """A sink that keeps what it was offered."""
+
+    def __init__(self) -> None:
+        self.got: list[Outgoing] = []
+        self.at: list[float] = []
+
+    def offer(self, out: Outgoing) -> None:
+        self.got.append(out)
+        self.at.append(time.monotonic())
+
+
+class Broken:
+    def offer(self, out: Outgoing) -> None:
+        raise RuntimeError("a sink with a bug")
+
+
+async def test_dispatch_encodes_once_and_survives_a_broken_sink(service: Service) -> None:
+    b = Broadcaster(service)
+    rec = Recorder()
+    b.sinks += [Broken(), rec]
+    b.dispatch(BusEvent("beat", {"bar": 3}, 41))
+    b.dispatch(BusEvent("engine", {"cycles": 1}, 42))  # not a protocol topic: not handed out
+    (out,) = rec.got
+    frame = '{"type":"event","topic":"beat","seq":41,"data":{"bar":3}}'
+    assert (out.topic, out.seq, out.frame) == (Topic.BEAT, 41, frame)
+    assert not out.coalesce
+    b.dispatch(BusEvent("take", {"event": "started", "take": {"id": 9}}, 43))
+    assert b.controls.latest_take == 9
+    assert b.latest[Topic.TAKE] == {"event": "started", "take": {"id": 9}}
+
+
+async def test_the_schedule_ahead_goes_on_the_bus_before_each_streamer(service: Service) -> None:
+    """Rolling into 1M1: its streamers and punches are announced on time, each at least a second ahead.
+
+    How early is measured where a sink got the event: the lead every client has at best.
+    """
+    b = Broadcaster(service)
+    rec = Recorder()
+    b.sinks.append(rec)
+    await b.start()
+    try:
+        service.arm("1M1")
+        service.locate(4.5)  # the count-off streamer starts at 7.0 (1 s into the 2 s count-off bar at 8.0)
+        service.play()
+        await asyncio.sleep(3.5)
+        schedule = [(o, t) for o, t in zip(rec.got, rec.at, strict=True) if o.topic is Topic.SCHEDULE]
+        announced = [e for o, _ in schedule for e in o.data["events"]]
+        assert [(e["kind"], e["label"], e["position"]) for e in announced] == [
+            ("streamer", "count-off", 7.0), ("punch", "count-off", 8.0), ("streamer", "downbeat", 9.0),
+            ("punch", "downbeat", 10.0)]
+        leads = [e["start"] - t for o, t in schedule for e in o.data["events"]]
+        assert min(leads) >= 1.0
+        anchor = service.transport.anchor
+        for e in announced:
+            assert e["start"] == pytest.approx(anchor.time_of(e["position"]), abs=0.003)
+        snap = b.snapshot()
+        assert snap["type"] == "snapshot"
+        assert {e["key"] for e in snap["schedule"]} <= {e["key"] for e in announced}
+    finally:
+        service.stop_transport()
+        await b.close()
+
+
+async def test_a_late_bus_subscriber_can_start_from_the_latest_state() -> None:
+    from stage.runtime.bus import EventBus  # noqa: PLC0415
+
+    bus = EventBus()
+    bus.publish("transport", {"rolling": False})
+    bus.publish("beat", {"bar": 1})
+    bus.publish("session", {"armed": "1M1"})
+    bus.publish("transport", {"rolling": True})
+    late = bus.subscribe(replay=True)
+    plain = bus.subscribe()
+    assert [(e.topic, e.data) for e in [late.queue.get_nowait() for _ in range(late.queue.qsize())]] == [
+        ("session", {"armed": "1M1"}),
+        ("transport", {"rolling": True}),
+    ]
+    assert plain.queue.empty()
+    only = bus.subscribe({"transport"}, replay=True)
+    assert [only.queue.get_nowait().data] == [{"rolling": True}]
