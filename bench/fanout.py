@@ -4,16 +4,22 @@ The whole stage runs here as ``stage serve`` runs it (engine process with
 JACK MIDI on a real ``jackd -d dummy``, uvicorn, the broadcaster, OSC, MQTT
 to the machine's broker).  Probe events go on the bus 20 times a second (``--rate``) as
 ``beat`` events of a cue named ``probe`` whose ``time`` is the instant they
-were published; every receiver (WebSocket clients in their own processes,
-so what is measured is not the clients' GIL, and one process with 50 OSC
-sockets) subtracts it from the instant it got the frame.  Both sides read
+were published; every receiver (WebSocket clients, 125 to a process on one
+epoll loop, each socket stamped when it is read, and one process with 50
+OSC sockets) subtracts it from the instant it got the frame.  Both sides read
 CLOCK_MONOTONIC, which is one clock for every process on the machine.
 
 Meanwhile the engine clicks a long cue into a JACK witness in its own
 process: inter-onset error in frames, as in ``bench/clicks.py``, per
 condition, with no clients first as the reference.
 
-    python bench/fanout.py [--seconds 15] [--clients 10,100,500] [--rate 20]
+Each client count runs twice on the one service: against ``stage serve``'s
+HTTP server (frames encoded once and written straight to each transport)
+and, as the reference, against uvicorn's stock WebSocket protocol (one
+``websocket.send`` and one task switch per client), which is what every
+ASGI application gets.
+
+    python bench/fanout.py [--seconds 15] [--clients 10,100,500] [--rate 20] [--no-reference]
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import math
 import multiprocessing
 import multiprocessing.connection
 import os
+import selectors
 import socket
 import statistics
 import struct
@@ -41,8 +48,13 @@ import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from peers.jackd import jack_server, unique_name  # noqa: E402
 from peers.recorder import MidiPeer  # noqa: E402
-from websockets.asyncio.client import connect  # noqa: E402
+from peers.wait import until  # noqa: E402
+from websockets.client import ClientProtocol  # noqa: E402
+from websockets.frames import Frame, Opcode  # noqa: E402
+from websockets.protocol import State  # noqa: E402
+from websockets.uri import parse_uri  # noqa: E402
 
+from stage.adapters.server import bound_port, http_server  # noqa: E402
 from stage.adapters.ws import WsHub  # noqa: E402
 from stage.config import parse_config  # noqa: E402
 from stage.core.cuesheet import parse_cue_sheet  # noqa: E402
@@ -54,6 +66,7 @@ PERIOD = 256
 PROBE_RATE = 20.0  # probes a second (--rate)
 OSC_DESTINATIONS = 50
 CLIENTS_PER_PROCESS = 125
+NICE = 10  # the receivers' niceness: the machines they stand for have their own CPUs
 TEMPO = 233.3  # clicks a minute: 12344.9 frames apart, never a whole number
 SHEET = f"""
 [picture]
@@ -78,35 +91,53 @@ def pct(values: list[float], q: float) -> float:
 # -- receivers, each in its own process ------------------------------------------------------
 
 
-def ws_clients_proc(url: str, n: int, conn: multiprocessing.connection.Connection) -> None:
-    """``n`` WebSocket clients; sends back every probe's latency in seconds."""
-    asyncio.run(_ws_clients(url, n, conn))
+def ws_clients_proc(port: int, n: int, conn: multiprocessing.connection.Connection) -> None:
+    """``n`` WebSocket clients on one epoll loop; sends back every probe's latency in seconds.
 
-
-async def _ws_clients(url: str, n: int, conn: multiprocessing.connection.Connection) -> None:
-    latencies: list[float] = []
-    clients = []
+    Each client is websockets' sans-I/O client protocol on a plain socket.
+    What comes in is stamped the moment it is read and parsed after the run:
+    what is measured is the frame reaching the client, not this process's
+    parsing of 124 other copies first.  The clients stand for screens on
+    other machines, so they run at a lower priority than the stage (``NICE``)
+    and do not take its core while it writes.
+    """
+    socks: dict[int, tuple[socket.socket, ClientProtocol]] = {}
+    sel = selectors.DefaultSelector()
     for _ in range(n):
-        ws = await connect(url, max_size=2**20)
-        await ws.send(json.dumps({"type": "hello", "role": "musician", "topics": ["beat"]}))
-        clients.append(ws)
-
-    async def read(ws: Any) -> None:
-        async for raw in ws:
+        sock = socket.create_connection(("127.0.0.1", port))
+        proto = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/ws"), max_size=2**20)
+        proto.send_request(proto.connect())
+        sock.sendall(b"".join(proto.data_to_send()))
+        while not proto.handshake_exc and proto.state is not State.OPEN:
+            proto.receive_data(sock.recv(65536))
+        proto.events_received()  # the 101 response
+        proto.send_text(json.dumps({"type": "hello", "role": "musician", "topics": ["beat"]}).encode())
+        sock.sendall(b"".join(proto.data_to_send()))
+        sock.setblocking(False)  # noqa: FBT003
+        sel.register(sock, selectors.EVENT_READ)
+        socks[sock.fileno()] = (sock, proto)
+    os.nice(NICE)
+    chunks: list[tuple[float, int, bytes]] = []  # (read at, socket, bytes): parsed after the run, off the clock
+    conn.send("ready")
+    while not conn.poll():
+        for key, _ in sel.select(0.05):
             now = time.monotonic()
-            if '"probe"' in raw:
-                msg = json.loads(raw)
+            try:
+                chunks.append((now, key.fd, key.fileobj.recv(1 << 16)))  # type: ignore[union-attr]
+            except BlockingIOError:
+                continue
+    latencies: list[float] = []
+    for now, fd, data in chunks:
+        proto = socks[fd][1]
+        proto.receive_data(data)
+        for ev in proto.events_received():
+            if isinstance(ev, Frame) and ev.opcode is Opcode.TEXT and b'"probe"' in ev.data:
+                msg = json.loads(bytes(ev.data))
                 if msg.get("type") == "event" and msg["data"].get("cue") == "probe":
                     latencies.append(now - msg["data"]["time"])
-
-    readers = [asyncio.create_task(read(ws)) for ws in clients]
-    conn.send("ready")
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, conn.recv)  # stop
-    for r in readers:
-        r.cancel()
-    for ws in clients:
-        await ws.close()
+    conn.recv()  # stop
+    for sock, _ in socks.values():
+        sock.close()
     conn.send(latencies)
 
 
@@ -171,12 +202,18 @@ def free_udp_ports(n: int) -> list[int]:
     return ports
 
 
+def payload(frame: bytes) -> bytes:
+    """The payload of one unmasked server frame."""
+    n = frame[1] & 0x7F
+    return frame[2 + {126: 2, 127: 8}.get(n, 0):]
+
+
 def click_errors(frames: list[int]) -> list[float]:
     exact = 60 / TEMPO * SR
     return [abs((b - a) - exact) for a, b in itertools.pairwise(frames)]
 
 
-async def run(seconds: float, counts: list[int], rate: float) -> None:
+async def run(seconds: float, counts: list[int], rate: float, *, reference: bool) -> None:
     ctx = multiprocessing.get_context("spawn")
     with jack_server(samplerate=SR, period=PERIOD) as jackd:
         rec_name = unique_name("fanout-rec")
@@ -196,32 +233,55 @@ async def run(seconds: float, counts: list[int], rate: float) -> None:
         await service.start()
         app = FastAPI()
         broadcaster = await start_broadcast(service, app, None)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning",
-                                               ws_per_message_deflate=False))  # zlib per client per event
-        serving = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110 -- uvicorn offers a flag, not an event
+        # Both servers on the one app and hub: `stage serve`'s (frames written once, straight to each
+        # transport) and, as the reference in the same run, uvicorn's stock protocol (websocket.send per client).
+        servers = {"stage": http_server(app, "127.0.0.1", 0, log_level="warning")}
+        if reference:
+            servers["asgi"] = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off",
+                                                            log_level="warning", ws_per_message_deflate=False))
+        serving = [asyncio.create_task(srv.serve()) for srv in servers.values()]
+        while not all(srv.started for srv in servers.values()):  # noqa: ASYNC110 -- uvicorn offers a flag
             await asyncio.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        url = f"ws://127.0.0.1:{port}/ws"
+        ports = {kind: bound_port(srv) for kind, srv in servers.items()}
 
         dispatched: list[float] = []
-        written: list[float] = []
-        probe_frames: dict[int, float] = {}
+        sent_log: list[tuple[float, str | bytes]] = []  # (when, frame) per copy handed to a socket; decoded later
 
         class _Tap:  # when the broadcaster hands a probe to the sinks: the server's own share of the latency
             def offer(self, out: Any) -> None:
                 if out.data.get("cue") == "probe":
                     dispatched.append(time.monotonic() - out.data["time"])
-                    probe_frames[id(out.frame)] = out.data["time"]
 
-        def on_sent(_client: int, frame: str) -> None:  # the frame is in the client's socket
-            t = probe_frames.get(id(frame))
-            if t is not None:
-                written.append(time.monotonic() - t)
+        def on_sent(_client: int, frame: str | bytes) -> None:  # the frame is in the client's socket
+            sent_log.append((time.monotonic(), frame))
+
+        def written() -> list[float]:
+            """Publish → copy written, per copy of a probe, from what on_sent logged."""
+            sent_at: dict[int, float] = {}
+            out = []
+            for when, frame in sent_log:
+                if id(frame) not in sent_at:
+                    text = frame if isinstance(frame, str) else payload(frame)
+                    msg = json.loads(text)
+                    is_probe = msg.get("type") == "event" and msg["data"].get("cue") == "probe"
+                    sent_at[id(frame)] = msg["data"]["time"] if is_probe else math.nan
+                if not math.isnan(sent_at[id(frame)]):
+                    out.append(when - sent_at[id(frame)])
+            return out
 
         broadcaster.sinks.insert(0, _Tap())
         hub = next(s for s in broadcaster.sinks if isinstance(s, WsHub))
         hub.on_sent = on_sent
+        fanout_loop: list[float] = []  # how long the hub's offer of one probe takes: its loop over every client
+        offer = hub.offer
+
+        def timed_offer(out: Any) -> None:
+            t0 = time.perf_counter()
+            offer(out)
+            if out.data.get("cue") == "probe":
+                fanout_loop.append(time.perf_counter() - t0)
+
+        hub.offer = timed_offer  # type: ignore[method-assign]
         osc_conn, osc_child = ctx.Pipe()
         osc_proc = ctx.Process(target=osc_receivers_proc, args=(osc_ports, osc_child), daemon=True)
         osc_proc.start()
@@ -234,15 +294,18 @@ async def run(seconds: float, counts: list[int], rate: float) -> None:
 
         loop = asyncio.get_running_loop()
         rows = []
-        for n in [0, *counts]:
+        conditions = [("-", 0)] + [(kind, n) for kind in servers for n in counts]
+        for kind, n in conditions:
             procs = []
             for k in range(0, n, CLIENTS_PER_PROCESS):
                 a, b = ctx.Pipe()
-                proc = ctx.Process(target=ws_clients_proc, args=(url, min(CLIENTS_PER_PROCESS, n - k), b), daemon=True)
+                proc = ctx.Process(target=ws_clients_proc, args=(ports[kind], min(CLIENTS_PER_PROCESS, n - k), b),
+                                   daemon=True)
                 proc.start()
                 procs.append((proc, a))
             for _, a in procs:
                 await loop.run_in_executor(None, a.recv)
+            await until(lambda: len(hub.clients) == n, what=f"{n} clients", seconds=30)  # noqa: B023
             await asyncio.sleep(1.0)
             rec_conn.send("mark")
             first_click = rec_conn.recv()
@@ -250,7 +313,8 @@ async def run(seconds: float, counts: list[int], rate: float) -> None:
             await loop.run_in_executor(None, osc_conn.recv)  # what came before this condition
 
             dispatched.clear()
-            written.clear()
+            sent_log.clear()
+            fanout_loop.clear()
             t_end = time.monotonic() + seconds
             i = 0
             next_at = time.monotonic()
@@ -272,9 +336,12 @@ async def run(seconds: float, counts: list[int], rate: float) -> None:
                 proc.join()
             osc_conn.send("collect")
             osc_lat = await loop.run_in_executor(None, osc_conn.recv)
-            rows.append((n, i, ws_lat, osc_lat, (first_click, last_click), list(dispatched), list(written)))
-            probe_frames.clear()
-            print(f"  {n} clients: {i} probes, {len(ws_lat)} WS receipts, {len(osc_lat)} OSC receipts", flush=True)
+            rows.append((kind, n, i, ws_lat, osc_lat, (first_click, last_click), list(dispatched), written(),
+                         list(fanout_loop)))
+            sent_log.clear()
+            await until(lambda: not hub.clients, what="clients gone", seconds=30)
+            print(f"  {kind} {n} clients: {i} probes, {len(ws_lat)} WS receipts, {len(osc_lat)} OSC receipts",
+                  flush=True)
 
         rec_conn.send("frames")
         frames = rec_conn.recv()
@@ -285,8 +352,9 @@ async def run(seconds: float, counts: list[int], rate: float) -> None:
         stats = service.stats
         mqtt = next((s for s in broadcaster.sinks if type(s).__name__ == "MqttLink"), None)
         service.stop_transport()
-        server.should_exit = True
-        await serving
+        for srv in servers.values():
+            srv.should_exit = True
+        await asyncio.gather(*serving)
         await broadcaster.close()
         await service.stop()
         for t in ("online", "transport", "sync", "cue", "session", "take", "clients"):
@@ -294,25 +362,35 @@ async def run(seconds: float, counts: list[int], rate: float) -> None:
             await proc2.wait()
 
     ms = 1000
-    server_rows: list[tuple[int, list[float], list[float]]] = []
+    server_rows: list[tuple[str, int, list[float], list[float], list[float]]] = []
+    p99s: dict[tuple[str, int], float] = {}
     print(f"\nfan-out: {rate:g} probe events/s for {seconds:.0f} s per condition; latency = receipt − publish, ms")
-    print(f"{'WS clients':>10} {'WS p50':>8} {'WS p99':>8} {'WS max':>8} {'recv':>7} "
+    print("server: stage = frames encoded once, written straight to each transport (as `stage serve` runs);"
+          " asgi = uvicorn's stock protocol, websocket.send per client (the reference)")
+    print(f"{'server':>6} {'WS clients':>10} {'WS p50':>8} {'WS p99':>8} {'WS max':>8} {'recv':>11} "
           f"{'OSC×50 p50':>11} {'p99':>7} {'max':>7} {'recv':>6} | {'click err p50':>13} {'p99':>6} {'max':>6} n")
-    for n, probes, ws_lat, osc_lat, (a, b), disp, wrote in rows:
+    for kind, n, probes, ws_lat, osc_lat, (a, b), disp, wrote, loop_t in rows:
         errs = click_errors(frames[a:b])
         ws_cols = (f"{pct(ws_lat, .5) * ms:8.2f} {pct(ws_lat, .99) * ms:8.2f} {max(ws_lat, default=math.nan) * ms:8.2f}"
                    if ws_lat else f"{'-':>8} {'-':>8} {'-':>8}")
-        expect = probes * n
-        print(f"{n:>10} {ws_cols} {len(ws_lat):>4}/{expect:<4} "
+        p99s[kind, n] = pct(ws_lat, .99)
+        got = f"{len(ws_lat)}/{probes * n}"
+        print(f"{kind:>6} {n:>10} {ws_cols} {got:>11} "
               f"{pct(osc_lat, .5) * ms:11.2f} {pct(osc_lat, .99) * ms:7.2f} {max(osc_lat, default=math.nan) * ms:7.2f} "
               f"{len(osc_lat) // OSC_DESTINATIONS:>6} | "
               f"{statistics.median(errs) if errs else math.nan:13.2f} {pct(errs, .99):6.2f} "
               f"{max(errs, default=math.nan):6.2f} {len(errs)}")
-        server_rows.append((n, disp, wrote))
-    print("\nthe server's share, ms: bus → sinks (dispatch), and bus → frame written to the client's socket")
-    print(f"{'WS clients':>10} {'dispatch p50':>12} {'p99':>6} {'written p50':>12} {'p99':>7} {'max':>7}")
-    for n, disp, wrote in server_rows:
-        print(f"{n:>10} {pct(disp, .5) * ms:12.2f} {pct(disp, .99) * ms:6.2f} {pct(wrote, .5) * ms:12.2f} "
+        server_rows.append((kind, n, disp, wrote, loop_t))
+    ratios = [f"{n}: {p99s['asgi', n] / p99s['stage', n]:.1f}×" for n in counts if ("asgi", n) in p99s]
+    if ratios:
+        print("WS p99, asgi / stage: " + ", ".join(ratios))
+    print("\nthe server's share, ms: bus → sinks (dispatch); the hub's offer of one event to every client (loop);"
+          " bus → copy written to the client's socket")
+    print(f"{'server':>6} {'WS clients':>10} {'dispatch p50':>12} {'p99':>6} {'loop p50':>9} {'p99':>6} "
+          f"{'written p50':>12} {'p99':>7} {'max':>7}")
+    for kind, n, disp, wrote, loop_t in server_rows:
+        print(f"{kind:>6} {n:>10} {pct(disp, .5) * ms:12.2f} {pct(disp, .99) * ms:6.2f} "
+              f"{pct(loop_t, .5) * ms:9.2f} {pct(loop_t, .99) * ms:6.2f} {pct(wrote, .5) * ms:12.2f} "
               f"{pct(wrote, .99) * ms:7.2f} {max(wrote, default=math.nan) * ms:7.2f}")
     print(f"\nclick error: |received − exact inter-onset interval| in JACK frames (1 frame = {1e6 / SR:.1f} µs; "
           f"exact interval {60 / TEMPO * SR:.2f} frames, so ≥ 0.2 from rounding alone)")
@@ -327,10 +405,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--clients", default="10,100,500")
     ap.add_argument("--rate", type=float, default=PROBE_RATE, help="probe events a second")
+    ap.add_argument("--no-reference", action="store_true", help="skip the stock-ASGI reference server")
     args = ap.parse_args()
     print(f"jackd dummy {SR} Hz, {PERIOD} frames a cycle; {os.cpu_count()} cores; "
           f"{OSC_DESTINATIONS} OSC destinations; MQTT to 127.0.0.1:1883", flush=True)
-    asyncio.run(run(args.seconds, [int(x) for x in args.clients.split(",")], args.rate))
+    counts = [int(x) for x in args.clients.split(",")]
+    asyncio.run(run(args.seconds, counts, args.rate, reference=not args.no_reference))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,19 @@
 """``/ws``: the WebSocket endpoint (FastAPI/Starlette) speaking :mod:`stage.core.protocol`.
 
-Each client has a bounded :class:`~stage.runtime.broadcast.LatestWins`
-outbox and one writer task; the broadcaster only ever queues.  A client whose
-outbox overflows with events, or whose socket takes longer than
-``send_timeout`` to take a frame, is dropped (code 1013) without touching
-anyone else.  Clock-sync replies jump the queue and are stamped (``t2``) just
-before they are written; ``t1`` is stamped the moment a frame is read.
+Each event is framed once (RFC 6455, unmasked, no compression) and the same
+bytes are written to every subscribed client whose connection can take them
+at once, through the :class:`FrameWriter` that ``stage serve``'s uvicorn
+protocol puts in the ASGI scope (:mod:`stage.adapters.server`): no coroutine,
+no task switch, no copy per client.  A client with anything still waiting,
+or whose transport is over its high-water mark, gets the frame in its
+bounded :class:`~stage.runtime.broadcast.LatestWins` outbox instead, which
+its writer task drains in order.  A client whose outbox overflows with
+events, or whose socket takes longer than ``send_timeout`` to take a frame,
+is dropped (code 1013) without touching anyone else.  Without the extension
+(another ASGI server) every frame goes through the outbox and
+``websocket.send``.  Clock-sync replies jump the queue and are stamped
+(``t2``) just before they are written; ``t1`` is stamped the moment a frame
+is read.
 Every refused frame is counted in :attr:`WsHub.stats`, logged (throttled) and
 answered with an ``error``; the connection goes on.
 """
@@ -19,10 +27,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
+from websockets.frames import Frame, Opcode
 
 from stage.core import protocol as p
 from stage.core.protocol import Topic
@@ -37,6 +46,25 @@ HELLO_TIMEOUT = 10.0  # seconds a new connection has to say hello
 MAX_COMMANDS = 4  # commands one client may have running at once
 CLOSE_TOO_SLOW = 1013  # "try again later"
 CLOSE_POLICY = 1008
+FRAMES_EXTENSION = "stage.ws.frames"  # ASGI scope extension: {"writer": FrameWriter}
+
+
+class FrameWriter(Protocol):
+    """Writes already framed messages to one connection without waiting (see :mod:`stage.adapters.server`)."""
+
+    def writable(self) -> bool:
+        """True when a frame may be written now."""
+
+    def write(self, frame: bytes) -> bool:
+        """Write one whole frame; False once the connection is closing."""
+
+    async def drained(self) -> None:
+        """Wait until the connection can take frames again."""
+
+
+def wire(text: str) -> bytes:
+    """``text`` as one unmasked WebSocket text frame, the bytes a server writes."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
 @dataclass(frozen=True)
@@ -45,7 +73,7 @@ class _SyncReply:
     t1: float
 
 
-Item = str | _SyncReply
+Item = str | bytes | _SyncReply  # JSON text, a frame already on the wire, or a sync reply to stamp
 
 
 @dataclass
@@ -56,12 +84,18 @@ class WsClient:
     topics: set[Topic]
     outbox: LatestWins[Item]
     gone: asyncio.Future[str]
+    writer: FrameWriter | None = None  # None: every frame through ``websocket.send``
+    busy: bool = False  # the writer task holds a frame it has not written yet
     commands: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def id(self) -> int:
         """The client's id."""
         return self.info.id
+
+    def can_write_now(self) -> bool:
+        """True when a frame may go straight out: nothing waits before it and the transport takes it."""
+        return self.writer is not None and not self.busy and not self.outbox and self.writer.writable()
 
     def drop(self, reason: str) -> None:
         """End this client's session (from anywhere on the loop)."""
@@ -89,16 +123,34 @@ class WsHub:
         self.clients: dict[int, WsClient] = {}
         self.stats: collections.Counter[str] = collections.Counter()
         # Told (client id, frame) after each frame is handed to the socket: for benchmarks and metrics.
-        self.on_sent: Callable[[int, str], None] | None = None
+        self.on_sent: Callable[[int, str | bytes], None] | None = None
         self._throttle = Throttle()
 
     # -- the sink --------------------------------------------------------------------------------
 
     def offer(self, out: Outgoing) -> None:
-        """Queue ``out`` for every client subscribed to its topic; drop those that cannot keep up."""
+        """Write ``out`` to every subscribed client that can take it now, queue it for the others.
+
+        The frame is encoded once, on the first client that needs it.  A
+        client that cannot keep up is dropped; nobody else waits for it.
+        """
         key = out.topic if out.coalesce else None
+        framed: bytes | None = None
         for client in list(self.clients.values()):  # a client dropped here leaves the dict
-            if out.topic in client.topics and not client.outbox.put(out.frame, key):
+            if out.topic not in client.topics:
+                continue
+            if client.writer is None:
+                item: Item = out.frame
+            else:
+                if framed is None:
+                    framed = wire(out.frame)
+                if client.can_write_now() and client.writer.write(framed):
+                    self.stats["direct"] += 1
+                    if self.on_sent is not None:
+                        self.on_sent(client.id, framed)
+                    continue
+                item = framed
+            if not client.outbox.put(item, key):
                 self.stats["dropped_slow"] += 1
                 log.warning("ws client %d (%s): %d events waiting: dropped as too slow",
                             client.id, client.info.address, self.queue_limit)
@@ -121,7 +173,9 @@ class WsHub:
             return
         loop = asyncio.get_running_loop()
         info = self.broadcaster.join("ws", hello.role, hello.name, address)
-        client = WsClient(info, set(hello.topics), LatestWins(self.queue_limit), loop.create_future())
+        extension = ws.scope.get("extensions", {}).get(FRAMES_EXTENSION) or {}
+        client = WsClient(info, set(hello.topics), LatestWins(self.queue_limit), loop.create_future(),
+                          writer=extension.get("writer"))
         client.outbox.put(p.encode(p.welcome(info.id, hello.role, frozenset(hello.topics), time.monotonic(),
                                               self.max_frame)))
         # Snapshot and registration in one step of the loop: no event falls between them.
@@ -214,7 +268,10 @@ class WsHub:
         match msg:
             case p.SyncRequest(t0=t0):
                 self.stats["sync"] += 1
-                client.outbox.put_first(_SyncReply(t0, t1))
+                if client.writer is not None and client.can_write_now():
+                    client.writer.write(wire(p.encode(p.sync_reply(t0, t1, time.monotonic()))))
+                else:
+                    client.outbox.put_first(_SyncReply(t0, t1))
             case p.Subscribe(topics=topics, add=add):
                 if add:
                     client.topics |= topics
@@ -246,20 +303,30 @@ class WsHub:
         client.outbox.put(p.encode(reply))
 
     async def _write(self, ws: WebSocket, client: WsClient) -> None:
+        """Drain the outbox in order (everything the fast path in :meth:`offer` could not write at once)."""
         while True:
             item = await client.outbox.get()
-            if isinstance(item, _SyncReply):
-                item = p.encode(p.sync_reply(item.t0, item.t1, time.monotonic()))
+            client.busy = True
             try:
                 async with asyncio.timeout(self.send_timeout):
-                    # The ASGI message itself: Starlette's send_text adds only checks made once, at accept.
-                    await ws.send({"type": "websocket.send", "text": item})
+                    if client.writer is not None:
+                        await client.writer.drained()
+                    if isinstance(item, _SyncReply):  # stamped as late as possible
+                        item = p.encode(p.sync_reply(item.t0, item.t1, time.monotonic()))
+                    if client.writer is None:
+                        # The ASGI message itself: Starlette's send_text adds only checks made once, at accept.
+                        assert isinstance(item, str)
+                        await ws.send({"type": "websocket.send", "text": item})
+                    elif not client.writer.write(item if isinstance(item, bytes) else wire(item)):
+                        return  # closing: serve() ends the session
             except TimeoutError:
                 self.stats["dropped_slow"] += 1
                 log.warning("ws client %d (%s): a frame took over %g s to send: dropped as too slow",
                             client.id, client.info.address, self.send_timeout)
                 client.drop("too slow: a send timed out")
                 return
+            finally:
+                client.busy = False
             if self.on_sent is not None:
                 self.on_sent(client.id, item)
 
@@ -280,4 +347,5 @@ def mount_ws(app: FastAPI, hub: WsHub, path: str = "/ws") -> None:
         await hub.serve(websocket)
 
 
-__all__ = ["HELLO_TIMEOUT", "QUEUE_LIMIT", "SEND_TIMEOUT", "WsClient", "WsHub", "mount_ws"]
+__all__ = ["FRAMES_EXTENSION", "HELLO_TIMEOUT", "QUEUE_LIMIT", "SEND_TIMEOUT", "FrameWriter", "WsClient", "WsHub",
+           "mount_ws", "wire"]

@@ -9,8 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-import uvicorn
-
+from stage.adapters.server import http_server
 from stage.adapters.store import open_store
 from stage.adapters.web import create_app
 from stage.config import AuthConfig, Config, load_config
@@ -54,16 +53,7 @@ async def serve(config: Config, sheet: CueSheet) -> None:
 async def _run(config: Config, service: Service, takes: TakeLogger) -> None:
     app = create_app(service, takes=takes)
     broadcaster = await start_broadcast(service, app, takes)  # /ws, OSC and MQTT
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=config.http.host,
-            port=config.http.port,
-            log_level="info",
-            lifespan="off",
-            ws_per_message_deflate=False,  # compressing each client's copy costs more than the bytes saved on a LAN
-        )
-    )
+    server = http_server(app, config.http.host, config.http.port)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))

@@ -32,6 +32,7 @@ from peers.wait import SCALE, until
 
 from stage.adapters.mqtt import MqttLink
 from stage.adapters.osc import OscEndpoint
+from stage.adapters.server import bound_port, http_server
 from stage.adapters.store import open_store
 from stage.adapters.ws import WsHub
 from stage.config import parse_config
@@ -129,8 +130,13 @@ async def stage_rig(
     mqtt_name: str = "test",
     takes: bool = False,
     sheet: str = SHEET,
+    plain_asgi: bool = False,
 ) -> AsyncIterator[Rig]:
-    """Start a stage; stop it on the way out."""
+    """Start a stage; stop it on the way out.
+
+    ``plain_asgi`` serves it with uvicorn's stock WebSocket protocol, as
+    another ASGI server would: no frame writer, every frame through ``websocket.send``.
+    """
     config = parse_config({
         "midi": {"enabled": False},
         "osc": {"enabled": osc, "port": 0, "destinations": list(destinations)},
@@ -146,13 +152,13 @@ async def stage_rig(
         await logger.start()
     app = FastAPI()
     broadcaster = await start_broadcast(service, app, logger)
-    # As `stage serve` should run it: no per-message compression (it costs every client a zlib pass per event).
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning",
-                                          ws_per_message_deflate=False))
+    server = http_server(app, "127.0.0.1", 0, log_level="warning")  # as `stage serve` runs it
+    if plain_asgi:
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
     serving = asyncio.create_task(server.serve())
     try:
         await until(lambda: server.started, "uvicorn to start", 10)
-        port = int(server.servers[0].sockets[0].getsockname()[1])
+        port = bound_port(server)
         yield Rig(service, broadcaster, logger, port)
     finally:
         server.should_exit = True

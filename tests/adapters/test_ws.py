@@ -7,6 +7,7 @@ import asyncio
 import json
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
 from websockets.uri import parse_uri
 
+from stage.adapters.server import WS_MAX_SIZE
 from stage.core import protocol as p
 
 
@@ -104,6 +106,58 @@ async def test_hello_welcome_and_snapshot(tmp_path: Path) -> None:
         joined = await recv(ws)
         assert (joined["topic"], joined["data"]["event"], joined["seq"]) == ("clients", "joined", snap["seq"] + 1)
         await ws.close()
+
+
+@pytest.mark.parametrize("plain_asgi", [False, True], ids=["frame-writer", "plain-asgi"])
+async def test_events_reach_every_client_in_order_encoded_once(tmp_path: Path, plain_asgi: bool) -> None:
+    """Under `stage serve` events go straight to the transports; under another server, through ASGI. Same bytes."""
+    async with stage_rig(tmp_path, plain_asgi=plain_asgi) as rig:
+        clients = [(await hello(rig, topics=["beat"]))[0] for _ in range(5)]
+        await until(lambda: len(rig.hub.clients) == 5, what="five clients")
+        await asyncio.sleep(0.2)  # their welcomes, snapshots and joins written: the outboxes are empty
+        sent: list[tuple[int, str | bytes]] = []
+        rig.hub.on_sent = lambda cid, frame: sent.append((cid, frame))
+        direct_before = rig.hub.stats["direct"]
+        for n in range(50):
+            rig.service.bus.publish("beat", {"cue": "1M1", "bar": n, "beat": 1})
+        for ws in clients:
+            bars = [(await recv_until(ws, lambda m: m.get("topic") == "beat"))["data"]["bar"] for _ in range(50)]
+            assert bars == list(range(50))
+        assert len(sent) == 250
+        if plain_asgi:
+            assert rig.hub.stats["direct"] == direct_before
+            assert all(isinstance(frame, str) for _, frame in sent)
+        else:
+            assert rig.hub.stats["direct"] - direct_before == 250  # none needed a queue or a task
+            # One frame object per event, shared by the five clients, and exactly the RFC 6455 bytes.
+            per_event = [frame for cid, frame in sent if cid == sent[0][0]]
+            assert len({id(frame) for _, frame in sent}) == 50
+            first = per_event[0]
+            assert isinstance(first, bytes)
+            body = first[2:] if first[1] < 126 else first[4:]
+            assert first[0] == 0x81  # FIN + text, and no mask bit from a server
+            assert first[1] & 0x80 == 0
+            assert json.loads(body)["data"]["bar"] == 0
+        for ws in clients:
+            await ws.close()
+
+
+async def test_a_frame_over_the_transport_limit_closes_only_that_client(tmp_path: Path) -> None:
+    """Past MAX_FRAME a frame is answered with an error; past 1 MiB the connection is closed with 1009."""
+    async with stage_rig(tmp_path) as rig:
+        big, _, _ = await hello(rig, topics=[])
+        other, _, _ = await hello(rig, topics=["beat"])
+        await big.send("x" * (WS_MAX_SIZE + 1))
+        with pytest.raises(ConnectionClosed) as info:  # subscribed to nothing: the close is all it gets
+            await asyncio.wait_for(big.recv(), 5 * UNIT)
+        closed = info.value.rcvd or info.value.sent
+        assert closed is not None
+        assert closed.code == 1009
+        await until(lambda: len(rig.hub.clients) == 1, what="the big client gone")
+        rig.service.bus.publish("beat", {"cue": "1M1", "bar": 7, "beat": 1})
+        msg = await recv_until(other, lambda m: m.get("topic") == "beat")
+        assert msg["data"]["bar"] == 7
+        await other.close()
 
 
 async def test_control_needs_the_roles_token(tmp_path: Path) -> None:
@@ -241,11 +295,14 @@ async def test_a_slow_client_is_dropped_and_the_others_get_everything(tmp_path: 
                 if msg.get("topic") == "beat":
                     got.append(msg["data"]["n"])
 
+        def within(k: int) -> Callable[[], bool]:
+            return lambda: len(got) > k
+
         reader = asyncio.create_task(drain())
         for n in range(2000):
             rig.service.bus.publish("beat", {"n": n, **payload})
             if n % 8 == 7:  # the fast reader shares this loop: let it keep up, as a real one would
-                await until(lambda n=n: len(got) > n - 16, what="the fast reader keeping up")
+                await until(within(n - 16), what="the fast reader keeping up")
         await asyncio.wait_for(reader, 20 * UNIT)
         assert got == list(range(2000))
         await until(lambda: rig.hub.stats["dropped_slow"] == 1, what="the slow client dropped")
