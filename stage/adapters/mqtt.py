@@ -222,7 +222,7 @@ class MqttLink:
             command, role = self._authorized(name, payload)
             if command.id is not None:
                 reply["id"] = command.id
-            reply["data"] = await self.broadcaster.controls.run(command, role)
+            reply["data"] = await self.broadcaster.controls.run(command, role, source="mqtt")
         except ProtocolError as exc:
             self.stats[f"refused.{exc.code.value}"] += 1
             if self._throttle(f"refused:{exc.code.value}"):

@@ -413,7 +413,7 @@ class OscEndpoint(asyncio.DatagramProtocol):
 
     async def _run(self, command: Command, role: Role, address: str, addr: Addr) -> None:
         try:
-            await self.broadcaster.controls.run(command, role)
+            await self.broadcaster.controls.run(command, role, source=("osc", addr[0]))
         except ProtocolError as exc:
             self._refuse(addr, address, exc)
         else:

@@ -292,7 +292,7 @@ class WsHub:
     async def _command(self, client: WsClient, command: p.Command) -> None:
         self.stats["commands"] += 1
         try:
-            data = await self.broadcaster.controls.run(command, client.info.role)
+            data = await self.broadcaster.controls.run(command, client.info.role, source=("ws", client.id))
             reply = p.result(command.id, command.name, data)
         except ProtocolError as exc:
             self._refused(client, client.info.address, exc)

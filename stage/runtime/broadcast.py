@@ -221,6 +221,7 @@ class Controls:
         self.service = service
         self.takes = takes
         self.latest_take: int | None = None  # id of the take the last take event was about
+        self._turns: dict[Hashable, tuple[asyncio.Lock, int]] = {}  # source → its lock, commands holding or waiting
 
     # -- who is asking ---------------------------------------------------------------------------
 
@@ -257,8 +258,29 @@ class Controls:
             return self.takes.stop_action()
         return command.action
 
-    async def run(self, command: Command, role: Role) -> dict[str, Any]:
-        """Do ``command`` as ``role``; its result, or :class:`ProtocolError` with the code and reason."""
+    async def run(self, command: Command, role: Role, source: Hashable | None = None) -> dict[str, Any]:
+        """Do ``command`` as ``role``; its result, or :class:`ProtocolError` with the code and reason.
+
+        Commands of one ``source`` (a WebSocket client, an OSC host, the MQTT
+        link) run one at a time in the order they were given: *complete* then
+        *print* pressed in quick succession ends at *print*, although each
+        waits on the take log.
+        """
+        if source is None:
+            return await self._run(command, role)
+        lock, users = self._turns.get(source) or (asyncio.Lock(), 0)
+        self._turns[source] = (lock, users + 1)
+        try:
+            async with lock:  # asyncio.Lock wakes its waiters first come, first served
+                return await self._run(command, role)
+        finally:
+            lock, users = self._turns[source]
+            if users == 1:
+                del self._turns[source]
+            else:
+                self._turns[source] = (lock, users - 1)
+
+    async def _run(self, command: Command, role: Role) -> dict[str, Any]:
         action = self.action_for(command)
         if not allowed(role, action):
             raise ProtocolError(ErrorCode.FORBIDDEN, f"{_a(role)} may not {action.value}", command.id)
