@@ -2,7 +2,7 @@
 # Lint, type-check, and run the whole test suite against the real peers.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-python3 -m ruff check stage tests bench || exit 1
+python3 -m ruff check stage tests bench clients || exit 1
 python3 -m mypy || exit 1
 python3 -m pytest -q -p no:cacheprovider "$@"
 rc=$?

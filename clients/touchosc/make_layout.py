@@ -5,14 +5,19 @@ Buttons send the addresses of ``docs/osc.md``; labels show what ``stage``
 sends back (timecode, bar|beat, armed cue and mode, last take).  Regenerate
 after changing it here:
 
-    python clients/touchosc/make_layout.py [TOKEN]
+    python clients/touchosc/make_layout.py [--token TOKEN] [--port RECEIVE_PORT] [--cues CUES]
 
 TOKEN (default: ``CHANGE-ME``) goes into the *Auth* button's message: put
 your role's ``[auth]`` token there, here or in the TouchOSC editor.
+RECEIVE_PORT (default: 9001) is the port TouchOSC's connection receives on;
+the *Connect* button subscribes it (``/stage/subscribe i RECEIVE_PORT``).
+The *Arm* row has a button for each of the first five cues of CUES
+(default: the demo cue sheet).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import uuid
 import zlib
@@ -20,7 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from stage.core.cuesheet import load_cue_sheet
+
 OUT = Path(__file__).with_name("stage-conductor.tosc")
+DEMO_CUES = Path(__file__).resolve().parents[2] / "config" / "demo-cues.toml"
 W, H = 1024, 768
 
 
@@ -105,7 +114,11 @@ GREEN, RED, BLUE = (0.1, 0.6, 0.2), (0.75, 0.1, 0.1), (0.1, 0.3, 0.7)
 GREY, YELLOW, PURPLE = (0.3, 0.3, 0.3), (0.8, 0.6, 0.0), (0.5, 0.2, 0.6)
 
 
-def controls(token: str) -> list[Control]:
+RECEIVE_PORT = 9001
+TOKEN = "CHANGE-ME"  # noqa: S105 -- a placeholder the user replaces, not a secret
+
+
+def controls(token: str, receive_port: int, cues: list[str]) -> list[Control]:
     """The page, top to bottom."""
     c = [
         Control("LABEL", "timecode", 20, 20, 480, 80, "--:--:--:--", GREY, receive="/stage/timecode"),
@@ -117,12 +130,13 @@ def controls(token: str) -> list[Control]:
         Control("BUTTON", "record", 540, 195, 220, 65, "RECORD", RED, send="/stage/session/record"),
         Control("BUTTON", "auth", 780, 120, 224, 65, "AUTH", PURPLE, send="/stage/auth",
                 send_args=(("STRING", token, ""),)),
-        Control("BUTTON", "connect", 780, 195, 224, 65, "CONNECT", PURPLE, send="/stage/subscribe"),
+        Control("BUTTON", "connect", 780, 195, 224, 65, "CONNECT", PURPLE, send="/stage/subscribe",
+                send_args=(("INTEGER", str(receive_port), ""),)),
     ]
     for i, bar in enumerate((1, 9, 17, 25, 33)):
         c.append(Control("BUTTON", f"bar{bar}", 20 + i * 200, 280, 180, 80, f"BAR {bar}", GREY,
                          send="/stage/transport/bar", send_args=(("INTEGER", str(bar), ""),)))
-    for i, cue in enumerate(("1M1", "1M2", "1M3", "2M1", "2M2")):
+    for i, cue in enumerate(cues[:5]):
         c.append(Control("BUTTON", f"arm{cue}", 20 + i * 200, 380, 180, 80, f"ARM {cue}", YELLOW,
                          send="/stage/session/arm", send_args=(("STRING", cue, ""),)))
     statuses = (("false_start", "FALSE START"), ("breakdown", "BREAKDOWN"), ("incomplete", "INCOMPLETE"),
@@ -135,7 +149,7 @@ def controls(token: str) -> list[Control]:
     return c
 
 
-def layout(token: str) -> str:
+def layout(token: str = TOKEN, receive_port: int = RECEIVE_PORT, cues: list[str] | None = None) -> str:
     """The whole layout as XML."""
     root_props = "".join([
         _prop("s", "name", _cdata("stage conductor")),
@@ -143,7 +157,9 @@ def layout(token: str) -> str:
         _prop("c", "color", _color(0.08, 0.08, 0.1)),
         _prop("b", "background", "1"),
     ])
-    children = "".join(c.xml() for c in controls(token))
+    if cues is None:
+        cues = [cue.id for cue in load_cue_sheet(DEMO_CUES).cues]
+    children = "".join(c.xml() for c in controls(escape(token), receive_port, cues))
     return ("<?xml version='1.0' encoding='UTF-8'?><lexml version='3'>"
             f"<node ID='{uuid.uuid4()}' type='GROUP'><properties>{root_props}</properties><values></values>"
             f"<messages></messages><children>{children}</children></node></lexml>")
@@ -151,8 +167,13 @@ def layout(token: str) -> str:
 
 def main() -> None:
     """Write the layout file."""
-    token = escape(sys.argv[1]) if len(sys.argv) > 1 else "CHANGE-ME"
-    OUT.write_bytes(zlib.compress(layout(token).encode("utf-8"), 9))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--token", default=TOKEN)
+    ap.add_argument("--port", type=int, default=RECEIVE_PORT)
+    ap.add_argument("--cues", type=Path, default=DEMO_CUES)
+    args = ap.parse_args()
+    cues = [cue.id for cue in load_cue_sheet(args.cues).cues]
+    OUT.write_bytes(zlib.compress(layout(args.token, args.port, cues).encode("utf-8"), 9))
     print(f"wrote {OUT}")
 
 
