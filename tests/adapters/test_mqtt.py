@@ -11,7 +11,9 @@ import asyncio
 import itertools
 import json
 import re
+import signal
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -193,3 +195,44 @@ async def test_broker_down_for_ten_seconds_mid_cue(tmp_path: Path) -> None:
     finally:
         await dump.stop()
         await broker.stop()
+
+
+async def test_a_killed_service_is_declared_offline_by_its_last_will(tmp_path: Path) -> None:
+    """``stage serve`` SIGKILLed: no clean goodbye, so the broker publishes the will, retained."""
+    name = unique("will")
+    root = f"stage/{name}"
+    config = tmp_path / "stage.toml"
+    config.write_text(f"""
+[midi]
+enabled = false
+[http]
+port = {free_port()}
+[osc]
+enabled = false
+[mqtt]
+url = "{BROKER}"
+name = "{name}"
+[takes]
+database = "sqlite:///{tmp_path / 'takes.db'}"
+""")
+    online = await mqtt_sub(1883, f"{root}/state/online")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "stage", "serve", "--config", str(config),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await until(lambda: payloads(online.lines, f"{root}/state/online") == ["online"], what="online", seconds=20)
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        await until(lambda: payloads(online.lines, f"{root}/state/online") == ["online", "offline"],
+                    what="the will")
+        # Retained: a subscriber that comes afterwards is told too.
+        late = await mqtt_sub(1883, f"{root}/state/online")
+        await until(lambda: late.lines, what="the retained flag")
+        assert payloads(late.lines, f"{root}/state/online") == ["offline"]
+        await late.stop()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await online.stop()
+        await clear_retained(1883, root)
