@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from stage.core.breakdown import breakdown_dict, cue_breakdown
 from stage.core.cuesheet import Cue
 from stage.core.session import EDITABLE, Action, Mode, Role, Take, allowed
-from stage.core.timecode import Timecode, frame_at
 from stage.errors import NotFound, SessionError, StageError, StoreError
 from stage.runtime.service import Service
 from stage.runtime.takes import TakeLogger, TransportTimeout, edit_json, refused_by_store, take_json
@@ -378,9 +377,8 @@ def create_app(
         else:
             assert body.bar is not None
             position = service.locate_bar(body.bar, body.beat, body.cue)
-        # The engine confirms the jump a cycle later: answer with where picture is going, not where it was.
-        target = Timecode.from_frames(frame_at(position, service.rate), service.rate)
-        return {**service.transport_state(), "position": position, "timecode": str(target)}
+        await service.located(position)  # the engine applies it on its next cycle: answer with its new anchor
+        return service.transport_state()
 
     @app.post("/api/transport/varispeed", tags=["transport"], responses=_errors(401, 403, 409, 422))
     async def varispeed(body: VarispeedRequest, _: Annotated[Role, Depends(need(Action.PLAY))]) -> dict[str, Any]:

@@ -328,6 +328,7 @@ class Controls:
                     position = s.locate_timecode(a["timecode"])
                 else:
                     position = s.locate_bar(a["bar"], a.get("beat", 1), a.get("cue"))
+                await s.located(position)
                 return {"position": position}
             case "varispeed":
                 s.varispeed(a["speed"])

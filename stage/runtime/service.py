@@ -27,6 +27,8 @@ from stage.runtime.engine import EngineHandle, EngineSettings
 
 log = logging.getLogger(__name__)
 
+CONFIRM_TIMEOUT = 2.0  # seconds the engine has to confirm a locate
+
 
 def engine_settings(config: Config, rate: str) -> EngineSettings:
     """The engine's settings from the service configuration, for picture at ``rate``."""
@@ -176,6 +178,29 @@ class Service:
         if position < 0:
             raise SessionError("cannot locate before 00:00:00:00")
         self._send(m.Locate(position))
+
+    async def located(self, position: float) -> TransportView:
+        """Wait until the engine reports the transport at ``position``: call right after a locate.
+
+        The engine applies a locate on its next cycle; until then the anchor
+        is the old one.  :class:`SessionError` if it has not answered within :data:`CONFIRM_TIMEOUT`.
+        """
+        assert self._loop is not None
+        done: asyncio.Future[TransportView] = self._loop.create_future()
+
+        def hear(_before: TransportView, after: TransportView) -> None:
+            if abs(after.anchor.p0 - position) < 1e-9 and not done.done():
+                done.set_result(after)
+
+        self.transport_listeners.append(hear)
+        try:
+            async with asyncio.timeout(CONFIRM_TIMEOUT):
+                return await done
+        except TimeoutError:
+            msg = f"the engine did not confirm the locate within {CONFIRM_TIMEOUT:g} s"
+            raise SessionError(msg) from None
+        finally:
+            self.transport_listeners.remove(hear)
 
     def locate_timecode(self, text: str) -> float:
         """Jump to a timecode; returns picture seconds."""

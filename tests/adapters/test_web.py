@@ -198,6 +198,9 @@ async def test_arm_record_play_stop_patch_export(api: Api) -> None:
         located = await api.http.post("/api/transport/locate", json={"timecode": "01:00:10:00"}, headers=CONDUCTOR)
         assert located.status_code == 200
         assert located.json()["position"] == 3610.0
+        # Answered once the engine has it: the anchor is the new one, not the one before the jump.
+        assert located.json()["anchor"]["p0"] == 3610.0
+        assert located.json()["timecode"] == "01:00:10:00"
 
         started = await api.play()
         assert started.status_code == 200, started.text
