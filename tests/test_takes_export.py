@@ -153,6 +153,18 @@ def test_a_database_that_is_not_there_is_one_line_on_stderr(tmp_path: Path, caps
     assert err.count("\n") == 1
 
 
+def test_a_sqlite_log_that_is_not_there_is_one_line_and_is_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-such-takes.db"
+    path = config(tmp_path, f"sqlite:///{missing}")
+    assert main(["takes", "export", "--config", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"stage: no take log at {missing} (nothing recorded with this [takes] database yet?)\n"
+    assert not missing.exists()
+
+
 def test_a_bad_format_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["takes", "export", "--format", "xml"]) == 2
     err = capsys.readouterr().err

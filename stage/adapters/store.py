@@ -24,6 +24,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Self
 
 from sqlalchemy import (
@@ -201,7 +202,7 @@ _PG_NAMES = {"postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg
 _READ_ONLY = "stage_read_only"
 
 
-def _engine(url: str, timeout: float, sqlite_synchronous: str) -> AsyncEngine:
+def _engine(url: str, timeout: float, sqlite_synchronous: str, *, create: bool = True) -> AsyncEngine:
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -212,6 +213,8 @@ def _engine(url: str, timeout: float, sqlite_synchronous: str) -> AsyncEngine:
     if name in _SQLITE_NAMES:
         if parsed.database in (None, "", ":memory:"):
             raise StoreError(f"{url!r}: the take log must live in a file (sqlite:///PATH), not in memory")
+        if not create and not Path(parsed.database).is_file():
+            raise StoreError(f"no take log at {parsed.database} (nothing recorded with this [takes] database yet?)")
         engine = create_async_engine(
             parsed.set(drivername="sqlite+aiosqlite"),
             connect_args={"timeout": timeout},  # how long to wait for another writer's lock
@@ -535,8 +538,9 @@ class TakeStore:
         await self._engine.dispose()
 
 
-async def _open(url: str, *, connect_timeout: float = DEFAULT_TIMEOUT, sqlite_synchronous: str = "FULL") -> TakeStore:
-    engine = _engine(url, connect_timeout, sqlite_synchronous)
+async def _open(url: str, *, connect_timeout: float = DEFAULT_TIMEOUT, sqlite_synchronous: str = "FULL",
+                create: bool = True) -> TakeStore:
+    engine = _engine(url, connect_timeout, sqlite_synchronous, create=create)
     store = TakeStore(engine)
     try:
         async with _guard(store.url, "open the take database"), engine.begin() as conn:
@@ -547,13 +551,16 @@ async def _open(url: str, *, connect_timeout: float = DEFAULT_TIMEOUT, sqlite_sy
     return store
 
 
-async def open_store(url: str = DEFAULT_URL, *, connect_timeout: float = DEFAULT_TIMEOUT) -> TakeStore:
+async def open_store(url: str = DEFAULT_URL, *, connect_timeout: float = DEFAULT_TIMEOUT,
+                     create: bool = True) -> TakeStore:
     """Open (and create or migrate) the take database at ``url``.
 
     ``sqlite:///PATH`` and ``sqlite+aiosqlite:///PATH`` (a relative PATH is
     from the working directory; ``sqlite:////abs/path`` for an absolute one),
     ``postgresql://…`` and ``postgresql+asyncpg://…``.  ``connect_timeout`` bounds
     connecting and waiting for locks, so a database that is down gives a
-    :class:`StoreError` within seconds instead of a hang.
+    :class:`StoreError` within seconds instead of a hang.  With ``create``
+    false, a SQLite file that does not exist is a :class:`StoreError`
+    (readers such as ``stage takes export`` must not leave an empty log behind).
     """
-    return await _open(url, connect_timeout=connect_timeout)
+    return await _open(url, connect_timeout=connect_timeout, create=create)

@@ -496,7 +496,7 @@ def sheet_text(takes: Iterable[Take], fmt: ExportFormat, tz: tzinfo | None = Non
 async def export_sheet(url: str, fmt: ExportFormat, tz: tzinfo | None = None) -> str:
     """The take sheet of the take log at ``url``, in the machine's local time unless ``tz`` is given."""
     zone = tz if tz is not None else datetime.now().astimezone().tzinfo
-    async with await open_store(url) as store:
+    async with await open_store(url, create=False) as store:
         return sheet_text(await store.list_takes(), fmt, zone)
 
 
