@@ -141,6 +141,10 @@ class TakeLogger:
         """Seed take numbers from the store, follow the transport, start the writer."""
         ids = [c.id for c in self.service.sheet.cues]
         self.session.load(ids, await self.store.next_take_numbers(ids))
+        for take in await self.store.list_takes():
+            if take.ended_at is None:  # the service stopped (crashed, or was killed) while it rolled
+                log.warning("take %s-%d (in %s) was still rolling when the service stopped: its end is unknown",
+                            take.cue, take.number, take.tc_in)
         if self.service.armed is not None:
             self.session.arm(self.service.armed.id)
         self.service.transport_listeners.append(self._on_transport)

@@ -8,6 +8,7 @@ each test).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,6 +143,30 @@ async def next_take_event(sub: asyncio.Queue[BusEvent]) -> BusEvent:
 
 
 # -- numbering ------------------------------------------------------------------------------------
+
+
+async def test_a_take_left_rolling_is_named_at_the_restart(
+    service: Service, store: TakeStore, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = TakeLogger(service, store, tz=UTC)
+    await first.start()
+    await record(first)
+    take = await first.play()
+    assert take is not None
+    # The service dies here: no stop, no close.
+    async with await open_store(url) as reopened:
+        second = TakeLogger(service, reopened, tz=UTC)
+        with caplog.at_level(logging.WARNING, logger="stage.runtime.takes"):
+            await second.start()
+        try:
+            assert [r.getMessage() for r in caplog.records if r.name == "stage.runtime.takes"] == [
+                f"take 2M1-1 (in {take.tc_in}) was still rolling when the service stopped: its end is unknown"]
+            (left,) = await reopened.list_takes("2M1")
+            assert (left.tc_out, left.ended_at, left.status) == (None, None, None)  # nothing is made up
+        finally:
+            await second.close()
+    await first.close()  # what is left of the one that "died"
+
 
 
 async def test_numbers_go_on_after_a_restart(service: Service, store: TakeStore, url: str) -> None:
