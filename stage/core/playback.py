@@ -180,7 +180,7 @@ class Playback:
             if t < t_a - CATCH_UP_LIMIT:
                 out.dropped += 1
                 continue
-            if t < t_a:
+            if self._before(t, t_a):  # a sample before the cycle: late (on its first sample is on time)
                 out.late += 1
                 t = t_a
             on = self.notes.note_on(click.kind)
@@ -203,7 +203,7 @@ class Playback:
             if t < t_a - CATCH_UP_LIMIT:
                 out.dropped += 1
                 continue
-            if t < t_a:
+            if self._before(t, t_a):  # a sample before the cycle: late (on its first sample is on time)
                 out.late += 1
                 t = t_a
             out.outputs.append(Output(t, MTC_PORT, quarter_frame_message(q - 1, self.rate)))

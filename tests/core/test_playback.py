@@ -173,6 +173,24 @@ def test_late_messages_are_counted_and_sent_at_the_cycle_start() -> None:
     assert res2.outputs[0].t == 0.0
 
 
+def test_a_message_on_the_first_sample_of_its_cycle_is_on_time() -> None:
+    """Float noise that puts a message a hair before the cycle start is not lateness: it is on that sample."""
+    t_a = 100 * BLOCK / SR
+    pb = Playback(R24)
+    pb.load([TimedClick(t_a - 1e-12, ClickKind.ACCENT, "1M1", 1, 1)])
+    pb.cycle(Anchor(0.0, 0.0, 1.0), t_a - BLOCK / SR, t_a)  # the cycle before: not yet
+    res = pb.cycle(Anchor(0.0, 0.0, 1.0), t_a, t_a + BLOCK / SR)
+    assert res.late == 0
+    assert [frame_of(o.t, SR) for o in res.outputs if o.port == CLICK_PORT] == [100 * BLOCK]
+    # After a skipped cycle, a message more than half a sample before the cycle is late: sent on its first sample.
+    pb2 = Playback(R24)
+    pb2.load([TimedClick(t_a - 0.6 / SR, ClickKind.ACCENT, "1M1", 1, 1)])
+    pb2.cycle(Anchor(0.0, 0.0, 1.0), t_a - 2 * BLOCK / SR, t_a - BLOCK / SR)
+    res2 = pb2.cycle(Anchor(0.0, 0.0, 1.0), t_a, t_a + BLOCK / SR)  # [t_a − BLOCK, t_a) never ran
+    assert res2.late == 1
+    assert [frame_of(o.t, SR) for o in res2.outputs if o.port == CLICK_PORT] == [100 * BLOCK]
+
+
 def test_mtc_master_parks_the_slave_with_a_full_frame_at_the_stop_position() -> None:
     pb = Playback(R24, mtc_master=True)
     rolling = Anchor(0.0, 3600.0, 1.0)
