@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import pytest
 from peers.jackd import JackServer, PeerMissing, require, unique_name
 from peers.jackd import jack_server as start_jack_server
-from peers.recorder import MidiPeer
 from peers.xjadeo import Xjadeo, XjadeoFactory
 from peers.xjadeo import xjadeo as start_xjadeo
+
+if TYPE_CHECKING:  # the recorder loads libjack: imported by its fixture, so tests without JACK collect without it
+    from peers.recorder import MidiPeer
 
 
 def _require(binary: str, package: str) -> None:
@@ -51,6 +54,8 @@ def realtime_jack_server() -> Iterator[JackServer]:
 @pytest.fixture
 def recorder(jack_server: JackServer) -> Iterator[MidiPeer]:
     """Another JACK client that records its ``in`` port and plays its ``out`` port."""
+    from peers.recorder import MidiPeer  # noqa: PLC0415
+
     with MidiPeer(unique_name("rec"), servername=jack_server.name) as peer:
         yield peer
 

@@ -23,8 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jack
-
 
 class PeerMissing(RuntimeError):
     """A peer program is not installed; the message says how to install it."""
@@ -71,11 +69,15 @@ def server_env(name: str) -> dict[str, str]:
 
 def quiet_libjack() -> None:
     """Keep libjack's "cannot connect to server" chatter out of test output."""
+    import jack  # noqa: PLC0415 -- loads libjack: only where a JACK peer is used, so other tests run without it
+
     jack.set_error_function(lambda _msg: None)
     jack.set_info_function(lambda _msg: None)
 
 
 def _can_connect(name: str) -> bool:
+    import jack  # noqa: PLC0415 -- see quiet_libjack
+
     quiet_libjack()
     try:
         client = jack.Client("probe", no_start_server=True, servername=name)

@@ -37,7 +37,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
-import jack
 from peers.jackd import JackServer, quiet_libjack, require
 
 CLIP_SECONDS = 180
@@ -167,6 +166,8 @@ class XjadeoFactory(Protocol):
 
 
 def _mtc_port_exists(server: JackServer) -> bool:
+    import jack  # noqa: PLC0415 -- see peers.jackd.quiet_libjack
+
     quiet_libjack()
     client = jack.Client("xjadeo-probe", no_start_server=True, servername=server.name)
     try:
