@@ -114,7 +114,8 @@ async def test_events_reach_every_client_in_order_encoded_once(tmp_path: Path, p
     async with stage_rig(tmp_path, plain_asgi=plain_asgi) as rig:
         clients = [(await hello(rig, topics=["beat"]))[0] for _ in range(5)]
         await until(lambda: len(rig.hub.clients) == 5, what="five clients")
-        await asyncio.sleep(0.2)  # their welcomes, snapshots and joins written: the outboxes are empty
+        await until(lambda: all(not c.outbox and not c.busy for c in rig.hub.clients.values()),
+                    what="welcomes and snapshots written: nothing waiting")
         sent: list[tuple[int, str | bytes]] = []
         rig.hub.on_sent = lambda cid, frame: sent.append((cid, frame))
         direct_before = rig.hub.stats["direct"]
