@@ -7,13 +7,16 @@ skipped, here or in CI.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from fractions import Fraction
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import pytest_asyncio
 from peers.jackd import JackServer, PeerMissing, require, unique_name
 from peers.jackd import jack_server as start_jack_server
+from peers.postgres import scratch_database
 from peers.xjadeo import Xjadeo, XjadeoFactory
 from peers.xjadeo import xjadeo as start_xjadeo
 
@@ -74,3 +77,19 @@ def xjadeo(jack_server: JackServer) -> Iterator[XjadeoFactory]:
             return stack.enter_context(start_xjadeo(server or jack_server, rate))
 
         yield start
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def pg_database() -> AsyncIterator[str]:
+    """A scratch PostgreSQL database on the machine's server, shared by one module's tests, dropped after."""
+    async with scratch_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A take database: each test runs on a fresh SQLite file and on the module's PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'takes.db'}"
+    else:
+        yield str(request.getfixturevalue("pg_database"))

@@ -12,10 +12,9 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -23,7 +22,7 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
-from peers.postgres import PG_ADMIN, scratch_database
+from peers.postgres import PG_ADMIN
 from peers.wait import SCALE, until
 
 from stage.adapters import web
@@ -92,20 +91,6 @@ async def service() -> AsyncIterator[Service]:
     await svc.start()
     yield svc
     await svc.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def pg_database() -> AsyncIterator[str]:
-    async with scratch_database() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'takes.db'}"
-    else:
-        yield str(request.getfixturevalue("pg_database"))
 
 
 async def wipe(url: str) -> None:

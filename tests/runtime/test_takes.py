@@ -11,12 +11,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 import pytest_asyncio
-from peers.postgres import scratch_database
 from peers.wait import SCALE, until
 
 from stage.adapters.store import TakeStore, open_store
@@ -65,20 +63,6 @@ async def service() -> AsyncIterator[Service]:
     await svc.start()
     yield svc
     await svc.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def pg_database() -> AsyncIterator[str]:
-    async with scratch_database() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'takes.db'}"
-    else:
-        yield str(request.getfixturevalue("pg_database"))
 
 
 @pytest_asyncio.fixture(loop_scope="module")
