@@ -177,12 +177,10 @@ class Playback:
             if not self._before(t, t_b):
                 break
             i += 1
-            if t < t_a - CATCH_UP_LIMIT:
-                out.dropped += 1
+            due = self._due(t, t_a, out)
+            if due is None:
                 continue
-            if self._before(t, t_a):  # a sample before the cycle: late (on its first sample is on time)
-                out.late += 1
-                t = t_a
+            t = due
             on = self.notes.note_on(click.kind)
             out.outputs.append(Output(t, CLICK_PORT, on))
             self._note_offs.append((t + self.notes.length, self.notes.note_off(on)))
@@ -200,14 +198,24 @@ class Playback:
             if not self._before(t, t_b):
                 break
             q += 1
-            if t < t_a - CATCH_UP_LIMIT:
-                out.dropped += 1
-                continue
-            if self._before(t, t_a):  # a sample before the cycle: late (on its first sample is on time)
-                out.late += 1
-                t = t_a
-            out.outputs.append(Output(t, MTC_PORT, quarter_frame_message(q - 1, self.rate)))
+            due = self._due(t, t_a, out)
+            if due is not None:
+                out.outputs.append(Output(due, MTC_PORT, quarter_frame_message(q - 1, self.rate)))
         self._next_q = q
+
+    def _due(self, t: float, t_a: float, out: CycleResult) -> float | None:
+        """When a message meant for ``t`` goes out in the cycle starting at ``t_a``; None: dropped.
+
+        Overdue by more than :data:`CATCH_UP_LIMIT`: dropped.  A sample or more
+        before the cycle: late, sent on its first sample.  Counted in ``out``.
+        """
+        if t < t_a - CATCH_UP_LIMIT:
+            out.dropped += 1
+            return None
+        if self._before(t, t_a):  # on the cycle's first sample is on time, not late
+            out.late += 1
+            return t_a
+        return t
 
     def _before(self, t: float, t_b: float) -> bool:
         """True when ``t`` falls on a sample before the one that starts at ``t_b``."""
