@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import secrets
 import time
@@ -34,6 +33,7 @@ from stage.core.session import Action, Mode, Role, Take, TakeEdit, allowed
 from stage.errors import ErrorCode, NotFound, ProtocolError, SessionError, StageError, StoreError
 from stage.runtime.bus import BusEvent, Subscription
 from stage.runtime.service import Service
+from stage.runtime.tasks import stop_task
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -401,10 +401,7 @@ class Broadcaster:
         """Stop the task and every adapter started with it."""
         if self._timer is not None:
             self._timer.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task, "the broadcaster")
         if self._sub is not None:
             self.service.bus.unsubscribe(self._sub)
         for closer in reversed(self.closers):

@@ -44,6 +44,7 @@ from stage.core.takesheet import json_row, to_csv, to_json
 from stage.core.timecode import Timecode, frame_at
 from stage.errors import NotFound, SessionError, StoreError
 from stage.runtime.service import Service, TransportView
+from stage.runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +163,7 @@ class TakeLogger:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace):
                 await self._drained.wait()
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
+        await stop_task(self._writer, "the take writer")
         self._writer = None
         if self._backlog:
             lost = ", ".join(f"{cue}-{n}" for cue, n in self._backlog)
