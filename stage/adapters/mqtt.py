@@ -43,6 +43,7 @@ from stage.core.protocol import COMMANDS
 from stage.core.session import Role
 from stage.errors import ConfigError, ErrorCode, ProtocolError
 from stage.runtime.broadcast import STATE, Broadcaster, LatestWins, Outgoing, Throttle
+from stage.runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class MqttLink:
         self._client: aiomqtt.Client | None = None
         self._commands: set[asyncio.Task[None]] = set()
         self._throttle = Throttle()
+        self._closing = False
         self._id = f"stage-{config.name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     async def start(self) -> None:
@@ -124,14 +126,12 @@ class MqttLink:
 
     async def close(self) -> None:
         """Say ``offline`` (if connected) and disconnect."""
+        self._closing = True
         client = self._client
         if client is not None and self.connected:
             with contextlib.suppress(Exception):
                 await client.publish(self.online_topic, b"offline", qos=1, retain=True, timeout=1.0)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task, "the MQTT link")
         for task in list(self._commands):
             task.cancel()
 
@@ -181,6 +181,7 @@ class MqttLink:
             timeout=self.publish_timeout, keepalive=self.keepalive, clean_session=True,
         )
         async with client:
+            self._stop_if_closing()
             self._client = client
             self.connected = True
             self.stats["connects"] += 1
@@ -188,7 +189,9 @@ class MqttLink:
             await client.publish(self.online_topic, b"online", qos=1, retain=True)
             for topic, payload in list(self._retained.items()):
                 await client.publish(topic, payload, qos=1, retain=True)
+                self._stop_if_closing()
             await client.subscribe(f"{self.root}/cmd/#", qos=1)
+            self._stop_if_closing()
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._send(client), name="stage-mqtt-send")
                 tasks.create_task(self._receive(client), name="stage-mqtt-receive")
@@ -203,6 +206,18 @@ class MqttLink:
                     self._out.put_first(pub)
                 raise
             self.stats["published"] += 1
+            self._stop_if_closing()
+
+    def _stop_if_closing(self) -> None:
+        """After each acknowledged operation: end here if close() has begun.
+
+        aiomqtt waits for acknowledgements with ``asyncio.wait_for``, which on
+        Python 3.11 swallows a cancel that lands as the acknowledgement does
+        (see :mod:`stage.runtime.tasks`); without this check the sender would
+        go back to waiting for its next message and never end.
+        """
+        if self._closing:
+            raise asyncio.CancelledError
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:

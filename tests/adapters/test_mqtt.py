@@ -35,7 +35,10 @@ from stagerig import (
 from websockets.asyncio.client import connect
 
 from stage.adapters.mqtt import Broker, MqttLink
+from stage.config import parse_config
+from stage.core.protocol import Topic
 from stage.errors import ConfigError, ErrorCode, ProtocolError
+from stage.runtime.broadcast import Outgoing
 
 BROKER = "mqtt://127.0.0.1:1883"
 
@@ -135,6 +138,46 @@ async def test_retained_state_events_and_commands(tmp_path: Path) -> None:
     finally:
         await events.stop()
         await clear_retained(1883, root)
+
+
+async def test_closing_in_a_flood_of_publishes_always_ends(tmp_path: Path) -> None:
+    """close() ends, says offline, and nothing is published after it, whatever it interrupts.
+
+    aiomqtt waits for each acknowledgement with ``asyncio.wait_for``, which on
+    Python 3.11 swallows a cancel that lands as the acknowledgement does; the
+    link's sender then went back to waiting for its next message and close()
+    waited for it for ever (the first of these closes did, every time).
+    """
+    name = unique("mqtt-close")
+    roots = [f"stage/{name}-{attempt}" for attempt in range(20)]
+    flags = await mqtt_sub(1883, "stage/+/state/online")
+    try:
+        async with stage_rig(tmp_path) as rig:
+            for attempt, root in enumerate(roots):
+                config = parse_config({"mqtt": {"url": BROKER, "name": root.removeprefix("stage/")}}).mqtt
+                link = MqttLink(rig.broadcaster, config)
+                await link.start()
+                await until(lambda: link.connected, what="connected")  # noqa: B023
+                for k in range(300):  # retained state at QoS 1 (acknowledged) and events, as a busy stage makes
+                    link.offer(Outgoing(Topic.TRANSPORT, k, {"k": k}, ""))
+                    link.offer(Outgoing(Topic.CLIENTS, k, {"k": k}, ""))
+                await asyncio.sleep(0.002 * (attempt % 7))  # interrupt it at different points
+                assert link._out  # mid-flood
+                async with asyncio.timeout(10):
+                    await link.close()
+                assert link._task is not None
+                assert link._task.done()  # stopped, not left running after the grace period
+                published = link.stats["published"]
+                await asyncio.sleep(0.1)
+                assert link.stats["published"] == published
+        def said_both() -> list[str]:
+            return [root for root in roots if payloads(flags.lines, f"{root}/state/online") == ["online", "offline"]]
+
+        await until(lambda: said_both() == roots, what="online, then offline, from every link")
+    finally:
+        await flags.stop()
+        for root in roots:
+            await clear_retained(1883, root)
 
 
 async def test_broker_down_for_ten_seconds_mid_cue(tmp_path: Path) -> None:
