@@ -17,6 +17,7 @@ from stagerig import TOKENS, UNIT, Rig, stage_rig
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame
 from websockets.uri import parse_uri
 
 from stage.adapters.server import WS_MAX_SIZE
@@ -50,7 +51,12 @@ async def recv_until(ws: ClientConnection, pred: Any, within: float = 5.0) -> di
 
 
 async def stalled_client(rig: Rig, topics: list[str]) -> socket.socket:
-    """A client that says hello and then never reads again.
+    """A client that says hello and then never reads again."""
+    return (await stalled_protocol(rig, topics))[0]
+
+
+async def stalled_protocol(rig: Rig, topics: list[str]) -> tuple[socket.socket, ClientProtocol]:
+    """A client that says hello and then does not read, with its protocol to read with later.
 
     websockets' sans-I/O client on a plain socket with a small receive buffer
     (no autotuning up to 32 MB), so TCP backs up at once.
@@ -66,9 +72,10 @@ async def stalled_client(rig: Rig, topics: list[str]) -> socket.socket:
         head += await asyncio.to_thread(slow.recv, 1)
     assert head.startswith(b"HTTP/1.1 101")
     client.receive_data(head)
+    client.events_received()  # the 101 response
     client.send_text(json.dumps({"type": "hello", "role": "musician", "topics": topics}).encode())
     slow.sendall(b"".join(client.data_to_send()))
-    return slow
+    return slow, client
 
 
 Hello = tuple[ClientConnection, dict[str, Any], dict[str, Any]]
@@ -310,6 +317,43 @@ async def test_a_slow_client_is_dropped_and_the_others_get_everything(tmp_path: 
         assert len(rig.hub.clients) == 1
         await fast.close()
         slow.close()
+
+
+async def test_a_client_that_stalls_then_reads_gets_every_frame_whole_and_in_order(tmp_path: Path) -> None:
+    """The direct path writes straight to the socket: what the socket does not take goes to the transport, in order.
+
+    The client stops reading until its socket backs up, so some event is
+    written in part and the rest buffered; everything after it queues.  Then
+    it reads: every frame parses, and the events come in order, none lost.
+    """
+    async with stage_rig(tmp_path) as rig:
+        rig.hub.queue_limit = 5000
+        rig.hub.send_timeout = 60.0
+        sock, client = await stalled_protocol(rig, ["beat"])
+        await until(lambda: len(rig.hub.clients) == 1, what="client")
+        pad = "y" * 2999  # frames of an odd size: a full socket takes part of one
+        for n in range(1500):
+            rig.service.bus.publish("beat", {"n": n, "pad": pad})
+            if n % 20 == 0:
+                await asyncio.sleep(0)
+        await until(lambda: rig.hub.stats["direct_buffered"] >= 1, what="a frame written in part")
+        assert rig.hub.stats["direct"] >= 1
+        sock.setblocking(False)  # noqa: FBT003
+        loop = asyncio.get_running_loop()
+        seen: list[int] = []
+        while len(seen) < 1500:
+            data = await asyncio.wait_for(loop.sock_recv(sock, 1 << 16), 10 * UNIT)
+            assert data, f"closed after {len(seen)} events"
+            client.receive_data(data)
+            for frame in client.events_received():
+                assert isinstance(frame, Frame)
+                msg = json.loads(bytes(frame.data))
+                if msg.get("topic") == "beat":
+                    seen.append(msg["data"]["n"])
+        assert client.parser_exc is None
+        assert seen == list(range(1500))
+        assert rig.hub.stats["dropped_slow"] == 0
+        sock.close()
 
 
 async def test_state_topics_coalesce_latest_wins(tmp_path: Path) -> None:
