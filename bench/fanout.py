@@ -5,9 +5,14 @@ JACK MIDI on a real ``jackd -d dummy``, uvicorn, the broadcaster, OSC, MQTT
 to the machine's broker).  Probe events go on the bus 20 times a second (``--rate``) as
 ``beat`` events of a cue named ``probe`` whose ``time`` is the instant they
 were published; every receiver (WebSocket clients, 125 to a process on one
-epoll loop, each socket stamped when it is read, and one process with 50
-OSC sockets) subtracts it from the instant it got the frame.  Both sides read
-CLOCK_MONOTONIC, which is one clock for every process on the machine.
+epoll loop, and one process with 50 OSC sockets) subtracts it from the
+instant it got the frame.  For the WebSocket clients that instant is by
+default the kernel's receive timestamp of the frame (``--stamp kernel``,
+SO_TIMESTAMPING): when the client's host had it, as a screen on its own
+machine would.  ``--stamp read`` stamps each read instead, as the process
+returns from epoll, which adds the clients' own wake-ups and turns on the
+server's two cores.  Both sides read one clock (CLOCK_MONOTONIC; the
+kernel's CLOCK_REALTIME stamps are moved onto it).
 
 Meanwhile the engine clicks a long cue into a JACK witness in its own
 process: inter-onset error in frames, as in ``bench/clicks.py``, per
@@ -19,7 +24,8 @@ and, as the reference, against uvicorn's stock WebSocket protocol (one
 ``websocket.send`` and one task switch per client), which is what every
 ASGI application gets.
 
-    python bench/fanout.py [--seconds 15] [--clients 10,100,500] [--rate 20] [--no-reference]
+    python bench/fanout.py [--seconds 15] [--clients 10,100,500] [--rate 20] [--stamp kernel|read]
+                           [--no-reference]
 """
 
 from __future__ import annotations
@@ -91,15 +97,28 @@ def pct(values: list[float], q: float) -> float:
 # -- receivers, each in its own process ------------------------------------------------------
 
 
-def ws_clients_proc(port: int, n: int, conn: multiprocessing.connection.Connection) -> None:
+# Linux's receive timestamps (linux/net_tstamp.h): the kernel stamps each segment as it is received.
+SO_TIMESTAMPING = 37
+SOF_TIMESTAMPING_RX_SOFTWARE = 1 << 3
+SOF_TIMESTAMPING_SOFTWARE = 1 << 4
+DRAIN_EVERY = 0.002  # seconds between a kernel-stamping process's reads
+
+
+def ws_clients_proc(port: int, n: int, stamp: str, conn: multiprocessing.connection.Connection) -> None:
     """``n`` WebSocket clients on one epoll loop; sends back every probe's latency in seconds.
 
-    Each client is websockets' sans-I/O client protocol on a plain socket.
-    What comes in is stamped the moment it is read and parsed after the run:
-    what is measured is the frame reaching the client, not this process's
-    parsing of 124 other copies first.  The clients stand for screens on
-    other machines, so they run at a lower priority than the stage (``NICE``)
-    and do not take its core while it writes.
+    Each client is websockets' sans-I/O client protocol on a plain socket;
+    what comes in is parsed after the run, off the clock.  When a frame was
+    received is, with ``stamp="kernel"``, the kernel's own receive timestamp
+    (SO_TIMESTAMPING): the moment the client's host had it, which is what a
+    screen on its own machine sees.  The process then reads every
+    ``DRAIN_EVERY`` instead of sleeping on its sockets, so the server's sends
+    do not also pay for waking 500 co-located readers and the readers' turn
+    on the two cores does not count.  With ``stamp="read"`` the process
+    sleeps in epoll and stamps each read as it returns: that adds the
+    receivers' own wake-up and scheduling on the server's cores.  The clients
+    run at a lower priority than the stage (``NICE``): the machines they
+    stand for have their own CPUs.
     """
     socks: dict[int, tuple[socket.socket, ClientProtocol]] = {}
     sel = selectors.DefaultSelector()
@@ -114,16 +133,28 @@ def ws_clients_proc(port: int, n: int, conn: multiprocessing.connection.Connecti
         proto.send_text(json.dumps({"type": "hello", "role": "musician", "topics": ["beat"]}).encode())
         sock.sendall(b"".join(proto.data_to_send()))
         sock.setblocking(False)  # noqa: FBT003
+        if stamp == "kernel":
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPING,
+                            SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE)
         sel.register(sock, selectors.EVENT_READ)
         socks[sock.fileno()] = (sock, proto)
     os.nice(NICE)
-    chunks: list[tuple[float, int, bytes]] = []  # (read at, socket, bytes): parsed after the run, off the clock
+    chunks: list[tuple[float, int, bytes]] = []  # (received at, socket, bytes): parsed after the run
     conn.send("ready")
     while not conn.poll():
+        if stamp == "kernel":
+            time.sleep(DRAIN_EVERY)
+            realtime_offset = time.clock_gettime(time.CLOCK_REALTIME) - time.monotonic()
+            for key, _ in sel.select(0):
+                sock = socks[key.fd][0]
+                while (got := kernel_stamped_frame(sock)) is not None:
+                    data, stamped = got
+                    chunks.append((stamped - realtime_offset, key.fd, data))
+            continue
         for key, _ in sel.select(0.05):
             now = time.monotonic()
             try:
-                chunks.append((now, key.fd, key.fileobj.recv(1 << 16)))  # type: ignore[union-attr]
+                chunks.append((now, key.fd, socks[key.fd][0].recv(1 << 16)))
             except BlockingIOError:
                 continue
     latencies: list[float] = []
@@ -139,6 +170,35 @@ def ws_clients_proc(port: int, n: int, conn: multiprocessing.connection.Connecti
     for sock, _ in socks.values():
         sock.close()
     conn.send(latencies)
+
+
+def kernel_stamped_frame(sock: socket.socket) -> tuple[bytes, float] | None:
+    """The next whole server frame waiting on ``sock`` and the kernel's CLOCK_REALTIME stamp of its arrival.
+
+    Exactly one frame is read, so the stamp (that of the last segment a read
+    takes) is this frame's own.  None when no whole frame is waiting.  Two
+    frames that arrived before a read may have been merged into one segment
+    by the kernel, which keeps the later stamp: that can only make a
+    latency look longer, never shorter.
+    """
+    try:
+        head = sock.recv(10, socket.MSG_PEEK)
+    except BlockingIOError:
+        return None
+    if len(head) < 2:
+        return None
+    n = head[1] & 0x7F
+    header = 2 + {126: 2, 127: 8}.get(n, 0)
+    size = header + (n if n < 126 else int.from_bytes(head[2:header], "big"))
+    if len(head) < header or len(sock.recv(size, socket.MSG_PEEK)) < size:
+        return None
+    data, ancillary, _, _ = sock.recvmsg(size, 256)
+    for level, kind, raw in ancillary:  # software stamp: the first of three timespecs
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPING:
+            sec, nsec = struct.unpack("qq", raw[:16])
+            return data, sec + nsec * 1e-9
+    msg = "no receive timestamp: SO_TIMESTAMPING is not on"
+    raise RuntimeError(msg)
 
 
 def osc_receivers_proc(ports: list[int], conn: multiprocessing.connection.Connection) -> None:
@@ -213,7 +273,7 @@ def click_errors(frames: list[int]) -> list[float]:
     return [abs((b - a) - exact) for a, b in itertools.pairwise(frames)]
 
 
-async def run(seconds: float, counts: list[int], rate: float, *, reference: bool) -> None:
+async def run(seconds: float, counts: list[int], rate: float, stamp: str, *, reference: bool) -> None:
     ctx = multiprocessing.get_context("spawn")
     with jack_server(samplerate=SR, period=PERIOD) as jackd:
         rec_name = unique_name("fanout-rec")
@@ -299,8 +359,8 @@ async def run(seconds: float, counts: list[int], rate: float, *, reference: bool
             procs = []
             for k in range(0, n, CLIENTS_PER_PROCESS):
                 a, b = ctx.Pipe()
-                proc = ctx.Process(target=ws_clients_proc, args=(ports[kind], min(CLIENTS_PER_PROCESS, n - k), b),
-                                   daemon=True)
+                proc = ctx.Process(target=ws_clients_proc,
+                                   args=(ports[kind], min(CLIENTS_PER_PROCESS, n - k), stamp, b), daemon=True)
                 proc.start()
                 procs.append((proc, a))
             for _, a in procs:
@@ -385,7 +445,7 @@ async def run(seconds: float, counts: list[int], rate: float, *, reference: bool
     if ratios:
         print("WS p99, asgi / stage: " + ", ".join(ratios))
     print("\nthe server's share, ms: bus → sinks (dispatch); the hub's offer of one event to every client (loop);"
-          " bus → copy written to the client's socket")
+          " bus → copy written to the client's socket (stage: the end of the one pass that writes them all)")
     print(f"{'server':>6} {'WS clients':>10} {'dispatch p50':>12} {'p99':>6} {'loop p50':>9} {'p99':>6} "
           f"{'written p50':>12} {'p99':>7} {'max':>7}")
     for kind, n, disp, wrote, loop_t in server_rows:
@@ -406,11 +466,13 @@ def main() -> None:
     ap.add_argument("--clients", default="10,100,500")
     ap.add_argument("--rate", type=float, default=PROBE_RATE, help="probe events a second")
     ap.add_argument("--no-reference", action="store_true", help="skip the stock-ASGI reference server")
+    ap.add_argument("--stamp", choices=("kernel", "read"), default="kernel",
+                    help="when a WebSocket frame counts as received: the kernel's receive timestamp, or the read")
     args = ap.parse_args()
     print(f"jackd dummy {SR} Hz, {PERIOD} frames a cycle; {os.cpu_count()} cores; "
           f"{OSC_DESTINATIONS} OSC destinations; MQTT to 127.0.0.1:1883", flush=True)
     counts = [int(x) for x in args.clients.split(",")]
-    asyncio.run(run(args.seconds, counts, args.rate, reference=not args.no_reference))
+    asyncio.run(run(args.seconds, counts, args.rate, args.stamp, reference=not args.no_reference))
 
 
 if __name__ == "__main__":
