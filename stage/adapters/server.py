@@ -39,7 +39,8 @@ class TransportFrameWriter:
     def __init__(self, proto: StageWebSocketProtocol) -> None:
         self._proto = proto
         sock = proto.transport.get_extra_info("socket")
-        self._fd: int = sock.fileno() if sock is not None else -1
+        plain = sock is not None and proto.transport.get_extra_info("sslcontext") is None
+        self._fd: int = sock.fileno() if plain else -1  # -1: only the transport may write (TLS)
 
     def is_open(self) -> bool:
         """True while the connection is accepted and not closing."""
@@ -77,8 +78,11 @@ class TransportFrameWriter:
         write = os.write
         handed = 0
         for writer in writers:
+            if writer._fd < 0:  # noqa: SLF001 -- same class
+                writer._proto.transport.write(frame)  # noqa: SLF001
+                continue
             try:
-                n = write(writer._fd, frame)  # noqa: SLF001 -- same class
+                n = write(writer._fd, frame)  # noqa: SLF001
             except OSError:
                 n = 0
             if n != size:
