@@ -15,6 +15,7 @@ have mosquitto      || need_apt+=(mosquitto)
 have mosquitto_sub  || need_apt+=(mosquitto-clients)
 have chromium       || need_apt+=(chromium)
 have psql           || need_apt+=(postgresql-client)
+have openssl        || need_apt+=(openssl)
 [ -e /usr/include/jack/jack.h ] || need_apt+=(libjack-jackd2-dev)
 
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -13,8 +13,9 @@ without waiting.  ``/ws`` uses it when it is there and falls back to
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import uvicorn
@@ -31,64 +32,82 @@ class TransportFrameWriter:
     A frame is written in one ``transport.write``, so it never interleaves
     with what uvicorn writes (pongs, the close frame).  Nothing is written
     before the handshake is accepted or once a close has been sent.
-    :meth:`write_many` is the fan-out's path: one frame to many connections.
+    :meth:`write_ready` is the fan-out's path: one frame to many connections.
+
+    :attr:`ready` is the fan-out's one-attribute check: True only while
+    every byte written so far has gone to the socket and the connection is
+    open.  Whoever sets it has just found :meth:`writable`; it falls back to
+    False the moment anything else reaches the transport (a frame that did
+    not go out whole, uvicorn's pongs and close frame, through
+    :class:`_WatchedTransport`), the transport is closed or the connection is
+    lost, and whoever queues a frame for the connection clears it too.
     """
 
-    __slots__ = ("_fd", "_proto")
+    __slots__ = ("_fd", "_proto", "_transport", "ready")
 
-    def __init__(self, proto: StageWebSocketProtocol) -> None:
+    def __init__(self, proto: StageWebSocketProtocol, transport: asyncio.Transport) -> None:
         self._proto = proto
-        sock = proto.transport.get_extra_info("socket")
-        plain = sock is not None and proto.transport.get_extra_info("sslcontext") is None
+        self._transport = transport
+        sock = transport.get_extra_info("socket")
+        plain = sock is not None and transport.get_extra_info("sslcontext") is None
         self._fd: int = sock.fileno() if plain else -1  # -1: only the transport may write (TLS)
+        self.ready = False
 
     def is_open(self) -> bool:
         """True while the connection is accepted and not closing."""
         p = self._proto
         return (p.handshake_complete and p.initial_response is None and not p.close_sent and not p.disconnected
-                and not p.transport.is_closing())
+                and not self._transport.is_closing())
 
     def writable(self) -> bool:
         """True when a frame may go straight to the socket: open, and nothing waiting in the transport."""
-        return self._proto.writable.is_set() and not self._proto.transport.get_write_buffer_size() and self.is_open()
+        return self._proto.writable.is_set() and not self._transport.get_write_buffer_size() and self.is_open()
 
     def write(self, frame: bytes) -> bool:
         """Write ``frame`` (False, and nothing written, once the connection is closing)."""
         if not self.is_open():
             return False
-        self._proto.transport.write(frame)
+        self.ready = False
+        self._transport.write(frame)
         return True
 
     @staticmethod
-    def write_many(writers: Sequence[TransportFrameWriter], frame: bytes) -> int:
-        """Write ``frame`` to each of ``writers``, every one :meth:`writable` in this same step of the loop.
+    def write_ready(writers: Sequence[TransportFrameWriter], frame: bytes) -> tuple[int, list[int]]:
+        """Write ``frame`` to each of ``writers`` that is :attr:`ready`, in one pass; skip the others.
 
-        One ``os.write`` a connection in a tight loop: the kernel's send is
-        most of the cost and nothing else is touched between two of them, so
-        every connection's Python objects were visited before the first
-        send, not evicted by the sends in between.  The transport's buffer
-        is empty (that is what writable means), so a write straight to the
-        socket keeps the stream's order; whatever the socket does not take
-        (full, or failing) goes to the transport, which buffers it or closes
-        the connection as it would have.  Nothing runs between the check and
-        the write, so no socket can have been closed and its number reused.
-        Returns how many connections did not take the whole frame at once.
+        One attribute and one ``os.write`` a connection in a tight loop: the
+        kernel's send is most of the cost, and the first client has its copy
+        as soon as possible.  Ready means the transport's buffer is empty, so
+        a write straight to the socket keeps the stream's order; whatever the
+        socket does not take (full, or failing) goes to the transport, which
+        buffers it or closes the connection as it would have, and the writer
+        is no longer ready.  Nothing runs between the check and the write, so
+        no socket can have been closed and its number reused.  Returns how
+        many connections did not take the whole frame at once, and the
+        positions in ``writers`` of those that were not ready (nothing
+        written to them).
         """
         size = len(frame)
         write = os.write
         handed = 0
-        for writer in writers:
-            if writer._fd < 0:  # noqa: SLF001 -- same class
-                writer._proto.transport.write(frame)  # noqa: SLF001
+        skipped: list[int] = []
+        for i, writer in enumerate(writers):
+            if not writer.ready:
+                skipped.append(i)
+                continue
+            fd = writer._fd  # noqa: SLF001 -- same class
+            if fd < 0:
+                writer.write(frame)
                 continue
             try:
-                n = write(writer._fd, frame)  # noqa: SLF001
+                n = write(fd, frame)
             except OSError:
                 n = 0
             if n != size:
-                writer._proto.transport.write(frame[n:])  # noqa: SLF001
+                writer.ready = False
+                writer._transport.write(frame[n:])  # noqa: SLF001
                 handed += 1
-        return handed
+        return handed, skipped
 
     async def drained(self) -> None:
         """Wait until the transport is below its high-water mark again (or the connection is lost)."""
@@ -96,18 +115,68 @@ class TransportFrameWriter:
 
     def buffered(self) -> int:
         """Bytes waiting in the transport."""
-        return int(self._proto.transport.get_write_buffer_size())
+        return int(self._transport.get_write_buffer_size())
+
+
+class _WatchedTransport:
+    """The connection's transport as uvicorn's protocol sees it: any write or close also unreadies the frame writer.
+
+    uvicorn writes pongs, close frames and its error responses with
+    ``self.transport.write``; each of them may leave bytes in the transport's
+    buffer, after which a frame written straight to the socket would
+    overtake them.  Everything else passes through untouched.
+    """
+
+    __slots__ = ("_transport", "_writer")
+
+    def __init__(self, transport: asyncio.Transport, writer: TransportFrameWriter) -> None:
+        self._transport = transport
+        self._writer = writer
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._writer.ready = False
+        self._transport.write(data)
+
+    def writelines(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
+        self._writer.ready = False
+        self._transport.writelines(chunks)
+
+    def close(self) -> None:
+        self._writer.ready = False
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._writer.ready = False
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class StageWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol, offering a :class:`TransportFrameWriter` in the ASGI scope."""
 
+    frame_writer: TransportFrameWriter | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """As uvicorn, then watch what the protocol itself writes (see :class:`_WatchedTransport`)."""
+        super().connection_made(transport)
+        assert isinstance(transport, asyncio.Transport)
+        self.frame_writer = TransportFrameWriter(self, transport)
+        self.transport = _WatchedTransport(transport, self.frame_writer)  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The socket is about to be closed: nothing may be written straight to it any more."""
+        if self.frame_writer is not None:
+            self.frame_writer.ready = False
+        super().connection_lost(exc)
+
     def handle_connect(self, event: Any) -> None:
         """Build the scope as uvicorn does, then add the extension before the application runs."""
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
-        if scope is not None:  # a rejected handshake has no scope and runs no application
-            scope["extensions"][FRAMES_EXTENSION] = {"writer": TransportFrameWriter(self)}
+        if scope is not None and self.frame_writer is not None:  # a rejected handshake runs no application
+            scope["extensions"][FRAMES_EXTENSION] = {"writer": self.frame_writer}
 
 
 def http_server(app: Any, host: str, port: int, *, log_level: str = "info") -> uvicorn.Server:

@@ -25,7 +25,7 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,6 +52,10 @@ FRAMES_EXTENSION = "stage.ws.frames"  # ASGI scope extension: {"writer": FrameWr
 class FrameWriter(Protocol):
     """Writes already framed messages to one connection without waiting (see :mod:`stage.adapters.server`)."""
 
+    ready: bool
+    """The fan-out's quick check: set by whoever just found :meth:`writable`; False again once anything
+    but :meth:`write_ready` reaches the connection, it closes, or a frame is queued for it."""
+
     def writable(self) -> bool:
         """True when a frame may be written now, straight to the connection."""
 
@@ -59,10 +63,11 @@ class FrameWriter(Protocol):
         """Write one whole frame; False once the connection is closing."""
 
     @staticmethod
-    def write_many(writers: Sequence[Any], frame: bytes) -> int:
-        """Write one frame to each of ``writers`` (of this class), each found :meth:`writable` just before.
+    def write_ready(writers: Sequence[Any], frame: bytes) -> tuple[int, list[int]]:
+        """Write one frame to each of ``writers`` (of this class) that is :attr:`ready`, in one pass.
 
-        Returns how many of them could not take it whole at once (and buffered the rest).
+        Returns how many of them could not take it whole at once (and
+        buffered the rest), and the positions of those not ready, untouched.
         """
 
     async def drained(self) -> None:
@@ -104,6 +109,18 @@ class WsClient:
         """True when a frame may go straight out: nothing waits before it and the transport takes it."""
         return self.writer is not None and not self.busy and not self.outbox and self.writer.writable()
 
+    def queue(self, item: Item, key: Hashable | None = None) -> bool:
+        """Put ``item`` in the outbox (False when it is full); nothing goes straight out until it is written."""
+        if self.writer is not None:
+            self.writer.ready = False
+        return self.outbox.put(item, key)
+
+    def queue_first(self, item: Item) -> None:
+        """Put ``item`` at the head of the outbox."""
+        if self.writer is not None:
+            self.writer.ready = False
+        self.outbox.put_first(item)
+
     def drop(self, reason: str) -> None:
         """End this client's session (from anywhere on the loop)."""
         if not self.gone.done():
@@ -132,51 +149,75 @@ class WsHub:
         # Told (client id, frame) after each frame is handed to the socket: for benchmarks and metrics.
         self.on_sent: Callable[[int, str | bytes], None] | None = None
         self._throttle = Throttle()
+        # Per topic, who is subscribed (see _roster); forgotten whenever a client joins, leaves or (un)subscribes.
+        self._rosters: dict[Topic, tuple[list[tuple[type[FrameWriter], list[FrameWriter], list[WsClient]]],
+                                         list[WsClient]]] = {}
 
     # -- the sink --------------------------------------------------------------------------------
 
     def offer(self, out: Outgoing) -> None:
         """Write ``out`` to every subscribed client that can take it now, queue it for the others.
 
-        The frame is encoded once, on the first client that needs it.  A
+        The frame is encoded once and written, in one pass, to every
+        subscribed connection whose writer is :attr:`~FrameWriter.ready` (one
+        attribute each).  The few that are not are then checked in full:
+        written to if they can take it after all, queued otherwise.  A
         client that cannot keep up is dropped; nobody else waits for it.
         """
+        roster = self._rosters.get(out.topic)
+        if roster is None:
+            roster = self._rosters[out.topic] = self._roster(out.topic)
+        groups, plain = roster
         key = out.topic if out.coalesce else None
-        framed: bytes | None = None
-        direct: list[FrameWriter] = []
-        direct_ids: list[int] = []
-        for client in list(self.clients.values()):  # a client dropped here leaves the dict
-            if out.topic not in client.topics:
+        for client in plain:
+            self._queue(client, out.frame, key)
+        if not groups:
+            return
+        framed = wire(out.frame)
+        for kind, writers, clients in groups:
+            handed, skipped = kind.write_ready(writers, framed)
+            queued: set[int] = set()
+            if skipped:
+                for i in skipped:
+                    if clients[i].can_write_now():
+                        writers[i].ready = True
+                    else:
+                        queued.add(i)
+                        self._queue(clients[i], framed, key)
+                late = [writers[i] for i in skipped if i not in queued]
+                if late:
+                    handed += kind.write_ready(late, framed)[0]
+            self.stats["direct_buffered"] += handed
+            self.stats["direct"] += len(writers) - len(queued)
+            if self.on_sent is not None:
+                for i, client in enumerate(clients):
+                    if i not in queued:
+                        self.on_sent(client.id, framed)
+
+    def _roster(self, topic: Topic) -> tuple[list[tuple[type[FrameWriter], list[FrameWriter], list[WsClient]]],
+                                             list[WsClient]]:
+        """The clients subscribed to ``topic``: by kind of writer, writers and clients in the same order; and
+        those without a writer.  (One kind, unless the app is served by more than one kind of server at once.)"""
+        groups: dict[type[FrameWriter], tuple[list[FrameWriter], list[WsClient]]] = {}
+        plain = []
+        for client in self.clients.values():
+            if topic not in client.topics:
                 continue
             if client.writer is None:
-                item: Item = out.frame
-            else:
-                if framed is None:
-                    framed = wire(out.frame)
-                if client.can_write_now():
-                    direct.append(client.writer)
-                    direct_ids.append(client.id)
-                    continue
-                item = framed
-            if not client.outbox.put(item, key):
-                self.stats["dropped_slow"] += 1
-                log.warning("ws client %d (%s): %d events waiting: dropped as too slow",
-                            client.id, client.info.address, self.queue_limit)
-                self._forget(client)
-                client.drop("too slow: its queue overflowed")
-        if framed is not None and direct:
-            self._write_direct(direct, direct_ids, framed)
+                plain.append(client)
+                continue
+            writers, clients = groups.setdefault(type(client.writer), ([], []))
+            writers.append(client.writer)
+            clients.append(client)
+        return [(kind, writers, clients) for kind, (writers, clients) in groups.items()], plain
 
-    def _write_direct(self, writers: list[FrameWriter], ids: list[int], frame: bytes) -> None:
-        """The same frame to every connection found ready, in one pass with nothing else in it."""
-        kinds = {type(writer) for writer in writers}
-        for kind in kinds:  # one, unless the app is served by more than one kind of server at once
-            self.stats["direct_buffered"] += kind.write_many(
-                writers if len(kinds) == 1 else [w for w in writers if type(w) is kind], frame)
-        self.stats["direct"] += len(writers)
-        if self.on_sent is not None:
-            for client_id in ids:
-                self.on_sent(client_id, frame)
+    def _queue(self, client: WsClient, item: Item, key: Hashable | None) -> None:
+        if not client.queue(item, key):
+            self.stats["dropped_slow"] += 1
+            log.warning("ws client %d (%s): %d events waiting: dropped as too slow",
+                        client.id, client.info.address, self.queue_limit)
+            self._forget(client)
+            client.drop("too slow: its queue overflowed")
 
     async def close(self) -> None:
         """Disconnect every client."""
@@ -197,11 +238,12 @@ class WsHub:
         extension = ws.scope.get("extensions", {}).get(FRAMES_EXTENSION) or {}
         client = WsClient(info, set(hello.topics), LatestWins(self.queue_limit), loop.create_future(),
                           writer=extension.get("writer"))
-        client.outbox.put(p.encode(p.welcome(info.id, hello.role, frozenset(hello.topics), time.monotonic(),
-                                              self.max_frame)))
+        client.queue(p.encode(p.welcome(info.id, hello.role, frozenset(hello.topics), time.monotonic(),
+                                        self.max_frame)))
         # Snapshot and registration in one step of the loop: no event falls between them.
-        client.outbox.put(p.encode(self.broadcaster.snapshot()))
+        client.queue(p.encode(self.broadcaster.snapshot()))
         self.clients[info.id] = client
+        self._rosters.clear()
         self.stats["connected"] += 1
         reader = asyncio.create_task(self._read(ws, client), name=f"ws-{info.id}-read")
         writer = asyncio.create_task(self._write(ws, client), name=f"ws-{info.id}-write")
@@ -224,6 +266,7 @@ class WsHub:
 
     def _forget(self, client: WsClient) -> None:
         if self.clients.pop(client.id, None) is not None:
+            self._rosters.clear()
             self.broadcaster.leave(client.id)
 
     async def _close(self, ws: WebSocket, code: int, reason: str) -> None:
@@ -281,7 +324,7 @@ class WsHub:
                 msg = p.parse(_frame(message), self.max_frame)
             except ProtocolError as exc:
                 self._refused(client, client.info.address, exc)
-                client.outbox.put(p.encode(p.error(exc.code, str(exc), exc.msg_id)))
+                client.queue(p.encode(p.error(exc.code, str(exc), exc.msg_id)))
                 continue
             self._handle(client, msg, t1)
 
@@ -292,19 +335,20 @@ class WsHub:
                 if client.writer is not None and client.can_write_now():
                     client.writer.write(wire(p.encode(p.sync_reply(t0, t1, time.monotonic()))))
                 else:
-                    client.outbox.put_first(_SyncReply(t0, t1))
+                    client.queue_first(_SyncReply(t0, t1))
             case p.Subscribe(topics=topics, add=add):
                 if add:
                     client.topics |= topics
                 else:
                     client.topics -= topics
+                self._rosters.clear()
             case p.SnapshotRequest():
-                client.outbox.put(p.encode(self.broadcaster.snapshot()))
+                client.queue(p.encode(self.broadcaster.snapshot()))
             case p.Hello():
-                client.outbox.put(p.encode(p.error(ErrorCode.INVALID, "hello was already said")))
+                client.queue(p.encode(p.error(ErrorCode.INVALID, "hello was already said")))
             case p.Command():
                 if len(client.commands) >= MAX_COMMANDS:
-                    client.outbox.put(p.encode(p.error(ErrorCode.REFUSED, "too many commands running", msg.id)))
+                    client.queue(p.encode(p.error(ErrorCode.REFUSED, "too many commands running", msg.id)))
                     return
                 task = asyncio.create_task(self._command(client, msg))
                 client.commands.add(task)
@@ -321,7 +365,7 @@ class WsHub:
         except Exception as exc:  # a bug in a command must not end the connection
             log.exception("ws client %d: command %s failed", client.id, command.name)
             reply = p.error(ErrorCode.REFUSED, f"command {command.name} failed: {exc!r}", command.id)
-        client.outbox.put(p.encode(reply))
+        client.queue(p.encode(reply))
 
     async def _write(self, ws: WebSocket, client: WsClient) -> None:
         """Drain the outbox in order (everything the fast path in :meth:`offer` could not write at once)."""

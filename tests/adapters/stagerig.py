@@ -98,11 +98,12 @@ class Rig:
     broadcaster: Broadcaster
     takes: TakeLogger | None
     http_port: int
+    tls: bool = False
 
     @property
     def ws_url(self) -> str:
         """The WebSocket URL."""
-        return f"ws://127.0.0.1:{self.http_port}/ws"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.http_port}/ws"
 
     @property
     def hub(self) -> WsHub:
@@ -131,11 +132,13 @@ async def stage_rig(
     takes: bool = False,
     sheet: str = SHEET,
     plain_asgi: bool = False,
+    tls: tuple[Path, Path] | None = None,
 ) -> AsyncIterator[Rig]:
     """Start a stage; stop it on the way out.
 
     ``plain_asgi`` serves it with uvicorn's stock WebSocket protocol, as
     another ASGI server would: no frame writer, every frame through ``websocket.send``.
+    ``tls`` (certificate, key) serves it over TLS, as uvicorn does when given them.
     """
     config = parse_config({
         "midi": {"enabled": False},
@@ -155,11 +158,13 @@ async def stage_rig(
     server = http_server(app, "127.0.0.1", 0, log_level="warning")  # as `stage serve` runs it
     if plain_asgi:
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
+    if tls is not None:  # uvicorn builds its SSL context from these when it starts
+        server.config.ssl_certfile, server.config.ssl_keyfile = str(tls[0]), str(tls[1])
     serving = asyncio.create_task(server.serve())
     try:
         await until(lambda: server.started, "uvicorn to start", 10)
         port = bound_port(server)
-        yield Rig(service, broadcaster, logger, port)
+        yield Rig(service, broadcaster, logger, port, tls=tls is not None)
     finally:
         server.should_exit = True
         with contextlib.suppress(Exception):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -377,3 +379,80 @@ async def test_state_topics_coalesce_latest_wins(tmp_path: Path) -> None:
         await until(lambda: rig.hub.stats["dropped_slow"] == 1, what="dropped on events")
         assert rig.hub.clients == {}
         slow.close()
+
+
+async def test_whatever_else_reaches_a_connection_stops_frames_going_straight_to_its_socket(tmp_path: Path) -> None:
+    """A writer is ready only while nothing but the fan-out has touched its connection since it was checked.
+
+    uvicorn's own writes (a pong here; a close frame, an error response) may
+    leave bytes in the transport's buffer, and a frame written straight to the
+    socket after them would overtake them; a lost connection's socket is about
+    to be closed and its number reused.  Either makes the next event take the
+    full check again.
+    """
+    async with stage_rig(tmp_path) as rig:
+        ws, welcome, _ = await hello(rig, topics=["beat"])
+        client = rig.hub.clients[welcome["client"]]
+        writer = client.writer
+        assert writer is not None
+        await until(lambda: not client.outbox and not client.busy, what="welcome and snapshot written")
+        assert writer.ready is False  # the writer task wrote them through the transport
+        direct = rig.hub.stats["direct"]
+        rig.service.bus.publish("beat", {"bar": 1})
+        assert (await recv(ws))["data"] == {"bar": 1}
+        assert rig.hub.stats["direct"] == direct + 1
+        assert writer.ready is True
+        rig.service.bus.publish("beat", {"bar": 2})
+        assert (await recv(ws))["data"] == {"bar": 2}
+        assert writer.ready is True  # only the fan-out wrote: still ready, no full check needed
+        await asyncio.wait_for(await ws.ping(), 5 * UNIT)  # uvicorn answers with a pong through the transport
+        assert writer.ready is False
+        rig.service.bus.publish("beat", {"bar": 3})
+        assert (await recv(ws))["data"] == {"bar": 3}
+        assert rig.hub.stats["direct"] == direct + 3  # checked in full, found writable, written straight out
+        assert writer.ready is True
+        ws.transport.abort()  # gone without a close frame
+        await until(lambda: writer.ready is False, what="the lost connection unreadied")
+        await until(lambda: not rig.hub.clients, what="the client forgotten")
+        rig.service.bus.publish("beat", {"bar": 4})  # nobody left: nothing is written anywhere
+        assert rig.hub.stats["direct"] == direct + 3
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1, made by the openssl command."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+async def test_under_tls_the_fan_out_writes_only_through_the_transport(tmp_path: Path) -> None:
+    """Served over TLS, a frame written to the socket itself would bypass the encryption and break the stream.
+
+    Every event still takes the direct path (no queue, no task), but through
+    the TLS transport: the client decrypts every frame whole and in order.
+    """
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(cafile=str(cert))
+    async with stage_rig(tmp_path, tls=(cert, key)) as rig:
+        assert rig.ws_url.startswith("wss://")
+        clients = []
+        for _ in range(3):
+            ws = await connect(rig.ws_url, ssl=context)
+            await ws.send(json.dumps({"type": "hello", "role": "musician", "topics": ["beat"]}))
+            assert (await recv(ws))["type"] == "welcome"
+            assert (await recv(ws))["type"] == "snapshot"
+            clients.append(ws)
+        await until(lambda: all(not c.outbox and not c.busy for c in rig.hub.clients.values()),
+                    what="welcomes and snapshots written")
+        direct = rig.hub.stats["direct"]
+        pad = "z" * 5000  # several TLS records' worth over the run
+        for n in range(100):
+            rig.service.bus.publish("beat", {"n": n, "pad": pad})
+        for ws in clients:
+            got = [(await recv_until(ws, lambda m: m.get("topic") == "beat"))["data"]["n"] for _ in range(100)]
+            assert got == list(range(100))
+        assert rig.hub.stats["direct"] - direct == 300
+        for ws in clients:
+            await ws.close()
