@@ -71,11 +71,9 @@ class Acknowledged:
     edits: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # id → [(status, note)]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'takes.db'}"
-        return
+@pytest.fixture
+async def pg_database() -> AsyncIterator[str]:
+    """A scratch PostgreSQL database for each test (conftest's ``url`` runs every test on it and on SQLite)."""
     async with scratch_database() as url:
         yield url
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from peers.postgres import PG_ADMIN
 
 from stage.adapters.store import open_store
 from stage.cli import main
 from stage.core.session import Role, Take
 
-PG_ADMIN = os.environ.get("STAGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parents[1]
 
 T0 = datetime(2026, 3, 2, 13, 30, 5, 250000, tzinfo=UTC)
@@ -49,11 +49,10 @@ def _pg(statement: str) -> None:
     asyncio.run(run())
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'takes.db'}"
-        return
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A scratch PostgreSQL database for each test (conftest's ``url`` runs every test on it and on SQLite),
+    made without an event loop: these tests are synchronous and the command runs its own."""
     name = f"stage_test_{secrets.token_hex(6)}"
     _pg(f'CREATE DATABASE "{name}"')
     try:
