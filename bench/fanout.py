@@ -18,14 +18,22 @@ Meanwhile the engine clicks a long cue into a JACK witness in its own
 process: inter-onset error in frames, as in ``bench/clicks.py``, per
 condition, with no clients first as the reference.
 
-Each client count runs twice on the one service: against ``stage serve``'s
-HTTP server (frames encoded once and written straight to each transport)
-and, as the reference, against uvicorn's stock WebSocket protocol (one
-``websocket.send`` and one task switch per client), which is what every
-ASGI application gets.
+Each client count runs three times on the one service: against ``stage
+serve``'s HTTP server (frames encoded once and written straight to each
+transport); as the reference, against uvicorn's stock WebSocket protocol
+(one ``websocket.send`` and one task switch per client), which is what
+every ASGI application gets; and as the floor, against a bare server whose
+only work per event is a loop of ``os.write``, one per client, of the same
+bytes, handed the event where the hub is: what this machine's kernel allows
+one writer, with nothing of the hub's in it.
+
+All receivers run on one core (``--receivers-cpu``, by default the last):
+the machines they stand for have their own CPUs, so they should not take
+turns with the stage on the core it runs on.  ``--receivers-cpu none``
+lets them run anywhere.
 
     python bench/fanout.py [--seconds 15] [--clients 10,100,500] [--rate 20] [--stamp kernel|read]
-                           [--no-reference]
+                           [--receivers-cpu N|none] [--no-reference] [--no-floor]
 """
 
 from __future__ import annotations
@@ -57,11 +65,13 @@ from peers.recorder import MidiPeer  # noqa: E402
 from peers.wait import until  # noqa: E402
 from websockets.client import ClientProtocol  # noqa: E402
 from websockets.frames import Frame, Opcode  # noqa: E402
+from websockets.http11 import Request  # noqa: E402
 from websockets.protocol import State  # noqa: E402
+from websockets.server import ServerProtocol  # noqa: E402
 from websockets.uri import parse_uri  # noqa: E402
 
 from stage.adapters.server import bound_port, http_server  # noqa: E402
-from stage.adapters.ws import WsHub  # noqa: E402
+from stage.adapters.ws import WsHub, wire  # noqa: E402
 from stage.config import parse_config  # noqa: E402
 from stage.core.cuesheet import parse_cue_sheet  # noqa: E402
 from stage.runtime.broadcast import start_broadcast  # noqa: E402
@@ -104,7 +114,8 @@ SOF_TIMESTAMPING_SOFTWARE = 1 << 4
 DRAIN_EVERY = 0.002  # seconds between a kernel-stamping process's reads
 
 
-def ws_clients_proc(port: int, n: int, stamp: str, conn: multiprocessing.connection.Connection) -> None:
+def ws_clients_proc(port: int, n: int, stamp: str, cpu: int | None,
+                    conn: multiprocessing.connection.Connection) -> None:
     """``n`` WebSocket clients on one epoll loop; sends back every probe's latency in seconds.
 
     Each client is websockets' sans-I/O client protocol on a plain socket;
@@ -117,8 +128,8 @@ def ws_clients_proc(port: int, n: int, stamp: str, conn: multiprocessing.connect
     on the two cores does not count.  With ``stamp="read"`` the process
     sleeps in epoll and stamps each read as it returns: that adds the
     receivers' own wake-up and scheduling on the server's cores.  The clients
-    run at a lower priority than the stage (``NICE``): the machines they
-    stand for have their own CPUs.
+    run at a lower priority than the stage (``NICE``) and, unless ``cpu`` is
+    None, on that core alone: the machines they stand for have their own CPUs.
     """
     socks: dict[int, tuple[socket.socket, ClientProtocol]] = {}
     sel = selectors.DefaultSelector()
@@ -138,7 +149,7 @@ def ws_clients_proc(port: int, n: int, stamp: str, conn: multiprocessing.connect
                             SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE)
         sel.register(sock, selectors.EVENT_READ)
         socks[sock.fileno()] = (sock, proto)
-    os.nice(NICE)
+    keep_to(cpu)
     chunks: list[tuple[float, int, bytes]] = []  # (received at, socket, bytes): parsed after the run
     conn.send("ready")
     while not conn.poll():
@@ -193,46 +204,63 @@ def kernel_stamped_frame(sock: socket.socket) -> tuple[bytes, float] | None:
     if len(head) < header or len(sock.recv(size, socket.MSG_PEEK)) < size:
         return None
     data, ancillary, _, _ = sock.recvmsg(size, 256)
+    return data, realtime_stamp(ancillary)
+
+
+def realtime_stamp(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """The kernel's software receive timestamp (CLOCK_REALTIME, seconds) in a message's ancillary data."""
     for level, kind, raw in ancillary:  # software stamp: the first of three timespecs
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPING:
             sec, nsec = struct.unpack("qq", raw[:16])
-            return data, sec + nsec * 1e-9
+            return float(sec + nsec * 1e-9)
     msg = "no receive timestamp: SO_TIMESTAMPING is not on"
     raise RuntimeError(msg)
 
 
-def osc_receivers_proc(ports: list[int], conn: multiprocessing.connection.Connection) -> None:
-    """One UDP socket per destination; sends back every probe's latency in seconds."""
-    asyncio.run(_osc_receivers(ports, conn))
+def keep_to(cpu: int | None) -> None:
+    """Run this receiving process niced, and on core ``cpu`` alone unless it is None."""
+    os.nice(NICE)
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
 
 
-class _Osc(asyncio.DatagramProtocol):
-    def __init__(self, out: list[float]) -> None:
-        self.out = out
+def osc_receivers_proc(ports: list[int], cpu: int | None, conn: multiprocessing.connection.Connection) -> None:
+    """One UDP socket per destination; sends back every probe's latency in seconds, on "collect" and "stop".
 
-    def datagram_received(self, data: bytes, _addr: Any) -> None:
-        now = time.monotonic()
-        # /stage/beat ,siisd "probe" …: the server time is the last argument, a big-endian double.
-        if data.startswith(b"/stage/beat\x00") and b"probe\x00" in data:
-            self.out.append(now - struct.unpack(">d", data[-8:])[0])
-
-
-async def _osc_receivers(ports: list[int], conn: multiprocessing.connection.Connection) -> None:
-    latencies: list[float] = []
-    loop = asyncio.get_running_loop()
-    transports = []
+    A datagram counts as received at the kernel's receive timestamp for it
+    (SO_TIMESTAMPING, as the WebSocket clients), read every ``DRAIN_EVERY``.
+    """
+    keep_to(cpu)
+    socks = []
     for port in ports:
-        t, _ = await loop.create_datagram_endpoint(lambda: _Osc(latencies), local_addr=("127.0.0.1", port))
-        transports.append(t)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", port))
+        sock.setblocking(False)  # noqa: FBT003
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPING, SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE)
+        socks.append(sock)
+    latencies: list[float] = []
     conn.send("ready")
     while True:
-        cmd = await loop.run_in_executor(None, conn.recv)
-        conn.send(list(latencies))  # "collect": what came since the last one
-        latencies.clear()
-        if cmd == "stop":
-            break
-    for t in transports:
-        t.close()
+        if conn.poll():
+            cmd = conn.recv()
+            conn.send(list(latencies))  # "collect": what came since the last one
+            latencies.clear()
+            if cmd == "stop":
+                break
+        time.sleep(DRAIN_EVERY)
+        realtime_offset = time.clock_gettime(time.CLOCK_REALTIME) - time.monotonic()
+        for sock in socks:
+            while True:
+                try:
+                    data, ancillary, _, _ = sock.recvmsg(4096, 256)
+                except BlockingIOError:
+                    break
+                # /stage/beat ,siisd "probe" …: the server time is the last argument, a big-endian double.
+                if data.startswith(b"/stage/beat\x00") and b"probe\x00" in data:
+                    stamped = realtime_stamp(ancillary) - realtime_offset
+                    latencies.append(stamped - struct.unpack(">d", data[-8:])[0])
+    for sock in socks:
+        sock.close()
 
 
 def recorder_proc(server_name: str, name: str, conn: multiprocessing.connection.Connection) -> None:
@@ -273,7 +301,67 @@ def click_errors(frames: list[int]) -> list[float]:
     return [abs((b - a) - exact) for a, b in itertools.pairwise(frames)]
 
 
-async def run(seconds: float, counts: list[int], rate: float, stamp: str, *, reference: bool) -> None:
+class BareFanout:
+    """The floor: a WebSocket server whose whole work per event is one ``os.write`` of the same bytes per client.
+
+    websockets' sans-I/O server protocol does each handshake; what clients
+    send afterwards is read and thrown away.  As a sink of the broadcaster it
+    gets each event where the hub does, and writes ``beat`` events (the
+    probes) to every client in a bare loop: no choosing, no checks, no queue.
+    """
+
+    def __init__(self) -> None:
+        self.fds: list[int] = []
+        self.loop_times: list[float] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        proto = ServerProtocol(max_size=2**20)
+        while not (requests := [ev for ev in proto.events_received() if isinstance(ev, Request)]):
+            data = await reader.read(65536)
+            if not data:
+                return
+            proto.receive_data(data)
+        proto.send_response(proto.accept(requests[0]))
+        writer.write(b"".join(proto.data_to_send()))
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        fd = sock.fileno()
+        self.fds.append(fd)
+        try:
+            while await reader.read(65536):
+                pass
+        except ConnectionError:
+            pass
+        finally:
+            self.fds.remove(fd)
+            writer.close()
+
+    def offer(self, out: Any) -> None:
+        if out.topic.value != "beat" or not self.fds:
+            return
+        t0 = time.perf_counter()
+        frame = wire(out.frame)
+        write = os.write
+        for fd in self.fds:
+            try:  # noqa: SIM105 -- a context manager a write would weigh on the floor
+                write(fd, frame)
+            except OSError:  # a client already gone (between conditions); its reader ends it
+                pass
+        if out.data.get("cue") == "probe":
+            self.loop_times.append(time.perf_counter() - t0)
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+async def run(seconds: float, counts: list[int], rate: float, stamp: str, cpu: int | None, *,
+              reference: bool, floor: bool) -> None:
     ctx = multiprocessing.get_context("spawn")
     with jack_server(samplerate=SR, period=PERIOD) as jackd:
         rec_name = unique_name("fanout-rec")
@@ -303,6 +391,9 @@ async def run(seconds: float, counts: list[int], rate: float, stamp: str, *, ref
         while not all(srv.started for srv in servers.values()):  # noqa: ASYNC110 -- uvicorn offers a flag
             await asyncio.sleep(0.05)
         ports = {kind: bound_port(srv) for kind, srv in servers.items()}
+        bare = BareFanout()
+        if floor:
+            ports["floor"] = await bare.start()
 
         dispatched: list[float] = []
         sent_log: list[tuple[float, str | bytes]] = []  # (when, frame) per copy handed to a socket; decoded later
@@ -342,8 +433,9 @@ async def run(seconds: float, counts: list[int], rate: float, stamp: str, *, ref
                 fanout_loop.append(time.perf_counter() - t0)
 
         hub.offer = timed_offer  # type: ignore[method-assign]
+        broadcaster.sinks.insert(broadcaster.sinks.index(hub) + 1, bare)  # handed each event right after the hub
         osc_conn, osc_child = ctx.Pipe()
-        osc_proc = ctx.Process(target=osc_receivers_proc, args=(osc_ports, osc_child), daemon=True)
+        osc_proc = ctx.Process(target=osc_receivers_proc, args=(osc_ports, cpu, osc_child), daemon=True)
         osc_proc.start()
         assert osc_conn.recv() == "ready"
 
@@ -354,18 +446,23 @@ async def run(seconds: float, counts: list[int], rate: float, stamp: str, *, ref
 
         loop = asyncio.get_running_loop()
         rows = []
-        conditions = [("-", 0)] + [(kind, n) for kind in servers for n in counts]
+        conditions = [("-", 0)] + [(kind, n) for kind in ports for n in counts]
+
+        def connected() -> int:
+            return len(bare.fds) if kind == "floor" else len(hub.clients)
+
         for kind, n in conditions:
             procs = []
             for k in range(0, n, CLIENTS_PER_PROCESS):
                 a, b = ctx.Pipe()
                 proc = ctx.Process(target=ws_clients_proc,
-                                   args=(ports[kind], min(CLIENTS_PER_PROCESS, n - k), stamp, b), daemon=True)
+                                   args=(ports[kind], min(CLIENTS_PER_PROCESS, n - k), stamp, cpu, b),
+                                   daemon=True)
                 proc.start()
                 procs.append((proc, a))
             for _, a in procs:
                 await loop.run_in_executor(None, a.recv)
-            await until(lambda: len(hub.clients) == n, what=f"{n} clients", seconds=30)  # noqa: B023
+            await until(lambda: connected() == n, what=f"{n} clients", seconds=30)  # noqa: B023
             await asyncio.sleep(1.0)
             rec_conn.send("mark")
             first_click = rec_conn.recv()
@@ -375,6 +472,7 @@ async def run(seconds: float, counts: list[int], rate: float, stamp: str, *, ref
             dispatched.clear()
             sent_log.clear()
             fanout_loop.clear()
+            bare.loop_times.clear()
             t_end = time.monotonic() + seconds
             i = 0
             next_at = time.monotonic()
@@ -397,9 +495,9 @@ async def run(seconds: float, counts: list[int], rate: float, stamp: str, *, ref
             osc_conn.send("collect")
             osc_lat = await loop.run_in_executor(None, osc_conn.recv)
             rows.append((kind, n, i, ws_lat, osc_lat, (first_click, last_click), list(dispatched), written(),
-                         list(fanout_loop)))
+                         list(bare.loop_times if kind == "floor" else fanout_loop)))
             sent_log.clear()
-            await until(lambda: not hub.clients, what="clients gone", seconds=30)
+            await until(lambda: not connected(), what="clients gone", seconds=30)
             print(f"  {kind} {n} clients: {i} probes, {len(ws_lat)} WS receipts, {len(osc_lat)} OSC receipts",
                   flush=True)
 
@@ -415,6 +513,7 @@ async def run(seconds: float, counts: list[int], rate: float, stamp: str, *, ref
         for srv in servers.values():
             srv.should_exit = True
         await asyncio.gather(*serving)
+        await bare.close()
         await broadcaster.close()
         await service.stop()
         for t in ("online", "transport", "sync", "cue", "session", "take", "clients"):
@@ -426,7 +525,9 @@ async def run(seconds: float, counts: list[int], rate: float, stamp: str, *, ref
     p99s: dict[tuple[str, int], float] = {}
     print(f"\nfan-out: {rate:g} probe events/s for {seconds:.0f} s per condition; latency = receipt − publish, ms")
     print("server: stage = frames encoded once, written straight to each transport (as `stage serve` runs);"
-          " asgi = uvicorn's stock protocol, websocket.send per client (the reference)")
+          " asgi = uvicorn's stock protocol, websocket.send per client (the reference);"
+          " floor = a bare loop of os.write, one per client, where the hub is (this machine's limit for one writer)")
+    print("receivers: " + (f"on core {cpu} alone" if cpu is not None else "on any core") + f", niced {NICE}")
     print(f"{'server':>6} {'WS clients':>10} {'WS p50':>8} {'WS p99':>8} {'WS max':>8} {'recv':>11} "
           f"{'OSC×50 p50':>11} {'p99':>7} {'max':>7} {'recv':>6} | {'click err p50':>13} {'p99':>6} {'max':>6} n")
     for kind, n, probes, ws_lat, osc_lat, (a, b), disp, wrote, loop_t in rows:
@@ -441,11 +542,13 @@ async def run(seconds: float, counts: list[int], rate: float, stamp: str, *, ref
               f"{statistics.median(errs) if errs else math.nan:13.2f} {pct(errs, .99):6.2f} "
               f"{max(errs, default=math.nan):6.2f} {len(errs)}")
         server_rows.append((kind, n, disp, wrote, loop_t))
-    ratios = [f"{n}: {p99s['asgi', n] / p99s['stage', n]:.1f}×" for n in counts if ("asgi", n) in p99s]
-    if ratios:
-        print("WS p99, asgi / stage: " + ", ".join(ratios))
+    for other in ("asgi", "floor"):
+        ratios = [f"{n}: {p99s[other, n] / p99s['stage', n]:.2f}" for n in counts if (other, n) in p99s]
+        if ratios:
+            print(f"WS p99, {other} / stage: " + ", ".join(ratios))
     print("\nthe server's share, ms: bus → sinks (dispatch); the hub's offer of one event to every client (loop);"
-          " bus → copy written to the client's socket (stage: the end of the one pass that writes them all)")
+          " bus → copy written to the client's socket (stage: the end of the one pass that writes them all;"
+          " floor: not logged)")
     print(f"{'server':>6} {'WS clients':>10} {'dispatch p50':>12} {'p99':>6} {'loop p50':>9} {'p99':>6} "
           f"{'written p50':>12} {'p99':>7} {'max':>7}")
     for kind, n, disp, wrote, loop_t in server_rows:
@@ -466,13 +569,18 @@ def main() -> None:
     ap.add_argument("--clients", default="10,100,500")
     ap.add_argument("--rate", type=float, default=PROBE_RATE, help="probe events a second")
     ap.add_argument("--no-reference", action="store_true", help="skip the stock-ASGI reference server")
+    ap.add_argument("--no-floor", action="store_true", help="skip the bare os.write loop")
+    ap.add_argument("--receivers-cpu", default=str((os.cpu_count() or 1) - 1),
+                    help="the one core every receiver runs on, or 'none' for any (default: the last)")
     ap.add_argument("--stamp", choices=("kernel", "read"), default="kernel",
                     help="when a WebSocket frame counts as received: the kernel's receive timestamp, or the read")
     args = ap.parse_args()
     print(f"jackd dummy {SR} Hz, {PERIOD} frames a cycle; {os.cpu_count()} cores; "
           f"{OSC_DESTINATIONS} OSC destinations; MQTT to 127.0.0.1:1883", flush=True)
     counts = [int(x) for x in args.clients.split(",")]
-    asyncio.run(run(args.seconds, counts, args.rate, args.stamp, reference=not args.no_reference))
+    cpu = None if args.receivers_cpu == "none" else int(args.receivers_cpu)
+    asyncio.run(run(args.seconds, counts, args.rate, args.stamp, cpu, reference=not args.no_reference,
+                    floor=not args.no_floor))
 
 
 if __name__ == "__main__":
