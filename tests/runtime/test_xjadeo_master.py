@@ -10,7 +10,7 @@ import pytest
 from peers.jackd import JackServer, unique_name
 from peers.xjadeo import XjadeoFactory
 
-from stage.core.timecode import RATES, Timecode
+from stage.core.timecode import RATES, Timecode, frame_at
 from stage.runtime import messages as m
 from stage.runtime.engine import EngineHandle, EngineSettings
 
@@ -63,15 +63,21 @@ def test_xjadeo_shows_exactly_our_frame_through_locate_play_and_stop(
         engine.handle.send(m.Play())
         roll = engine.next_anchor(n, rolling=True)
         time.sleep(1.5)
-        shown = slave.frame()
-        now_frame = int((roll.p0 + (time.monotonic() - roll.t0)) * rate.fps)
-        assert abs(shown - now_frame) <= 3  # xjadeo refreshes once a frame and decodes 2 frames late
+        offsets = []  # what xjadeo shows against our frame, five times 0.1 s apart
+        for _ in range(5):
+            shown = slave.frame()
+            offsets.append(shown - int((roll.p0 + (time.monotonic() - roll.t0)) * rate.fps))
+            time.sleep(0.1)
+        # xjadeo refreshes once a frame and decodes 2 frames late; a host stall can hold its display 2 frames
+        # longer (at 29.97 a frame is 33 ms), so three of the five must be within 5 frames (a slave at another
+        # rate is 7 frames off and more by now, in all five; one that does not follow fails the next check)
+        assert sorted(abs(o) for o in offsets)[2] <= 5, offsets
         assert shown > here.frame_count + 24
         # stop: a full frame at the stop position; xjadeo shows exactly where we stopped
         n = len(engine.events)
         engine.handle.send(m.Stop())
         stop = engine.next_anchor(n, rolling=False)
-        stop_frame = int(Fraction(stop.p0) * rate.fps)
+        stop_frame = frame_at(stop.p0, rate)  # a stop on a frame boundary may read a hair below it
         assert slave.wait_for_frame(stop_frame) == stop_frame
         # locate again while stopped, across the drop-frame minute
         there = Timecode.parse("00:01:59;29" if rate.drop else "00:01:59:20", rate)
