@@ -50,6 +50,7 @@ class MidiPeer:
         self.received: dict[str, list[Event]] = {p: [] for p, _ in self._inputs}
         self.sent: list[tuple[str, int, int, bytes]] = []  # (port, intended frame, written frame, bytes)
         self.late = 0
+        self.xruns = 0  # what the server reported (any client late), and the cycles this client itself missed
         self._incoming: queue.SimpleQueue[tuple[int, int, str, bytes]] = queue.SimpleQueue()
         self._heap: list[tuple[int, int, str, bytes]] = []
         self._seq = 0
@@ -60,6 +61,7 @@ class MidiPeer:
         self._stopped = threading.Event()
         self._tid = 0
         self.client.set_process_callback(self._process)
+        self.client.set_xrun_callback(self._xrun)
         self.client.activate()
         if not self._first.wait(5):
             raise RuntimeError(f"JACK ran no cycle for {name!r}")
@@ -115,6 +117,9 @@ class MidiPeer:
         while (self._frame0 is None or self._frame0 <= frame) and time.monotonic() < deadline:
             time.sleep(0.005)
 
+    def _xrun(self, _delayed_usecs: float) -> None:
+        self.xruns += 1
+
     def _process(self, nframes: int) -> None:
         if self._stopping:
             for port in self._outputs.values():
@@ -127,6 +132,7 @@ class MidiPeer:
             self._tid = threading.get_native_id()
         else:
             frame0 = self._frame0 + (raw - self._raw0) % _WRAP
+            self.xruns += max(0, (frame0 - self._frame0) // nframes - 1)
         self._frame0, self._raw0 = frame0, raw
 
         for name, port in self._inputs:

@@ -16,9 +16,10 @@ from peers.recorder import MidiPeer
 from stage.core.cuesheet import Cue, parse_cue_sheet
 from stage.core.mtc import MtcDecoder, QuarterFrameTime, full_frame, quarter_frame_message
 from stage.core.playback import ClickNotes
+from stage.core.tempo import ClickKind
 from stage.core.timecode import RATES, Timecode
 from stage.runtime import messages as m
-from stage.runtime.engine import EngineHandle, EngineSettings
+from stage.runtime.engine import STATS_INTERVAL, EngineHandle, EngineSettings
 from stage.runtime.service import cue_clicks
 
 T = TypeVar("T")
@@ -314,7 +315,13 @@ def test_the_rtmidi_fallback_sends_the_clicks_in_order_within_a_period_or_two(
     """backend = "rtmidi" (here through rtmidi's JACK API): right notes, in order, roughly right spacing.
 
     rtmidi sends by the wall clock, so this runs on the asynchronous server, whose frame clock keeps real time
-    (a synchronous server's clock stalls whenever a client is late).
+    (a synchronous server's clock stalls whenever a client is late).  Two things a stalled host does are
+    allowed for, and each must be accounted for:
+    - a click overdue past the catch-up limit (the sending thread was stopped for over 50 ms) is dropped by
+      design, and counted in the engine's stats: the clicks sounded are the cue's, in order, but for those;
+    - a cycle in which a JACK client ran late (an xrun) can lose what rtmidi's client wrote in it before the
+      recorder reads it: a click sounded may go unheard, but only as many as the server reported xruns.
+    Every note heard is a click sounded, of the same kind, at the spacing the engine sounded them.
     """
     server = realtime_jack_server
     assert cue.clicks is not None
@@ -329,16 +336,48 @@ def test_the_rtmidi_fallback_sends_the_clicks_in_order_within_a_period_or_two(
             peer.client.connect(port, peer.port("click"))
             engine.handle.send(m.LoadClicks(tuple(cue_clicks(cue))))
             engine.handle.send(m.Locate(float(cue.downbeat) - 0.1))
+            xruns = peer.xruns
             engine.handle.send(m.Play())
             peer.wait_for(16, "click", timeout=15)
             engine.handle.send(m.Stop())
             ons = note_ons(peer.events("click"))[:8]
+            time.sleep(STATS_INTERVAL + 0.5)  # the engine's counters, sent once a second, now include the run
+            xruns = peer.xruns - xruns
+            sounded = engine.of(m.BeatSounded)
+            dropped = engine.of(m.EngineStats)[-1].dropped
         finally:
             engine.handle.close()
+    clicks = [c for c in cue.clicks.clicks if c.time >= 0]
+    positions = [[(c.bar, c.beat) for c in clicks].index((b.bar, b.beat)) for b in sounded]
+    assert positions == sorted(set(positions))  # in the cue's order, none twice
+    assert [ClickKind(b.kind) for b in sounded] == [clicks[i].kind for i in positions]
+    assert positions[-1] + 1 - len(positions) <= dropped  # any click skipped was counted as dropped
+    heard = heard_as_sounded(ons, sounded, tolerance=0.125 * SR)
+    context = f"heard as sounded {heard}, {xruns} xruns"
+    assert len(ons) == 8, context
+    assert -1 not in heard, context
+    assert heard == sorted(set(heard)), context  # in the order sounded, none twice
+    assert heard[-1] + 1 - len(heard) <= xruns, context  # a click not heard is one an xrun took
+
+
+def heard_as_sounded(ons: list[tuple[int, bytes]], sounded: list[m.BeatSounded], tolerance: float) -> list[int]:
+    """Which click sounded each note heard is, or -1: same kind, at the engine's spacing within the tolerance.
+
+    The frames heard and the engine's positions differ by one offset; it is taken from the first note heard
+    against each of the first clicks sounded in turn, and the offset that explains the most notes wins.
+    "12-0" at 24 fps is half a second a beat; the fallback sends from an ordinary thread, which a busy VM can
+    wake 50 ms late and more, so the tolerance is a quarter of a beat: a tempo off by a fifth is outside it.
+    """
     notes = ClickNotes()
-    expected = [c for c in cue.clicks.clicks if c.time >= 0][:8]
-    assert [d for _, d in ons] == [notes.note_on(c.kind) for c in expected]
-    for (f1, _), (f2, _) in itertools.pairwise(ons):
-        # "12-0" at 24 fps: half a second; the fallback sends from an ordinary thread, which a busy VM can wake
-        # tens of ms late, so the bound is generous (a wrong tempo or a lost click is still far outside it)
-        assert abs((f2 - f1) - 0.5 * SR) <= 0.050 * SR
+    kinds = [notes.note_on(ClickKind(b.kind)) for b in sounded]
+    best: list[int] = []
+    for first in range(min(len(sounded), 4)):
+        offset = ons[0][0] - sounded[first].p * SR
+        match = []
+        for frame, data in ons:
+            i = min(range(len(sounded)), key=lambda k: abs(sounded[k].p * SR + offset - frame))
+            near = abs(sounded[i].p * SR + offset - frame) <= tolerance and kinds[i] == data
+            match.append(i if near else -1)
+        if sum(i >= 0 for i in match) > sum(i >= 0 for i in best):
+            best = match
+    return best
