@@ -20,7 +20,9 @@ applied in order, in one transaction, when a store is opened.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -542,13 +544,30 @@ async def _open(url: str, *, connect_timeout: float = DEFAULT_TIMEOUT, sqlite_sy
                 create: bool = True) -> TakeStore:
     engine = _engine(url, connect_timeout, sqlite_synchronous, create=create)
     store = TakeStore(engine)
+    deadline = time.monotonic() + connect_timeout
     try:
-        async with _guard(store.url, "open the take database"), engine.begin() as conn:
-            await conn.run_sync(_migrate)
+        while True:
+            try:
+                async with _guard(store.url, "open the take database"), engine.begin() as conn:
+                    await conn.run_sync(_migrate)
+                break
+            except StoreError as exc:
+                if not (_locked(exc) and engine.dialect.name == "sqlite" and time.monotonic() < deadline):
+                    raise
+                # A new SQLite file: its switch to WAL needs the file to itself for an instant, and SQLite
+                # refuses it at once, without waiting its busy timeout, while another connection (another
+                # stage, `stage takes export`) is opening the same file.  Once one switch is done it is never
+                # needed again, so trying again a moment later succeeds.
+                await asyncio.sleep(0.01)
     except BaseException:
         await engine.dispose()
         raise
     return store
+
+
+def _locked(exc: StoreError) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, DBAPIError) and "database is locked" in str(cause.orig)
 
 
 async def open_store(url: str = DEFAULT_URL, *, connect_timeout: float = DEFAULT_TIMEOUT,
