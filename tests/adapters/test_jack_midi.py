@@ -293,6 +293,8 @@ def test_rtmidi_fallback_delivers_every_message_at_a_cycle_start(jack_server: Ja
         assert out.name == f"{client}:click_out"
         with JackMidi(unique_name("patch"), outputs=(), inputs=(), servername=jack_server.name) as patch:
             patch.connect(out.name, recorder.port("in"))
+        # the graph takes a new connection at a cycle start: what is written before then goes nowhere
+        recorder.wait_until_frame(recorder.current_frame() + 2 * jack_server.period)
         for message in MESSAGES:
             out.send(message)
             time.sleep(0.003)
