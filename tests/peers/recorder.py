@@ -45,9 +45,13 @@ class MidiPeer:
     ) -> None:
         self.client = jack.Client(name, use_exact_name=True, no_start_server=True, servername=servername)
         self.name = str(self.client.name)
+        self._rate = float(self.client.samplerate)
         self._inputs: list[tuple[str, Any]] = [(p, self.client.midi_inports.register(p)) for p in inputs]
         self._outputs: dict[str, Any] = {p: self.client.midi_outports.register(p) for p in outputs}
         self.received: dict[str, list[Event]] = {p: [] for p, _ in self._inputs}
+        # when each was received on the monotonic clock (the cycle's start as this callback sees it, plus the
+        # event's offset): for senders that go by the wall clock, not by frames
+        self.received_at: dict[str, list[float]] = {p: [] for p, _ in self._inputs}
         self.sent: list[tuple[str, int, int, bytes]] = []  # (port, intended frame, written frame, bytes)
         self.late = 0
         self.xruns = 0  # what the server reported (any client late), and the cycles this client itself missed
@@ -104,6 +108,10 @@ class MidiPeer:
     def events(self, port: str = "in") -> list[Event]:
         return list(self.received[port])
 
+    def events_at(self, port: str = "in") -> list[tuple[float, bytes]]:
+        """What was received, with when on the monotonic clock (within a wake-up of the callback)."""
+        return [(at, data) for at, (_, data) in zip(list(self.received_at[port]), self.events(port), strict=False)]
+
     def wait_for(self, count: int, port: str = "in", timeout: float = 10.0) -> list[Event]:
         """Wait until ``count`` events were received on a port; return them."""
         deadline = time.monotonic() + timeout
@@ -135,10 +143,14 @@ class MidiPeer:
             self.xruns += max(0, (frame0 - self._frame0) // nframes - 1)
         self._frame0, self._raw0 = frame0, raw
 
+        start = None
         for name, port in self._inputs:
-            sink = self.received[name]
+            sink, at = self.received[name], self.received_at[name]
             for offset, data in port.incoming_midi_events():
+                if start is None:
+                    start = time.monotonic() - self.client.frames_since_cycle_start / self._rate
                 sink.append((frame0 + offset, bytes(data)))
+                at.append(start + offset / self._rate)
 
         for port in self._outputs.values():
             port.clear_buffer()
