@@ -102,7 +102,7 @@ def start_engine(server: JackServer, peer: MidiPeer, **kw: Any) -> Engine:
     return engine
 
 
-def note_ons(events: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+def note_ons(events: list[tuple[T, bytes]]) -> list[tuple[T, bytes]]:
     return [(f, d) for f, d in events if d[0] & 0xF0 == 0x90]
 
 
@@ -341,7 +341,7 @@ def test_the_rtmidi_fallback_sends_the_clicks_in_order_within_a_period_or_two(
             engine.handle.send(m.Play())
             peer.wait_for(16, "click", timeout=15)
             engine.handle.send(m.Stop())
-            ons = [(at, d) for at, d in peer.events_at("click") if d[0] & 0xF0 == 0x90][:8]
+            ons = note_ons(peer.events_at("click"))[:8]
             time.sleep(STATS_INTERVAL + 0.5)  # the engine's counters, sent once a second, now include the run
             xruns = peer.xruns - xruns
             sounded = engine.of(m.BeatSounded)
@@ -360,12 +360,11 @@ def test_the_rtmidi_fallback_sends_the_clicks_in_order_within_a_period_or_two(
     # writes at the next cycle's start, from a thread a busy VM can wake 50 ms late and more; a tempo off by
     # a fifth is a beat off by the eighth note.
     notes = ClickNotes()
-    heard = []
+    heard, late = [], []
     for at, data in ons:
         i = min(range(len(sounded)), key=lambda k: abs(sounded[k].t - at))
-        near = abs(sounded[i].t - at) <= 0.125 and notes.note_on(ClickKind(sounded[i].kind)) == data
-        heard.append(i if near else -1)
-    late = [at - sounded[i].t for (at, _), i in zip(ons, heard, strict=True)]
+        late.append(at - sounded[i].t)
+        heard.append(i if abs(late[-1]) <= 0.125 and notes.note_on(ClickKind(sounded[i].kind)) == data else -1)
     context = f"heard as sounded {heard}, {xruns} xruns, late by {[round(x, 4) for x in late]} s"
     assert len(ons) == 8, context
     assert -1 not in heard, context
