@@ -53,6 +53,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from stage.core.limits import MAX_ID, valid_id
 from stage.core.session import Note, Role, Take, TakeEdit, TakeStatus, apply_edit
 from stage.errors import NotFound, StageError, StoreError
 
@@ -344,6 +345,12 @@ async def _guard(url: str, what: str) -> AsyncIterator[None]:
         raise StoreError(f"take store {url}: could not {what}: {_reason(exc)}") from exc
 
 
+def _known(take_id: int) -> None:
+    """:class:`NotFound` for an id no take can have: the database is never asked about a number it cannot hold."""
+    if not valid_id(take_id):
+        raise NotFound(f"no take with id {take_id} (ids run from 1 to {MAX_ID})")
+
+
 # --- the store -----------------------------------------------------------------------------------
 
 
@@ -377,6 +384,7 @@ class TakeStore:
         return found
 
     async def _get(self, conn: AsyncConnection, take_id: int, *, lock: bool = False) -> Take:
+        _known(take_id)
         query = select(takes).where(takes.c.id == take_id)
         row = (await conn.execute(query.with_for_update() if lock else query)).one_or_none()
         if row is None:
@@ -527,6 +535,7 @@ class TakeStore:
 
     async def history(self, take_id: int) -> list[TakeEdit]:
         """Every edit of a take, oldest first."""
+        _known(take_id)
         async with _guard(self.url, f"read the history of take {take_id}"), self._reads.connect() as conn:
             if (await conn.execute(select(takes.c.id).where(takes.c.id == take_id))).first() is None:
                 raise NotFound(f"no take with id {take_id}")

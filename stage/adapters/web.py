@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from stage.core import limits as lim
 from stage.core.breakdown import breakdown_dict, cue_breakdown
 from stage.core.cuesheet import Cue
 from stage.core.session import EDITABLE, Action, Mode, Role, Take, allowed
@@ -40,9 +41,9 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         400: "a value that cannot work (a timecode that does not exist, a bar the cue lacks)",
         401: "no token, or an unknown one",
         403: "this role may not do that",
-        404: "unknown cue or take",
+        404: "unknown cue or take (a take id outside 1 to 2^31-1 is unknown)",
         409: "not now: rolling, nothing armed, already stopped, changed meanwhile",
-        422: "malformed JSON or a body that does not fit the schema",
+        422: "malformed JSON, a body that does not fit the schema, a value out of its bounds (docs/limits.md)",
         503: "the engine or the take database did not answer; the service keeps running",
     }
     return {code: {"model": Problem, "description": words[code]} for code in codes}
@@ -52,7 +53,7 @@ class ArmRequest(BaseModel):
     """Arm a cue (null: disarm, every cue clicks)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"cue": "1M1"}, {"cue": None}]})
-    cue: str | None
+    cue: str | None = Field(max_length=lim.MAX_CUE_ID)
 
 
 class ModeRequest(BaseModel):
@@ -71,7 +72,8 @@ class PlayRequest(BaseModel):
             "examples": [{}, {"pickup_bar": 33}, {"pickup_bar": 33, "locate": False}, {"wild": True}],
         },
     )
-    pickup_bar: int | None = Field(default=None, ge=1, description="mark the take a pickup from this bar")
+    pickup_bar: int | None = Field(default=None, ge=1, le=lim.MAX_BAR,
+                                   description="mark the take a pickup from this bar")
     locate: bool = Field(default=True, description="with pickup_bar: jump to that bar of the armed cue first")
     wild: bool = Field(default=False, description="mark the take wild (off picture)")
 
@@ -85,10 +87,10 @@ class LocateRequest(BaseModel):
             "examples": [{"timecode": "01:00:10:00"}, {"bar": 33}, {"bar": 12, "beat": 3, "cue": "1M1"}],
         },
     )
-    timecode: str | None = None
-    bar: int | None = None
-    beat: float = Field(default=1, ge=1)
-    cue: str | None = None
+    timecode: str | None = Field(default=None, max_length=lim.MAX_TIMECODE)
+    bar: int | None = Field(default=None, ge=lim.MIN_BAR, le=lim.MAX_BAR)
+    beat: float = Field(default=1, ge=lim.MIN_BEAT, le=lim.MAX_BEAT, allow_inf_nan=False)
+    cue: str | None = Field(default=None, max_length=lim.MAX_CUE_ID)
 
     @model_validator(mode="after")
     def _one_target(self) -> LocateRequest:
@@ -98,10 +100,16 @@ class LocateRequest(BaseModel):
 
 
 class VarispeedRequest(BaseModel):
-    """Internal clock speed: 1.0 is normal, 0.9-1.1 a ±10 % pull."""
+    """Internal clock speed: 1.0 is normal, 0.9-1.1 a ±10 % pull; 1/64 to 4 either way (negative: reverse)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"speed": 1.001}]})
-    speed: float
+    speed: float = Field(ge=-lim.MAX_SPEED, le=lim.MAX_SPEED, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _not_near_zero(self) -> VarispeedRequest:
+        if not lim.valid_speed(self.speed):
+            raise ValueError(f"speed must be at least {lim.MIN_SPEED:g} either way of 0, not {self.speed}")
+        return self
 
 
 # PATCH body field → the session's name of the field (a note is added, so it is singular there).
@@ -127,11 +135,13 @@ class TakePatch(BaseModel):
             ],
         },
     )
-    status: str | None = Field(default=None, description="false_start, breakdown, incomplete, complete, hold, print")
-    notes: str | None = Field(default=None, description="a note to append, signed with the caller's role")
-    pickup_bar: int | None = None
+    status: str | None = Field(default=None, max_length=lim.MAX_STATUS,
+                               description="false_start, breakdown, incomplete, complete, hold, print")
+    notes: str | None = Field(default=None, max_length=lim.MAX_NOTE,
+                              description="a note to append, signed with the caller's role")
+    pickup_bar: int | None = Field(default=None, ge=1, le=lim.MAX_BAR)
     wild: bool | None = None
-    expected_version: int | None = Field(default=None, ge=0)
+    expected_version: int | None = Field(default=None, ge=0, le=lim.MAX_VERSION)
 
     @model_validator(mode="after")
     def _something(self) -> TakePatch:
@@ -389,7 +399,9 @@ def create_app(
     # -- takes -----------------------------------------------------------------------------------
 
     @app.get("/api/takes", tags=["takes"], responses=_errors(404, 503))
-    async def list_takes(cue: Annotated[str | None, Query(examples=["1M1"])] = None) -> dict[str, Any]:
+    async def list_takes(
+        cue: Annotated[str | None, Query(examples=["1M1"], max_length=lim.MAX_CUE_ID)] = None,
+    ) -> dict[str, Any]:
         """Every take (of one cue), in the order they were logged."""
         return {"takes": [as_json(t) for t in await log().takes(cue)]}
 
@@ -408,6 +420,8 @@ def create_app(
         disposition = f'attachment; filename="takes.{fmt}"'
         return Response(text, media_type=media, headers={"Content-Disposition": disposition})
 
+    # A take id is any integer in the path: one that no take can have (outside 1 to 2^31-1) is a 404 like any
+    # unknown one, never a question to the database.
     @app.get("/api/takes/{take_id}", tags=["takes"], responses=_errors(404, 422, 503))
     async def get_take(take_id: int) -> dict[str, Any]:
         """One take with its history of edits."""

@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
+from stage.core.limits import MAX_CUE_ID
 from stage.core.tempo import ClickMap, Meter, TempoChange, parse_click_unit, parse_tempo
 from stage.core.timecode import Rate, Timecode, parse_duration, parse_rate
 from stage.errors import CueSheetError, Problem, StageError, TempoError
@@ -38,7 +39,7 @@ _CUE_KEYS = {
 _CHANGE_KEYS = {"bar", "beat", "tempo", "meter", "click", "ramp"}
 _HIT_KEYS = {"at", "bar", "beat", "label", "color", "streamer", "punch", "flutter"}
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-_ID_RE = re.compile(r"^\S{1,32}$")
+_ID_RE = re.compile(rf"^\S{{1,{MAX_CUE_ID}}}$")
 
 
 @dataclass(frozen=True)

@@ -233,6 +233,17 @@ class Playback:
             out.outputs.extend(Output(max(t, t_a), CLICK_PORT, data) for t, data in due)
 
 
+# Frames as far off as this are "never" (about 3 million years at 48 kHz): a time past them, infinite
+# or NaN (a deadline divided by a speed near zero) is clamped rather than allowed to stop the clock thread.
+NEVER = 2**62
+
+
 def frame_of(t: float, samplerate: int) -> int:
-    """The sample frame of engine time ``t``: the nearest one, so inter-onset error stays within half a sample."""
-    return math.floor(t * samplerate + 0.5)
+    """The sample frame of engine time ``t``: the nearest one, so inter-onset error stays within half a sample.
+
+    A time beyond :data:`NEVER` frames either way (or NaN, taken as never) gives ±:data:`NEVER`.
+    """
+    x = t * samplerate + 0.5
+    if -NEVER < x < NEVER:
+        return math.floor(x)
+    return -NEVER if x < 0 else NEVER

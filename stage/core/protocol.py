@@ -20,15 +20,17 @@ from __future__ import annotations
 import enum
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stage.core import limits as lim
 from stage.core.session import PERMISSIONS, Action, Role
 from stage.errors import ErrorCode, ProtocolError
 
 VERSION = 1
-MAX_FRAME = 16 * 1024  # bytes: the largest frame a client may send (a note of a few thousand words)
+MAX_FRAME = lim.MAX_FRAME  # bytes: the largest frame a client may send (a note of a few thousand words)
 SCHEMA_BASE = "https://stage.invalid/ws/"
 
 
@@ -75,6 +77,8 @@ class Field:
     max_length: int | None = None
     items: Kind | None = None  # element type of an ARRAY
     item_choices: tuple[str, ...] = ()
+    max_items: int | None = None  # most elements of an ARRAY
+    min_magnitude: float | None = None  # a NUMBER nearer zero than this (zero too) is refused
 
     def schema(self) -> dict[str, Any]:
         """This field as a JSON Schema."""
@@ -91,6 +95,10 @@ class Field:
             out["maximum"] = self.maximum
         if self.max_length is not None:
             out["maxLength"] = self.max_length
+        if self.max_items is not None:
+            out["maxItems"] = self.max_items
+        if self.min_magnitude is not None:
+            out["not"] = {"exclusiveMinimum": -self.min_magnitude, "exclusiveMaximum": self.min_magnitude}
         if self.items is not None:
             item: dict[str, Any] = {"type": self.items.value}
             if self.item_choices:
@@ -115,12 +123,18 @@ class Field:
             raise ProtocolError(
                 ErrorCode.INVALID, f"{where}: must be one of {', '.join(self.choices)}, not {_show(value)}"
             )
-        if self.minimum is not None and value < self.minimum:
-            raise ProtocolError(ErrorCode.INVALID, f"{where}: must be at least {self.minimum:g}, not {value}")
-        if self.maximum is not None and value > self.maximum:
-            raise ProtocolError(ErrorCode.INVALID, f"{where}: must be at most {self.maximum:g}, not {value}")
-        if self.max_length is not None and len(value) > self.max_length:
+        number = isinstance(value, int | float)  # an ID's limits: the numeric ones for integers, length for text
+        if number and self.minimum is not None and value < self.minimum:
+            raise ProtocolError(ErrorCode.INVALID, f"{where}: must be at least {self.minimum:g}, not {_show(value)}")
+        if number and self.maximum is not None and value > self.maximum:
+            raise ProtocolError(ErrorCode.INVALID, f"{where}: must be at most {self.maximum:g}, not {_show(value)}")
+        if number and self.min_magnitude is not None and abs(value) < self.min_magnitude:
+            least = f"must be at least {self.min_magnitude:g} either way of 0"
+            raise ProtocolError(ErrorCode.INVALID, f"{where}: {least}, not {_show(value)}")
+        if not number and self.max_length is not None and len(value) > self.max_length:
             raise ProtocolError(ErrorCode.INVALID, f"{where}: longer than {self.max_length} characters")
+        if self.max_items is not None and len(value) > self.max_items:
+            raise ProtocolError(ErrorCode.INVALID, f"{where}: more than {self.max_items} items")
         if self.items is not None:
             for i, item in enumerate(value):
                 if not _is(item, self.items):
@@ -161,6 +175,8 @@ def _is(value: Any, kind: Kind) -> bool:
         return kind is Kind.BOOLEAN
     if kind is Kind.NUMBER and isinstance(value, float):
         return math.isfinite(value)
+    if kind is Kind.NUMBER and isinstance(value, int):
+        return -sys.float_info.max <= value <= sys.float_info.max  # JSON digits past a double: no number here
     return isinstance(value, _PY_TYPES[kind])
 
 
@@ -207,54 +223,63 @@ COMMANDS: Mapping[str, CommandSpec] = {
     c.name: c
     for c in (
         CommandSpec("arm", "Arm a cue; null disarms (every cue clicks).", Action.ARM,
-                    (Field("cue", Kind.STRING, "Cue id, e.g. 1M1.", nullable=True, max_length=64),)),
+                    (Field("cue", Kind.STRING, "Cue id, e.g. 1M1.", nullable=True, max_length=lim.MAX_CUE_ID),)),
         CommandSpec("mode", "Rehearse (nothing logged) or record (each roll is a take).", Action.ARM,
                     (Field("mode", Kind.STRING, "The mode.", choices=("rehearse", "record")),)),
         CommandSpec("play", "Roll: in record mode a new take starts.", Action.PLAY,
-                    (Field("pickup_bar", Kind.INTEGER, "A pickup from this bar.", required=False, minimum=1),
+                    (Field("pickup_bar", Kind.INTEGER, "A pickup from this bar.", required=False, minimum=1,
+                           maximum=lim.MAX_BAR),
                      Field("wild", Kind.BOOLEAN, "A wild take (off picture).", required=False))),
         CommandSpec("stop", "Stop: a take being recorded ends.", Action.PLAY),
         CommandSpec("locate", "Jump to a timecode, or to a bar (and beat) of a cue (the armed one by default).",
                     Action.PLAY,
                     (Field("timecode", Kind.STRING, "Picture timecode, e.g. 01:00:10:00.", required=False,
-                           max_length=16),
-                     Field("bar", Kind.INTEGER, "Bar number.", required=False, minimum=-64, maximum=100000),
-                     Field("beat", Kind.NUMBER, "Beat in the bar.", required=False, minimum=1, maximum=64),
-                     Field("cue", Kind.STRING, "Cue id.", required=False, max_length=64)),
+                           max_length=lim.MAX_TIMECODE),
+                     Field("bar", Kind.INTEGER, "Bar number.", required=False, minimum=lim.MIN_BAR,
+                           maximum=lim.MAX_BAR),
+                     Field("beat", Kind.NUMBER, "Beat in the bar.", required=False, minimum=lim.MIN_BEAT,
+                           maximum=lim.MAX_BEAT),
+                     Field("cue", Kind.STRING, "Cue id.", required=False, max_length=lim.MAX_CUE_ID)),
                     one_of=("timecode", "bar")),
         CommandSpec("varispeed", "Speed of the internal clock (1.0 normal).", Action.PLAY,
-                    (Field("speed", Kind.NUMBER, "Speed, non-zero.", minimum=-4, maximum=4),)),
+                    (Field("speed", Kind.NUMBER, "Speed: 1/64 to 4 either way (negative: reverse).",
+                           minimum=-lim.MAX_SPEED, maximum=lim.MAX_SPEED, min_magnitude=lim.MIN_SPEED),)),
         CommandSpec("take_status", "Set a take's status (the latest take unless take is given).", Action.SET_STATUS,
                     (Field("status", Kind.STRING, "false_start, breakdown, incomplete, complete, hold, print "
-                           "(or circled, fs, …).", max_length=32),
-                     Field("take", Kind.INTEGER, "Take id.", required=False, minimum=1))),
+                           "(or circled, fs, …).", max_length=lim.MAX_STATUS),
+                     Field("take", Kind.INTEGER, "Take id (one past 2^31-1 cannot exist: not_found).",
+                           required=False, minimum=1))),
         CommandSpec("note", "Add a note to a take (the latest take unless take is given).", Action.WRITE_NOTES,
-                    (Field("text", Kind.STRING, "The note.", max_length=4000),
-                     Field("take", Kind.INTEGER, "Take id.", required=False, minimum=1))),
+                    (Field("text", Kind.STRING, "The note.", max_length=lim.MAX_NOTE),
+                     Field("take", Kind.INTEGER, "Take id (one past 2^31-1 cannot exist: not_found).",
+                           required=False, minimum=1))),
     )
 }
 
-_ID = Field("id", Kind.ID, "Request id, echoed in the result or error.", required=False)
+_ID = Field("id", Kind.ID, "Request id, echoed in the result or error.", required=False,
+            minimum=-lim.MAX_REQUEST_INT, maximum=lim.MAX_REQUEST_INT, max_length=lim.MAX_REQUEST_ID)
 
 MESSAGES: tuple[Spec, ...] = (
         # -- client → server
         Spec("hello", Direction.CLIENT, "First message: who the client is. Musicians need no token.", (
             Field("role", Kind.STRING, "The client's role.", choices=_ROLES),
             Field("token", Kind.STRING, "The role's token from [auth] (not needed for musician).", required=False,
-                  max_length=256),
+                  max_length=lim.MAX_TOKEN),
             Field("topics", Kind.ARRAY, "Topics to receive (default: all).", required=False, items=Kind.STRING,
-                  item_choices=_TOPICS),
+                  item_choices=_TOPICS, max_items=lim.MAX_TOPICS),
             Field("name", Kind.STRING, "A name for the client list, e.g. 'violins 1 desk 2'.", required=False,
-                  max_length=64),
+                  max_length=lim.MAX_NAME),
         )),
         Spec("sync", Direction.CLIENT, "Clock sync request; t0 is the client's clock when sent.", (
             Field("t0", Kind.NUMBER, "Client time when sent (any unit-second clock)."),
         )),
         Spec("subscribe", Direction.CLIENT, "Add topics.", (
-            Field("topics", Kind.ARRAY, "Topics to add.", items=Kind.STRING, item_choices=_TOPICS),
+            Field("topics", Kind.ARRAY, "Topics to add.", items=Kind.STRING, item_choices=_TOPICS,
+                  max_items=lim.MAX_TOPICS),
         )),
         Spec("unsubscribe", Direction.CLIENT, "Remove topics.", (
-            Field("topics", Kind.ARRAY, "Topics to remove.", items=Kind.STRING, item_choices=_TOPICS),
+            Field("topics", Kind.ARRAY, "Topics to remove.", items=Kind.STRING, item_choices=_TOPICS,
+                  max_items=lim.MAX_TOPICS),
         )),
         Spec("snapshot", Direction.CLIENT, "Ask for a fresh snapshot (after a gap in seq).", ()),
         Spec("command", Direction.CLIENT, "A control command, for roles allowed it.", (
@@ -391,7 +416,7 @@ def parse_value(raw: Any) -> ClientMessage:
     if not isinstance(raw, dict):
         raise ProtocolError(ErrorCode.INVALID, f"a message is a JSON object, not {_show(raw)}")
     kind = raw.get("type")
-    msg_id = raw.get("id") if _is(raw.get("id"), Kind.ID) else None
+    msg_id = request_id(raw.get("id"))
     spec = _spec(Direction.CLIENT, kind) if isinstance(kind, str) else None
     if spec is None:
         raise ProtocolError(
@@ -402,6 +427,15 @@ def parse_value(raw: Any) -> ClientMessage:
         return _build(spec.type, values)
     except ProtocolError as exc:
         raise ProtocolError(exc.code, str(exc), msg_id) from None
+
+
+def request_id(value: Any) -> str | int | None:
+    """``value`` if it is a request id that may be echoed back (within its limits), else None."""
+    try:
+        checked: str | int = _ID.check(value, "id")
+    except ProtocolError:
+        return None
+    return checked
 
 
 def _fields(fields: Sequence[Field], raw: Mapping[str, Any], where: str, skip: Sequence[str] = ()) -> dict[str, Any]:

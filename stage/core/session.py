@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from fractions import Fraction
 
+from stage.core.limits import MAX_BAR
 from stage.core.timecode import Timecode
 from stage.errors import NotFound, SessionError
 
@@ -149,8 +150,8 @@ class Take:
             raise SessionError("a take needs a cue")
         if self.number < 1:
             raise SessionError(f"take {self.label}: take numbers start at 1")
-        if self.pickup_bar is not None and self.pickup_bar < 1:
-            raise SessionError(f"take {self.label}: pickup bar must be 1 or more, not {self.pickup_bar}")
+        if self.pickup_bar is not None and not 1 <= self.pickup_bar <= MAX_BAR:
+            raise SessionError(f"take {self.label}: pickup bar must be 1 to {MAX_BAR}, not {self.pickup_bar}")
         if (self.tc_out is None) != (self.ended_at is None):
             raise SessionError(f"take {self.label}: tc_out and ended_at are set together when the take ends")
         if self.duration is not None and self.duration < 0:
@@ -209,8 +210,8 @@ def _checked(take: Take, name: str, value: object) -> object:
     if name == "pickup_bar":
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise SessionError(f"take {take.label}: pickup bar must be a bar number (1 or more), not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BAR:
+            raise SessionError(f"take {take.label}: pickup bar must be a bar number (1 to {MAX_BAR}), not {value!r}")
         return value
     if name == "wild":
         if not isinstance(value, bool):
@@ -428,8 +429,8 @@ class Session:
             raise SessionError(f"already {self._busy()}")
         if self._armed is None:
             raise SessionError("no cue is armed")
-        if pickup_bar is not None and (isinstance(pickup_bar, bool) or pickup_bar < 1):
-            raise SessionError(f"pickup bar must be 1 or more, not {pickup_bar!r}")
+        if pickup_bar is not None and (isinstance(pickup_bar, bool) or not 1 <= pickup_bar <= MAX_BAR):
+            raise SessionError(f"pickup bar must be 1 to {MAX_BAR}, not {pickup_bar!r}")
         _aware("roll time", at)
         cue = self._armed
         if self._mode is Mode.REHEARSE:

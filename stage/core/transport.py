@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from stage.core.limits import MAX_SPEED, MIN_SPEED, valid_speed
+
 
 class TransportState(enum.Enum):
     """What the transport is doing."""
@@ -81,9 +83,9 @@ class InternalClock:
         return self._anchor
 
     def set_varispeed(self, speed: float, now: float) -> Anchor:
-        """Change the play speed (1.0 = normal, 0.9-1.1 for a ±10 % pull)."""
-        if not -4.0 <= speed <= 4.0 or speed == 0:
-            raise ValueError(f"varispeed {speed} is out of range (non-zero, -4..4)")
+        """Change the play speed (1.0 = normal, 0.9-1.1 for a ±10 % pull; 1/64 to 4 either way)."""
+        if not valid_speed(speed):
+            raise ValueError(f"varispeed {speed} is out of range ({MIN_SPEED:g} to {MAX_SPEED:g} either way)")
         self._varispeed = speed
         if self._anchor.rolling:
             self._anchor = Anchor(now, self._anchor.position(now), speed)

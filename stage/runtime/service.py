@@ -16,11 +16,12 @@ from fractions import Fraction
 from typing import Any
 
 from stage.config import Config
+from stage.core import limits
 from stage.core.cuesheet import Cue, CueSheet
 from stage.core.playback import ClickNotes, TimedClick
 from stage.core.timecode import Timecode, frame_at
 from stage.core.transport import Anchor
-from stage.errors import NotFound, SessionError
+from stage.errors import NotFound, SessionError, TempoError, TimecodeError
 from stage.runtime import messages as m
 from stage.runtime.bus import EventBus
 from stage.runtime.engine import EngineHandle, EngineSettings
@@ -177,6 +178,8 @@ class Service:
         self._internal_only("locate")
         if position < 0:
             raise SessionError("cannot locate before 00:00:00:00")
+        if not limits.valid_position(position, self.rate):
+            raise TimecodeError(f"picture {position:.6g} s is past 24:00:00:00: timecode ends there")
         self._send(m.Locate(position))
 
     async def located(self, position: float) -> TransportView:
@@ -215,6 +218,8 @@ class Service:
             raise SessionError("no cue is armed: arm one or name the cue to locate to a bar")
         if cue.clicks is None:
             raise SessionError(f"cue {cue.id} is free timing: it has no bars")
+        if not limits.MIN_BAR <= bar <= limits.MAX_BAR:
+            raise TempoError(f"bar {bar} does not exist (bars {limits.MIN_BAR} to {limits.MAX_BAR})")
         position = float(cue.downbeat + cue.clicks.time_of(bar, Fraction(str(beat))))
         self.locate(position)
         return position
@@ -222,8 +227,10 @@ class Service:
     def varispeed(self, speed: float) -> None:
         """Set the internal clock's speed."""
         self._internal_only("varispeed")
-        if not -4.0 <= speed <= 4.0 or speed == 0:
-            raise SessionError(f"varispeed {speed} is out of range (non-zero, -4 to 4)")
+        if not limits.valid_speed(speed):
+            raise SessionError(
+                f"varispeed {speed} is out of range ({limits.MIN_SPEED:g} to {limits.MAX_SPEED:g} either way)"
+            )
         self._send(m.Varispeed(speed))
 
     def position(self, now: float | None = None) -> float:

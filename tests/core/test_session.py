@@ -231,7 +231,7 @@ def test_pickups_and_wild_takes_are_marked() -> None:
     wild = take_of(s, wild=True)
     assert (wild.pickup_bar, wild.wild, wild.number) == (None, True, 2)
     for bad in (0, -1, True):
-        with pytest.raises(SessionError, match="pickup bar must be 1 or more"):
+        with pytest.raises(SessionError, match="pickup bar must be 1 to 100000"):
             s.roll(tc("01:00:10:00"), T0, pickup_bar=bad)
     assert not s.rolling
     assert s.next_number("1M1") == 3
@@ -354,7 +354,7 @@ def test_status_names_and_aliases() -> None:
         ({"tc_in": "01:00:00:00"}, Role.ENGINEER, r"^take 1M1-1: 'tc_in' cannot be edited \(editable: status, "),
         ({"status": "great"}, Role.ENGINEER, r"^unknown take status 'great'"),
         ({"status": 3}, Role.ENGINEER, r"^a take status must be text, not 3$"),
-        ({"pickup_bar": 0}, Role.ENGINEER, r"^take 1M1-1: pickup bar must be a bar number \(1 or more\), not 0$"),
+        ({"pickup_bar": 0}, Role.ENGINEER, r"^take 1M1-1: pickup bar must be a bar number \(1 to 100000\), not 0$"),
         ({"pickup_bar": "33"}, Role.ENGINEER, r"not '33'$"),
         ({"wild": "yes"}, Role.ENGINEER, r"^take 1M1-1: wild must be true or false, not 'yes'$"),
         ({"note": "   "}, Role.ENGINEER, r"^take 1M1-1: a note needs some text"),
@@ -402,7 +402,7 @@ def test_a_take_validates_itself() -> None:
         Take("1M1", 1, "01:00:00:00", T0, tc_out="01:00:01:00")
     with pytest.raises(SessionError, match=r"duration -1\.0 is negative"):
         Take("1M1", 1, "01:00:00:00", T0, duration=-1.0)
-    with pytest.raises(SessionError, match="pickup bar must be 1 or more, not 0"):
+    with pytest.raises(SessionError, match="pickup bar must be 1 to 100000, not 0"):
         Take("1M1", 1, "01:00:00:00", T0, pickup_bar=0)
     with pytest.raises(SessionError, match="started_at must be a timezone-aware"):
         Take("1M1", 1, "01:00:00:00", datetime(2026, 1, 1))  # noqa: DTZ001

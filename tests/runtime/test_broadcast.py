@@ -113,8 +113,10 @@ async def test_commands_without_a_take_log(service: Service) -> None:
         ('{"type":"command","id":3,"command":"locate","args":{"timecode":"99:00:00:00"}}', Role.CONDUCTOR,
          ErrorCode.REFUSED, None),
         ('{"type":"command","id":4,"command":"arm","args":{"cue":"5M5"}}', Role.CONDUCTOR, ErrorCode.NOT_FOUND, None),
-        ('{"type":"command","id":5,"command":"varispeed","args":{"speed":0}}', Role.CONDUCTOR, ErrorCode.REFUSED,
-         "varispeed 0 is out of range (non-zero, -4 to 4)"),
+        ('{"type":"command","id":5,"command":"varispeed","args":{"speed":0}}', Role.CONDUCTOR, ErrorCode.INVALID,
+         "command varispeed: args: speed: must be at least 0.015625 either way of 0, not 0"),
+        ('{"type":"command","id":6,"command":"locate","args":{"bar":100000}}', Role.CONDUCTOR, ErrorCode.REFUSED,
+         "picture 200008 s is past 24:00:00:00: timecode ends there"),
     ]
     for frame, role, code, message in refusals:
         with pytest.raises(ProtocolError) as info:
