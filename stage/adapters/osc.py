@@ -6,6 +6,9 @@ nothing here waits on the loop.  State goes out with ``sendto`` (never
 blocks) to the ``[osc] destinations`` and to every client that sent
 ``/stage/subscribe``.  Malformed packets are counted in
 :attr:`OscEndpoint.stats` and logged (throttled); they are never fatal.
+Nor is a failed send: a destination that cannot be sent to never reaches
+the socket, an OS error for one is counted, and should the socket close all
+the same, it is opened again on the same port.
 
 Control needs a role: a sender says ``/stage/auth <token>`` once, and its
 host may then send what that role is allowed until the service restarts (a
@@ -22,6 +25,7 @@ import asyncio
 import collections
 import enum
 import logging
+import math
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +35,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket, ParseError
 
 from stage.config import OscConfig
+from stage.core import limits
 from stage.core import protocol as p
 from stage.core.protocol import Command, Topic
 from stage.core.session import Role, TakeStatus
@@ -99,10 +104,31 @@ def _arg(a: Sequence[Any], i: int, kind: type | tuple[type, ...], what: str, def
     return value
 
 
+def _whole(a: Sequence[Any], i: int, what: str) -> int:
+    """Argument ``i`` as a whole number (a float is cut to one, as a TouchOSC fader sends it)."""
+    value = _arg(a, i, (int, float), what)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ProtocolError(ErrorCode.INVALID, f"{what} must be a number, not {value!r}")
+    return int(value)
+
+
+def _port(a: Sequence[Any], default: int) -> int:
+    """The port argument of subscribe/unsubscribe (the sender's own by default), within UDP's range."""
+    port = int(_arg(a, 0, int, "port", default))
+    if not limits.MIN_PORT <= port <= limits.MAX_PORT:
+        raise ProtocolError(ErrorCode.INVALID, f"port must be {limits.MIN_PORT} to {limits.MAX_PORT}, not {port}")
+    return port
+
+
+def _sendable(target: Addr) -> bool:
+    """True when ``target`` is an address a datagram can go to (anything else would close the socket)."""
+    return limits.MIN_PORT <= target[1] <= limits.MAX_PORT
+
+
 def _locate_bar(a: Sequence[Any]) -> Command:
-    bar = _arg(a, 0, (int, float), "bar")
+    bar = _whole(a, 0, "bar")
     beat = _arg(a, 1, (int, float), "beat", _ABSENT)
-    return _cmd("locate", bar=int(bar), beat=beat)
+    return _cmd("locate", bar=bar, beat=beat)
 
 
 def _arm(a: Sequence[Any]) -> Command:
@@ -126,7 +152,7 @@ _IN: list[Address] = [
     Address("/stage/transport/play", Way.IN, "", "Roll (record mode: a new take).", _press("play")),
     Address("/stage/transport/stop", Way.IN, "", "Stop (a take being recorded ends).", _press("stop")),
     Address("/stage/transport/pickup", Way.IN, "i", "Roll as a pickup from bar i of the armed cue.",
-            lambda a: _cmd("play", pickup_bar=int(_arg(a, 0, (int, float), "bar")))),
+            lambda a: _cmd("play", pickup_bar=_whole(a, 0, "bar"))),
     Address("/stage/transport/locate", Way.IN, "s", "Locate to a timecode.",
             lambda a: _cmd("locate", timecode=_arg(a, 0, str, "timecode"))),
     Address("/stage/transport/bar", Way.IN, "i[f]", "Locate to a bar (and beat) of the armed cue.", _locate_bar),
@@ -154,7 +180,7 @@ _OUT: list[Address] = [
             topic=Topic.TRANSPORT),
     Address("/stage/timecode", Way.OUT, "s", "The timecode where the transport changed, for a label.",
             topic=Topic.TRANSPORT),
-    Address("/stage/beat", Way.OUT, "siisd", "cue, bar, beat, kind (accent/click/warning), server time it sounds.",
+    Address("/stage/beat", Way.OUT, "siisd", "cue, bar, beat, kind (accent/normal/warning), server time it sounds.",
             topic=Topic.BEAT),
     Address("/stage/barbeat", Way.OUT, "s", "bar|beat as text, for a label: \"12|3\".", topic=Topic.BEAT),
     Address("/stage/cue", Way.OUT, "ss", "entered or left, cue id.", topic=Topic.CUE),
@@ -263,6 +289,8 @@ class OscEndpoint(asyncio.DatagramProtocol):
         self.stats: collections.Counter[str] = collections.Counter()
         self._throttle = Throttle()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._bound: tuple[str, int] | None = None  # host and port to open the socket on again if it closes
+        self._closing = False
 
     @classmethod
     async def start(cls, broadcaster: Broadcaster, config: OscConfig) -> OscEndpoint:
@@ -280,8 +308,31 @@ class OscEndpoint(asyncio.DatagramProtocol):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         await loop.create_datagram_endpoint(lambda: endpoint, sock=sock)
+        endpoint._bound = (config.host, endpoint.port)
         log.info("OSC on %s:%d, state to %d destinations", config.host, endpoint.port, len(destinations))
         return endpoint
+
+    async def _reopen(self) -> None:
+        """Bind the same port again after the socket closed under us; retry for as long as it takes."""
+        assert self._bound is not None
+        host, port = self._bound
+        delay = 0.01
+        while not self._closing:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.bind((host, port))
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+                await asyncio.get_running_loop().create_datagram_endpoint(lambda: self, sock=sock)
+            except OSError as exc:
+                sock.close()
+                if self._throttle("reopen"):
+                    log.error("OSC cannot listen on %s:%d again: %s", host, port, exc)  # noqa: TRY400 -- expected, no trace
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            else:
+                log.warning("OSC listens on %s:%d again", host, port)
+                return
 
     # -- asyncio.DatagramProtocol ----------------------------------------------------------------
 
@@ -292,6 +343,18 @@ class OscEndpoint(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         """One datagram in."""
         self.received(data, (str(addr[0]), int(addr[1])))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The socket closed: on purpose (:meth:`close`), or under us — then open it again."""
+        self._transport = None
+        if self._closing or self._bound is None:
+            return
+        self.stats["reopened"] += 1
+        log.error("OSC socket closed (%r): opening it again", exc)
+        # A task: asyncio closes the old socket right after this returns, and the port must be free first.
+        task = asyncio.get_running_loop().create_task(self._reopen(), name="stage-osc-reopen")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def error_received(self, exc: Exception) -> None:
         """An ICMP "port unreachable" from a destination that is not listening: count it, carry on."""
@@ -307,16 +370,20 @@ class OscEndpoint(asyncio.DatagramProtocol):
     @property
     def port(self) -> int:
         """The port listened on."""
+        if self._bound is not None:
+            return self._bound[1]
         return int(self.transport.get_extra_info("sockname")[1])
 
     async def close(self) -> None:
         """Close the socket."""
+        self._closing = True
         for task in list(self._tasks):
             task.cancel()
         for client_id in self.subscribers.values():
             self.broadcaster.leave(client_id)
         self.subscribers.clear()
-        self.transport.close()
+        if self._transport is not None:
+            self._transport.close()
 
     # -- out -------------------------------------------------------------------------------------
 
@@ -329,12 +396,19 @@ class OscEndpoint(asyncio.DatagramProtocol):
             self._send_all(build(address, args), targets)
 
     def _send_all(self, datagram: bytes, targets: Sequence[Addr]) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():  # being opened again: this one is lost
+            self.stats["unsent"] += len(targets)
+            return
         for target in targets:
-            try:
-                self.transport.sendto(datagram, target)
-            except OSError as exc:
+            if not _sendable(target):
                 self.stats["send_errors"] += 1
-                if self._throttle(f"send:{target}"):
+                continue
+            try:  # asyncio reports an OS error through error_received, anything else by closing the socket
+                transport.sendto(datagram, target)
+            except Exception as exc:
+                self.stats["send_errors"] += 1
+                if self._throttle(f"send:{target[0]}"):
                     log.warning("OSC to %s:%d: %s", target[0], target[1], exc)
         self.stats["sent"] += len(targets)
 
@@ -358,7 +432,9 @@ class OscEndpoint(asyncio.DatagramProtocol):
             except ProtocolError as exc:
                 self._refuse(addr, str(msg.address), exc)
             except Exception as exc:  # a bug on one message must not stop the endpoint
-                log.exception("OSC %s from %s:%d failed", msg.address, *addr)
+                self.stats["errors"] += 1
+                if self._throttle(f"error:{addr[0]}"):
+                    log.exception("OSC %s from %s:%d failed", msg.address, *addr)
                 self._reply(addr, "/stage/error", [(str(msg.address), "s"), (repr(exc), "s")])
 
     def _malformed(self, addr: Addr, reason: str) -> None:
@@ -386,14 +462,16 @@ class OscEndpoint(asyncio.DatagramProtocol):
                 self.roles[addr[0]] = role
                 self._reply(addr, "/stage/ok", [(f"auth {role.value}", "s")])
             case "/stage/subscribe":
-                target = (addr[0], int(_arg(args, 0, int, "port", addr[1])))
+                target = (addr[0], _port(args, addr[1]))
                 if target not in self.subscribers:
+                    if len(self.subscribers) >= limits.MAX_OSC_SUBSCRIBERS:
+                        raise ProtocolError(ErrorCode.REFUSED, f"{limits.MAX_OSC_SUBSCRIBERS} OSC subscribers already")
                     info = self.broadcaster.join("osc", self.roles.get(addr[0], Role.MUSICIAN), "",
                                                  f"{target[0]}:{target[1]}")
                     self.subscribers[target] = info.id
                 self._snapshot(target)
             case "/stage/unsubscribe":
-                target = (addr[0], int(_arg(args, 0, int, "port", addr[1])))
+                target = (addr[0], _port(args, addr[1]))
                 client_id = self.subscribers.pop(target, None)
                 if client_id is not None:
                     self.broadcaster.leave(client_id)

@@ -42,6 +42,8 @@ MAX_SPEED = 4.0
 MIN_PORT = 1
 MAX_PORT = 65_535
 """UDP ports an OSC client may ask state to be sent to."""
+MAX_OSC_SUBSCRIBERS = 256
+"""Addresses OSC state is sent to on request (``/stage/subscribe``), besides the configured destinations."""
 
 DAY_HOURS = 24
 """Timecode runs from 00:00:00:00 up to, not including, 24:00:00:00: picture cannot be located past it."""

@@ -217,3 +217,66 @@ async def test_a_take_recorded_through_osc_reaches_ws_oscdump_and_mqtt_with_the_
         await dump.stop()
         await sub.stop()
         await clear_retained(1883, f"stage/{name}")
+
+
+async def _answer(sock: socket.socket) -> bytes:
+    data: bytes = await asyncio.wait_for(asyncio.to_thread(sock.recv, 65536), 5 * UNIT)
+    return data
+
+
+async def test_subscribe_to_port_70000_is_refused_and_osc_keeps_answering(tmp_path: Path) -> None:
+    """Crash 2: one unauthenticated ``/stage/subscribe i 70000`` closed the socket for good."""
+    async with stage_rig(tmp_path, osc=True) as rig:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        await osc_send(rig.osc.port, "/stage/subscribe", "i", 70000)
+        await until(lambda: rig.osc.stats["refused.invalid"] == 1, what="the subscribe refused")
+        assert rig.osc.subscribers == {}
+        for port in (0, -1):
+            sock.sendto(osc.build("/stage/subscribe", [(port, "i")]), ("127.0.0.1", rig.osc.port))
+            assert await _answer(sock) == osc.build(
+                "/stage/error", [("/stage/subscribe", "s"), (f"port must be 1 to 65535, not {port}", "s")]
+            )
+        # The endpoint still answers, on the same socket, and still broadcasts.
+        sock.sendto(osc.build("/stage/snapshot", []), ("127.0.0.1", rig.osc.port))
+        assert (await _answer(sock)).startswith(b"/stage/transport\x00")
+        assert rig.osc.stats["reopened"] == 0
+        sock.close()
+
+
+async def test_a_socket_closed_under_the_endpoint_is_opened_again_on_its_port(tmp_path: Path) -> None:
+    """Whatever makes asyncio close the socket (a send it cannot make), OSC comes back on the same port."""
+    async with stage_rig(tmp_path, osc=True) as rig:
+        port = rig.osc.port
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        first = rig.osc.transport
+        first.sendto(b"x", ("127.0.0.1", 70000))  # asyncio: "Fatal write error on datagram transport"
+        await until(lambda: rig.osc.stats["reopened"] == 1, what="the socket closed")
+        await until(lambda: rig.osc._transport is not None and rig.osc._transport is not first, what="reopened")
+        assert rig.osc.port == port
+        sock.sendto(osc.build("/stage/snapshot", []), ("127.0.0.1", port))
+        assert (await _answer(sock)).startswith(b"/stage/transport\x00")
+        # Sends to a destination no datagram can reach are counted and never reach the socket.
+        before = rig.osc.stats["send_errors"]
+        rig.osc.subscribers[("127.0.0.1", 70000)] = -1
+        rig.service.arm("1M1")
+        await until(lambda: rig.osc.stats["send_errors"] > before, what="the bad destination counted")
+        del rig.osc.subscribers[("127.0.0.1", 70000)]
+        assert rig.osc.stats["reopened"] == 1
+        sock.close()
+
+
+async def test_an_infinite_bar_is_refused_as_invalid(tmp_path: Path) -> None:
+    """``/stage/transport/bar f inf`` raised OverflowError in int(): now a plain refusal, logged like one."""
+    async with stage_rig(tmp_path, osc=True) as rig:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        for path in ("/stage/transport/bar", "/stage/transport/pickup"):
+            for value in (float("inf"), float("nan")):
+                sock.sendto(osc.build(path, [(value, "f")]), ("127.0.0.1", rig.osc.port))
+                answer = await _answer(sock)
+                assert answer.startswith(b"/stage/error\x00\x00\x00\x00,ss\x00" + path.encode()), answer
+        assert rig.osc.stats["refused.invalid"] == 4
+        assert rig.osc.stats["errors"] == 0
+        sock.close()
