@@ -139,7 +139,13 @@ class MqttLink:
 
     def offer(self, out: Outgoing) -> None:
         """Queue one event: retained state (a newer one replaces the one waiting) and the event itself."""
-        payload = json.dumps(out.data, separators=(",", ":"), allow_nan=False).encode()
+        try:
+            payload = json.dumps(out.data, separators=(",", ":"), allow_nan=False).encode()
+        except ValueError:  # NaN or infinity: JSON cannot carry it; the other events still go
+            self.stats["unencodable"] += 1
+            if self._throttle(f"unencodable:{out.topic.value}"):
+                log.exception("MQTT: %s #%d cannot be sent", out.topic.value, out.seq)
+            return
         if out.topic in STATE:
             topic = f"{self.root}/state/{out.topic.value}"
             self._retained[topic] = payload
@@ -246,6 +252,13 @@ class MqttLink:
             if exc.msg_id is not None:
                 reply["id"] = exc.msg_id
             self._event(f"{self.root}/event/error", json.dumps(reply).encode())
+            return
+        except Exception as exc:  # a failure of ours on one command: answered and counted, the link goes on
+            self.stats["errors"] += 1
+            if self._throttle("error"):
+                log.exception("MQTT %s failed", topic)
+            reply |= {"code": ErrorCode.REFUSED.value, "message": f"command {name} failed: {exc!r}"}
+            self._event(f"{self.root}/event/error", json.dumps(reply, default=str).encode())
             return
         self._event(f"{self.root}/event/result", json.dumps(reply, default=str).encode())
 

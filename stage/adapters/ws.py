@@ -15,7 +15,9 @@ is dropped (code 1013) without touching anyone else.  Without the extension
 (``t2``) just before they are written; ``t1`` is stamped the moment a frame
 is read.
 Every refused frame is counted in :attr:`WsHub.stats`, logged (throttled) and
-answered with an ``error``; the connection goes on.
+answered with an ``error``; the connection goes on.  So does a frame the hub
+fails on for a reason of its own (counted as ``errors``); a failed send ends
+that one connection (counted as ``send_errors``), never the hub.
 """
 
 from __future__ import annotations
@@ -241,7 +243,7 @@ class WsHub:
         client.queue(p.encode(p.welcome(info.id, hello.role, frozenset(hello.topics), time.monotonic(),
                                         self.max_frame)))
         # Snapshot and registration in one step of the loop: no event falls between them.
-        client.queue(p.encode(self.broadcaster.snapshot()))
+        client.queue(self._snapshot(client))
         self.clients[info.id] = client
         self._rosters.clear()
         self.stats["connected"] += 1
@@ -263,6 +265,20 @@ class WsHub:
             elif reason == "server shutting down":
                 await self._close(ws, 1001, reason)
             log.info("ws client %d (%s, %s) left: %s", info.id, hello.role.value, address, reason)
+
+    def _snapshot(self, client: WsClient) -> str:
+        """The snapshot frame for ``client``; should it not encode (a bug), an error frame instead."""
+        try:
+            return p.encode(self.broadcaster.snapshot())
+        except Exception as exc:
+            self._failed(client.info.address, "snapshot", exc)
+            return p.encode(p.error(ErrorCode.UNAVAILABLE, f"no snapshot: {exc}"))
+
+    def _failed(self, address: str, what: str, exc: Exception) -> None:
+        """Count and log (throttled) a frame the hub itself could not handle."""
+        self.stats["errors"] += 1
+        if self._throttle(f"{address}:error"):
+            log.error("ws %s: %s failed: %r (%d so far)", address, what, exc, self.stats["errors"])
 
     def _forget(self, client: WsClient) -> None:
         if self.clients.pop(client.id, None) is not None:
@@ -291,6 +307,10 @@ class WsHub:
                         if exc.code is ErrorCode.UNAUTHORIZED:
                             await self._close(ws, CLOSE_POLICY, "unauthorized")
                             return None
+                        continue
+                    except Exception as exc:  # the hub's own failure on one frame: refuse it, go on
+                        self._failed(address, "hello", exc)
+                        await ws.send_text(p.encode(p.error(ErrorCode.INVALID, f"could not read hello: {exc}")))
                         continue
                     return msg
         except TimeoutError:
@@ -326,7 +346,15 @@ class WsHub:
                 self._refused(client, client.info.address, exc)
                 client.queue(p.encode(p.error(exc.code, str(exc), exc.msg_id)))
                 continue
-            self._handle(client, msg, t1)
+            except Exception as exc:  # the hub's own failure on one frame: refuse it, go on
+                self._failed(client.info.address, "reading a frame", exc)
+                client.queue(p.encode(p.error(ErrorCode.INVALID, f"could not read the frame: {exc}")))
+                continue
+            try:
+                self._handle(client, msg, t1)
+            except Exception as exc:
+                self._failed(client.info.address, f"handling {type(msg).__name__}", exc)
+                client.queue(p.encode(p.error(ErrorCode.REFUSED, f"could not handle the message: {exc}")))
 
     def _handle(self, client: WsClient, msg: p.ClientMessage, t1: float) -> None:
         match msg:
@@ -343,7 +371,7 @@ class WsHub:
                     client.topics -= topics
                 self._rosters.clear()
             case p.SnapshotRequest():
-                client.queue(p.encode(self.broadcaster.snapshot()))
+                client.queue(self._snapshot(client))
             case p.Hello():
                 client.queue(p.encode(p.error(ErrorCode.INVALID, "hello was already said")))
             case p.Command():
@@ -389,6 +417,12 @@ class WsHub:
                 log.warning("ws client %d (%s): a frame took over %g s to send: dropped as too slow",
                             client.id, client.info.address, self.send_timeout)
                 client.drop("too slow: a send timed out")
+                return
+            except Exception as exc:  # the connection broke under the send: this client ends, nobody else
+                self.stats["send_errors"] += 1
+                if self._throttle(f"{client.info.address}:send"):
+                    log.info("ws client %d (%s): send failed: %r", client.id, client.info.address, exc)
+                client.drop(f"send failed: {exc!r}")
                 return
             finally:
                 client.busy = False

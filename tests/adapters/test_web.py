@@ -635,3 +635,74 @@ async def test_example_bodies_parse() -> None:
         assert isinstance(extra, dict)
         for example in extra["examples"]:  # type: ignore[union-attr]
             model.model_validate(json.loads(json.dumps(example)))
+
+
+# -- the crashes fuzzing found: bounds where input enters ----------------------------------------
+
+BIG = 9223372036854775808  # 2^63: past SQLite's integer
+INT4 = 2**31  # past PostgreSQL's integer
+
+
+async def test_crash_1_a_tiny_varispeed_is_refused_and_the_engine_stays_alive(api: Api) -> None:
+    """A varispeed of 5e-324 was accepted: the engine's clock thread died of an infinite deadline."""
+    assert (await api.http.post("/api/session/arm", json={"cue": "1M1"}, headers=CONDUCTOR)).status_code == 200
+    assert (await api.play()).status_code == 200
+    for body in ('{"speed": 5e-324}', '{"speed": 0.0156}', '{"speed": -1e-9}', '{"speed": 0}', '{"speed": 4.01}',
+                 '{"speed": Infinity}', '{"speed": NaN}', '{"speed": 1e400}'):
+        answer = await api.http.post("/api/transport/varispeed", content=body,
+                                     headers={**CONDUCTOR, "content-type": "application/json"})
+        assert (body, answer.status_code) == (body, 422), answer.text
+        assert "speed" in answer.json()["detail"]
+    for speed in (1 / 64, -1 / 64, 4.0, 1.0):  # the bounds themselves are speeds
+        answer = await api.http.post("/api/transport/varispeed", json={"speed": speed}, headers=CONDUCTOR)
+        assert answer.status_code == 200, answer.text
+        await until(lambda s=speed: api.service.transport.anchor.speed == s, f"speed {speed}")  # type: ignore[misc]
+    # The engine still answers: stop, locate, play, stop.
+    assert (await api.stop()).status_code == 200
+    answer = await api.http.post("/api/transport/locate", json={"bar": 3}, headers=CONDUCTOR)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["anchor"]["p0"] == 3600 + 4.0
+    assert (await api.play()).status_code == 200
+    assert (await api.stop()).status_code == 200
+    assert not api.service.transport.rolling
+
+
+async def test_crash_3_take_ids_and_values_the_store_cannot_hold(api: Api) -> None:
+    """Ids past the database's integer answered 503 (SQLite from 2^63, PostgreSQL from 2^31): now 404 and 422."""
+    for take_id in (BIG, INT4, 2**31 - 1, 0, -1, -BIG):
+        got = await api.http.get(f"/api/takes/{take_id}")
+        assert (take_id, got.status_code) == (take_id, 404), got.text
+        assert got.json()["detail"].startswith(f"no take with id {take_id}")
+        patched = await api.http.patch(f"/api/takes/{take_id}", json={"status": "print"}, headers=CONDUCTOR)
+        assert (take_id, patched.status_code) == (take_id, 404), patched.text
+    await api.record()
+    assert (await api.play()).status_code == 200
+    take_id = (await api.stop()).json()["take"]["id"]
+    for body in ({"pickup_bar": BIG}, {"pickup_bar": INT4}, {"pickup_bar": 100_001}, {"pickup_bar": 0},
+                 {"status": "print", "expected_version": BIG}, {"notes": "x" * 4001}, {"status": "p" * 33}):
+        answer = await api.http.patch(f"/api/takes/{take_id}", json=body, headers=CONDUCTOR)
+        assert (str(body)[:40], answer.status_code) == (str(body)[:40], 422), answer.text
+    answer = await api.http.patch(f"/api/takes/{take_id}", json={"pickup_bar": 100_000}, headers=CONDUCTOR)
+    assert answer.status_code == 200, answer.text
+    assert (await api.store.get_take(take_id)).pickup_bar == 100_000
+    assert (await api.http.post("/api/transport/play", json={"pickup_bar": BIG}, headers=CONDUCTOR)).status_code == 422
+    assert not api.service.transport.rolling
+    assert (await api.http.get("/api/takes", params={"cue": "x" * 33})).status_code == 422
+
+
+async def test_a_locate_past_24_hours_or_out_of_bounds_is_refused(api: Api) -> None:
+    """``locate {"bar": 2^63}`` was accepted and its timecode wrapped to 07:34:38:07."""
+    assert (await api.http.post("/api/session/arm", json={"cue": "1M1"}, headers=CONDUCTOR)).status_code == 200
+    before = api.service.transport.anchor
+    for body in ({"bar": BIG}, {"bar": 100_001}, {"bar": -65}, {"bar": 1, "beat": 65}, {"bar": 1, "beat": 0.5},
+                 {"timecode": "0" * 17}, {"bar": 1, "cue": "c" * 33}):
+        answer = await api.http.post("/api/transport/locate", json=body, headers=CONDUCTOR)
+        assert (str(body), answer.status_code) == (str(body), 422), answer.text
+    # Within the bounds but past the end of the timecode day (1M1 starts at 01:00:00:00, 2 s a bar).
+    answer = await api.http.post("/api/transport/locate", json={"bar": 50_000}, headers=CONDUCTOR)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["detail"] == "picture 103598 s is past 24:00:00:00: timecode ends there"
+    assert api.service.transport.anchor == before
+    answer = await api.http.post("/api/transport/locate", json={"timecode": "23:59:59:23"}, headers=CONDUCTOR)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["timecode"] == "23:59:59:23"
