@@ -456,3 +456,20 @@ async def test_under_tls_the_fan_out_writes_only_through_the_transport(tmp_path:
         assert rig.hub.stats["direct"] - direct == 300
         for ws in clients:
             await ws.close()
+
+
+async def test_a_number_past_a_double_is_refused_not_fatal_to_the_connection(tmp_path: Path) -> None:
+    """``{"type": "sync", "t0": 1000…0}`` (401 digits) is a Python int that float() cannot hold: it ended the reader."""
+    async with stage_rig(tmp_path) as rig:
+        ws, _, _ = await hello(rig, topics=[])
+        huge = "1" + "0" * 400
+        for frame in (f'{{"type":"sync","t0":{huge}}}', f'{{"type":"sync","t0":-{huge}}}',
+                      f'{{"type":"command","id":{huge},"command":"stop"}}', '{"type":"sync","t0":1e400}'):
+            await ws.send(frame)
+            error = await recv(ws)
+            assert (error["type"], error["code"]) == ("error", "invalid"), frame
+            assert "id" not in error  # an id past the limits is not echoed back
+        await ws.send('{"type":"sync","t0":1.0}')
+        assert (await recv(ws))["t0"] == 1.0
+        assert rig.hub.stats["errors"] == 0
+        await ws.close()

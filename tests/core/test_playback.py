@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stage.core.mtc import full_frame, quarter_frame_message
-from stage.core.playback import CLICK_PORT, MTC_PORT, ClickNotes, Output, Playback, TimedClick, frame_of
+from stage.core.playback import CLICK_PORT, MTC_PORT, NEVER, ClickNotes, Output, Playback, TimedClick, frame_of
 from stage.core.tempo import ClickKind
 from stage.core.timecode import RATES, Timecode
 from stage.core.transport import Anchor
@@ -218,3 +218,21 @@ def test_a_jump_without_a_locate_never_bursts_old_clicks() -> None:
     # 1.0 falls in the last cycle before the jump (t = 1.0 lies in [0.9973, 1.0027))
     assert fired == [0.5, 1.0, 21.0, 21.5]
     assert dropped == 39  # 1.5 … 20.5
+
+
+def test_frame_of_an_infinite_or_nan_time_is_never_not_an_overflow() -> None:
+    """Crash 1: a deadline divided by a speed of 5e-324 is infinite, and math.floor(inf) killed the clock thread."""
+    assert frame_of(float("inf"), 48000) == NEVER
+    assert frame_of(float("-inf"), 48000) == -NEVER
+    assert frame_of(float("nan"), 48000) == NEVER
+    assert frame_of(1e300, 48000) == NEVER
+    assert frame_of(10.0, 48000) == 480000
+
+
+def test_a_cycle_at_a_speed_near_zero_schedules_nothing_and_does_not_raise() -> None:
+    pb = Playback(RATES["24"], mtc_master=True)
+    pb.load([TimedClick(2.0, ClickKind.ACCENT, "1M1", 1, 1)])
+    for speed in (5e-324, -5e-324):
+        result = pb.cycle(Anchor(0.0, 1.0, speed), 0.0, 256 / 48000)
+        assert [o for o in result.outputs if o.port == CLICK_PORT] == []
+        assert result.beats == []

@@ -100,7 +100,7 @@ def test_varispeed_given_at_construction_and_reverse_play() -> None:
     assert clock.anchor.time_of(45.0) == 5.0
 
 
-@pytest.mark.parametrize("speed", [0.0, 4.5, -4.5, 100.0])
+@pytest.mark.parametrize("speed", [0.0, 4.5, -4.5, 100.0, 5e-324, -0.015, 1 / 65, float("nan"), float("inf")])
 def test_varispeed_out_of_range(speed: float) -> None:
     clock = InternalClock()
     with pytest.raises(ValueError, match=f"varispeed {speed} is out of range"):
@@ -108,7 +108,7 @@ def test_varispeed_out_of_range(speed: float) -> None:
     assert clock.anchor == Anchor(0.0, 0.0, 0.0)
 
 
-@pytest.mark.parametrize("speed", [4.0, -4.0, 0.9, 1.1])
+@pytest.mark.parametrize("speed", [4.0, -4.0, 0.9, 1.1, 1 / 64, -1 / 64])
 def test_varispeed_limits(speed: float) -> None:
     clock = InternalClock()
     clock.set_varispeed(speed, 0.0)
