@@ -1,0 +1,1 @@
+"""Fuzzers of our own against a live service: REST (schemathesis), OSC, /ws and MQTT (hypothesis)."""
