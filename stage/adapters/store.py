@@ -449,6 +449,8 @@ class TakeStore:
         """
         if not take.ended:
             raise StoreError(f"take {take.label} has not ended")
+        if take.id is not None:
+            _known(take.id)
         where = (
             takes.c.id == take.id
             if take.id is not None

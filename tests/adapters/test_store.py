@@ -250,6 +250,25 @@ async def test_ending_an_unknown_or_rolling_take_is_refused(store: TakeStore) ->
         await store.history(7)
 
 
+@pytest.mark.parametrize("take_id", [2**63, 2**31, 0, -1, -(2**63) - 1])
+async def test_an_id_the_database_cannot_hold_is_an_unknown_take_not_a_database_error(
+    store: TakeStore, take_id: int
+) -> None:
+    """Crash 3: SQLite's OverflowError from 2^63 and PostgreSQL's int32 range error from 2^31 read as 503s."""
+    stored = await store.insert_take(a_take())
+    message = rf"^no take with id {take_id} \(ids run from 1 to 2147483647\)$"
+    with pytest.raises(NotFound, match=message):
+        await store.get_take(take_id)
+    with pytest.raises(NotFound, match=message):
+        await store.history(take_id)
+    with pytest.raises(NotFound, match=message):
+        await store.update_take(take_id, {"status": "print"}, Role.CONDUCTOR, T0)
+    with pytest.raises(NotFound, match=message):
+        await store.end_take(replace(stored, id=take_id, tc_out="01:00:15:00", ended_at=T0, duration=5.0))
+    assert stored.id is not None
+    assert await store.get_take(stored.id) == stored  # the store still answers
+
+
 # --- edits and history -----------------------------------------------------------------------------
 
 

@@ -24,6 +24,8 @@ from websockets.uri import parse_uri
 
 from stage.adapters.server import WS_MAX_SIZE
 from stage.core import protocol as p
+from stage.core.transport import Anchor
+from stage.runtime.service import TransportView
 
 
 async def recv(ws: ClientConnection, within: float = 5.0) -> dict[str, Any]:
@@ -472,4 +474,23 @@ async def test_a_number_past_a_double_is_refused_not_fatal_to_the_connection(tmp
         await ws.send('{"type":"sync","t0":1.0}')
         assert (await recv(ws))["t0"] == 1.0
         assert rig.hub.stats["errors"] == 0
+        await ws.close()
+
+
+async def test_a_snapshot_that_cannot_be_encoded_costs_the_client_nothing_but_the_snapshot(tmp_path: Path) -> None:
+    """Crash 1 dropped every new client right after hello: its snapshot held an infinite time JSON cannot carry."""
+    async with stage_rig(tmp_path) as rig:
+        sane = rig.service.transport
+        rig.service.transport = TransportView(Anchor(time.monotonic(), float("inf"), 0.0), rolling=False,
+                                              source="internal")
+        ws = await connect(rig.ws_url)
+        await ws.send(json.dumps({"type": "hello", "role": "musician", "topics": []}))
+        assert (await recv(ws))["type"] == "welcome"
+        error = await recv(ws)
+        assert (error["type"], error["code"]) == ("error", "unavailable")
+        assert error["message"].startswith("no snapshot: ")
+        assert rig.hub.stats["errors"] == 1
+        rig.service.transport = sane
+        await ws.send('{"type":"snapshot"}')  # the same connection, served again
+        assert (await recv(ws))["type"] == "snapshot"
         await ws.close()
