@@ -112,6 +112,8 @@ class VarispeedRequest(BaseModel):
         return self
 
 
+TAKE_ID = f"the take's id; no take has one outside 1 to {lim.MAX_ID}: 404 like any unknown take"
+
 # PATCH body field → the session's name of the field (a note is added, so it is singular there).
 PATCH_FIELDS: Mapping[str, str] = {"status": "status", "notes": "note", "pickup_bar": "pickup_bar", "wild": "wild"}
 
@@ -423,13 +425,15 @@ def create_app(
     # A take id is any integer in the path: one that no take can have (outside 1 to 2^31-1) is a 404 like any
     # unknown one, never a question to the database.
     @app.get("/api/takes/{take_id}", tags=["takes"], responses=_errors(404, 422, 503))
-    async def get_take(take_id: int) -> dict[str, Any]:
+    async def get_take(take_id: Annotated[int, Path(description=TAKE_ID)]) -> dict[str, Any]:
         """One take with its history of edits."""
         take, history = await log().take(take_id)
         return {"take": as_json(take), "history": [edit_json(e) for e in history]}
 
     @app.patch("/api/takes/{take_id}", tags=["takes"], responses=_errors(401, 403, 404, 409, 422, 503))
-    async def patch_take(take_id: int, body: TakePatch, role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:
+    async def patch_take(
+        take_id: Annotated[int, Path(description=TAKE_ID)], body: TakePatch, role: Annotated[Role, Depends(need(None))]
+    ) -> dict[str, Any]:
         """Set a take's status or marks, or add a note; every change lands in its history."""
         changes = body.changes()
         for name in changes:
