@@ -68,8 +68,15 @@ def test_broker_urls() -> None:
         ("locate", b'{"token":"t","bar":"x"}', ErrorCode.INVALID,
          'command locate: args: bar: must be an integer, not "x"'),
         ("note", b"x" * 20000, ErrorCode.TOO_LARGE, "payload of 20000 bytes is over 16384"),
+        ("varispeed", b'{"token":"t","speed":5e-324}', ErrorCode.INVALID,
+         "command varispeed: args: speed: must be at least 0.015625 either way of 0, not 5e-324"),
+        ("locate", b'{"token":"t","bar":9223372036854775808}', ErrorCode.INVALID,
+         "command locate: args: bar: must be at most 100000, not 9223372036854775808"),
+        ("play", b'{"token":"t","pickup_bar":2147483648}', ErrorCode.INVALID,
+         "command play: args: pickup_bar: must be at most 100000, not 2147483648"),
     ],
-    ids=["unknown", "not-utf8", "not-json", "not-object", "no-token", "no-cue", "bad-bar", "too-large"],
+    ids=["unknown", "not-utf8", "not-json", "not-object", "no-token", "no-cue", "bad-bar", "too-large",
+         "tiny-speed", "huge-bar", "huge-pickup"],
 )
 def test_bad_command_payloads(name: str, payload: bytes, code: ErrorCode, message: str) -> None:
     with pytest.raises(ProtocolError) as info:
