@@ -38,6 +38,7 @@ def engine_settings(config: Config, rate: str) -> EngineSettings:
         [("mtc_out", p) for p in midi.connect_mtc_out]
         + [("click_out", p) for p in midi.connect_click_out]
         + [("mtc_in", p) for p in midi.connect_mtc_in]
+        + [("click_audio", p) for p in config.click.connect]
     )
     return EngineSettings(
         rate=rate,
@@ -62,6 +63,8 @@ def engine_settings(config: Config, rate: str) -> EngineSettings:
         ),
         click_latency=midi.latency_ms / 1000,
         mtc_latency=midi.mtc_latency_ms / 1000,
+        click_audio=config.click.audio,
+        sounds=config.click.sounds(),
     )
 
 
