@@ -68,12 +68,27 @@ class PlayRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{}, {"pickup_bar": 33}, {"pickup_bar": 33, "locate": False}, {"wild": True}],
+            "examples": [{}, {"pickup_bar": 33}, {"pickup_bar": 33, "pickup_beat": 3, "countin": 1},
+                         {"pickup_bar": 33, "locate": False}, {"wild": True}],
         },
     )
-    pickup_bar: int | None = Field(default=None, ge=1, description="mark the take a pickup from this bar")
-    locate: bool = Field(default=True, description="with pickup_bar: jump to that bar of the armed cue first")
+    pickup_bar: int | None = Field(default=None, ge=1, description="a pickup from this bar, counted in")
+    pickup_beat: int = Field(default=1, ge=1, le=64, description="with pickup_bar: the beat in the bar")
+    countin: int | None = Field(default=None, ge=0, le=16, description="bars of count-in (default: the count-off's)")
+    locate: bool = Field(default=True, description="with pickup_bar: locate to the pre-roll before the count-in")
     wild: bool = Field(default=False, description="mark the take wild (off picture)")
+
+
+class PickupRequest(BaseModel):
+    """Cue up a pickup of the armed cue (bar null: back to the top); picture goes to its pre-roll."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"bar": 17}, {"bar": 17, "beat": 3, "countin": 1}, {"bar": None}]},
+    )
+    bar: int | None = Field(ge=1, le=100000)
+    beat: int = Field(default=1, ge=1, le=64)
+    countin: int | None = Field(default=None, ge=0, le=16)
 
 
 class LocateRequest(BaseModel):
@@ -356,8 +371,28 @@ def create_app(
             service.play()
             return rolled(None)
         may(role, takes.play_action())
-        take = await takes.play(pickup_bar=request.pickup_bar, wild=request.wild, locate=request.locate)
+        take = await takes.play(pickup_bar=request.pickup_bar, wild=request.wild, locate=request.locate,
+                                pickup_beat=request.pickup_beat, countin=request.countin)
         return rolled(take)
+
+    @app.post("/api/transport/from_top", tags=["transport"], responses=_errors(401, 403, 409, 503))
+    async def from_top(role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:
+        """From the top: locate to the pre-roll before the armed cue's count-off and roll (record: a new take)."""
+        if takes is None:
+            may(role, Action.PLAY)
+            service.cue_top()
+            service.play()
+            return rolled(None)
+        may(role, takes.play_action())
+        return rolled(await takes.play(from_top=True))
+
+    @app.post("/api/session/pickup", tags=["session"], responses=_errors(400, 401, 403, 409, 422, 503))
+    async def pickup(body: PickupRequest, _: Annotated[Role, Depends(need(Action.ARM))]) -> dict[str, Any]:
+        """Cue up a pickup with a count-in (or, bar null, the top); picture goes to its pre-roll. Play rolls."""
+        position = service.cue_top() if body.bar is None else service.cue_pickup(body.bar, body.beat, body.countin)
+        if position is not None:
+            await service.located(position)
+        return {**service.session_state(), "transport": service.transport_state()}
 
     @app.post("/api/transport/stop", tags=["transport"], responses=_errors(401, 403, 409, 503))
     async def stop(role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:

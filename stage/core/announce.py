@@ -23,12 +23,12 @@ Rules:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from stage.core.cuesheet import Cue
-from stage.core.schedule import EventKind, cue_schedule, event_timecode
+from stage.core.schedule import CueEvent, EventKind, cue_schedule, event_timecode
 from stage.core.transport import Anchor
 
 HORIZON = 3.0  # seconds: how far ahead events are announced
@@ -68,14 +68,29 @@ class Visual:
 
 def visuals(cues: Iterable[Cue]) -> tuple[Visual, ...]:
     """Every streamer, punch and flutter of ``cues``, in picture order."""
+    return visuals_of((cue, cue_schedule(cue)) for cue in cues)
+
+
+def visuals_of(plan: Iterable[tuple[Cue, Sequence[CueEvent]]]) -> tuple[Visual, ...]:
+    """Every streamer, punch and flutter of each cue's given schedule (a pickup's, say), in picture order.
+
+    A schedule with a count-in is keyed apart (``"1M1@17.1#3"``), so a screen
+    never takes one of its events for one of the cue's own.
+    """
     out: list[Visual] = []
-    for cue in cues:
-        for i, ev in enumerate(cue_schedule(cue)):
+    for cue, events in plan:
+        counted = next((e for e in events if e.kind is EventKind.WARNING and e.label == ""), None)
+        tag = cue.id
+        if counted is not None and cue.clicks is not None and counted.time != cue.first_time:
+            target = next((e for e in events if e.kind is EventKind.CLICK), None)
+            if target is not None:
+                tag = f"{cue.id}@{target.bar}.{target.beat}"
+        for i, ev in enumerate(events):
             if ev.kind not in VISUAL_KINDS:
                 continue
             out.append(
                 Visual(
-                    key=f"{cue.id}#{i}",
+                    key=f"{tag}#{i}",
                     cue=cue.id,
                     kind=ev.kind,
                     position=float(cue.downbeat + ev.time),

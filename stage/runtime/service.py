@@ -18,6 +18,8 @@ from typing import Any
 from stage.config import Config
 from stage.core.cuesheet import Cue, CueSheet
 from stage.core.playback import ClickNotes, TimedClick
+from stage.core.schedule import CueEvent, EventKind, Pickup, cue_schedule, first_click, pickup_schedule
+from stage.core.tempo import ClickKind
 from stage.core.timecode import Timecode, frame_at
 from stage.core.transport import Anchor
 from stage.errors import NotFound, SessionError
@@ -68,12 +70,24 @@ def engine_settings(config: Config, rate: str) -> EngineSettings:
     )
 
 
-def cue_clicks(cue: Cue) -> list[TimedClick]:
-    """The clicks of ``cue`` at absolute picture positions."""
-    if cue.clicks is None:
-        return []
+def cue_clicks(cue: Cue, events: list[CueEvent] | None = None) -> list[TimedClick]:
+    """The clicks of ``cue`` (or of its schedule ``events``, a pickup's say) at absolute picture positions."""
     base = cue.downbeat
-    return [TimedClick(float(base + c.time), c.kind, cue.id, c.bar, c.beat) for c in cue.clicks.clicks]
+    if events is None:
+        if cue.clicks is None:
+            return []
+        return [TimedClick(float(base + c.time), c.kind, cue.id, c.bar, c.beat) for c in cue.clicks.clicks]
+    return [
+        TimedClick(float(base + e.time), _click_kind(e), cue.id, e.bar or 0, int(e.beat or 0))
+        for e in events
+        if e.kind in (EventKind.WARNING, EventKind.CLICK)
+    ]
+
+
+def _click_kind(e: CueEvent) -> ClickKind:
+    if e.kind is EventKind.WARNING:
+        return ClickKind.WARNING
+    return ClickKind.ACCENT if e.accent else ClickKind.NORMAL
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,9 @@ class Service:
         self.last_beat: m.BeatSounded | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cue_timer: asyncio.TimerHandle | None = None
+        self.pickup: Pickup | None = None  # the pickup cued up on the armed cue; None: from the top
+        self._pickup_once = False  # cued up by a play: back to the top once picture stops
+        self.plan_revision = 0  # goes up whenever what the engine plays and screens show changes
         self.transport_listeners: list[TransportListener] = []
         self.arm_checks: list[ArmCheck] = []
         settings = engine_settings(config, sheet.rate.name)
@@ -161,9 +178,86 @@ class Service:
         for check in tuple(self.arm_checks):
             check(cue.id if cue is not None else None)
         self.armed = cue
-        self._load_clicks()
-        self.bus.publish("session", {"armed": self.armed.id if self.armed else None})
+        self.pickup, self._pickup_once = None, False
+        self._replan()
         return self.armed
+
+    def cue_top(self, *, locate: bool = True) -> float | None:
+        """Cue up the armed cue from the top; with ``locate`` (internal clock) locate to its pre-roll.
+
+        Returns the position located to (None: not located).
+        """
+        cue = self._cueable("from the top")
+        self.pickup, self._pickup_once = None, False
+        self._replan()
+        return self._locate_preroll(cue) if locate else None
+
+    def cue_pickup(
+        self, bar: int, beat: int = 1, bars: int | None = None, *, locate: bool = True, once: bool = False
+    ) -> float | None:
+        """Cue up a pickup of the armed cue from ``bar``|``beat`` with a count-in of ``bars`` bars.
+
+        The count-in (the cue's count-off bars by default) is in the clicks and
+        the screens' schedule from now on, wherever picture rolls from, until
+        another cue-up or arm (``once``: until picture next stops); with
+        ``locate`` (internal clock) picture goes to its pre-roll.  Returns the
+        position located to (None: not located).
+        """
+        cue = self._cueable("cue a pickup")
+        if cue.clicks is None:
+            raise SessionError(f"cue {cue.id} is free timing: it has no bars to pick up from")
+        if not 1 <= bar <= cue.clicks.bars:
+            raise SessionError(f"cue {cue.id} has bars 1 to {cue.clicks.bars}: no bar {bar}")
+        pickup = Pickup(cue.id, bar, beat, cue.clicks.countoff if bars is None else bars)
+        pickup_schedule(cue, pickup)  # refuses a beat the bar lacks, a count-in out of range
+        self.pickup, self._pickup_once = pickup, once
+        self._replan()
+        return self._locate_preroll(cue) if locate else None
+
+    def schedule_of(self, cue: Cue) -> list[CueEvent]:
+        """What ``cue`` plays and shows now: its own schedule, or the pickup's cued up on it."""
+        if self.pickup is not None and self.pickup.cue == cue.id:
+            return pickup_schedule(cue, self.pickup)
+        return cue_schedule(cue)
+
+    def plan(self) -> list[tuple[Cue, list[CueEvent]]]:
+        """Every cue that plays now (the armed one, or all of them) with its schedule."""
+        cues = [self.armed] if self.armed is not None else list(self.sheet.cues)
+        return [(c, self.schedule_of(c)) for c in cues]
+
+    def preroll_position(self, cue: Cue) -> float:
+        """Picture seconds ``[clock] preroll`` before the first warning click (or click) of ``cue`` as cued up."""
+        first = first_click(self.schedule_of(cue))
+        at = cue.downbeat + (first if first is not None else Fraction(0))
+        return max(float(at) - self.config.clock.preroll, 0.0)
+
+    def _cueable(self, what: str) -> Cue:
+        if self.armed is None:
+            raise SessionError(f"no cue is armed: arm one to {what}")
+        if self.transport.rolling:
+            raise SessionError(f"cannot {what} while picture rolls: stop first")
+        return self.armed
+
+    def _locate_preroll(self, cue: Cue) -> float | None:
+        if self.config.clock.source != "internal":
+            return None  # picture is chased: the count-in waits wherever the master rolls from
+        position = self.preroll_position(cue)
+        self.locate(position)
+        return position
+
+    def session_state(self) -> dict[str, Any]:
+        """Armed cue, the pickup cued up, and the plan's revision, as plain data."""
+        return {
+            "armed": self.armed.id if self.armed else None,
+            "pickup": None if self.pickup is None else self.pickup.as_dict(),
+            "plan": self.plan_revision,
+        }
+
+    def _replan(self) -> None:
+        """Load what plays now into the engine and tell everyone (screens re-read the schedule)."""
+        self.plan_revision += 1
+        self._load_clicks()
+        self.bus.publish("session", self.session_state())
 
     def play(self) -> None:
         """Roll the internal clock."""
@@ -278,6 +372,9 @@ class Service:
                     listener(before, self.transport)
                 except Exception:  # one broken listener must not keep the others from hearing
                     log.exception("transport listener failed")
+            if before.rolling and not ev.rolling and self._pickup_once:
+                self.pickup, self._pickup_once = None, False  # a one-roll pickup is over: back to the top
+                self._replan()
         elif isinstance(ev, m.BeatSounded):
             self.last_beat = ev
             self.bus.publish("beat", {"cue": ev.cue, "bar": ev.bar, "beat": ev.beat, "kind": ev.kind,
@@ -315,8 +412,7 @@ class Service:
             self._cue_timer = self._loop.call_at(a.time_of(target) + 1e-4, self._track_cue)
 
     def _load_clicks(self) -> None:
-        cues = [self.armed] if self.armed is not None else list(self.sheet.cues)
-        clicks = tuple(c for cue in cues for c in cue_clicks(cue))
+        clicks = tuple(c for cue, events in self.plan() for c in cue_clicks(cue, events))
         if self._engine is not None and self._engine.alive:
             self._engine.send(m.LoadClicks(clicks))
 

@@ -205,14 +205,25 @@ class TakeLogger:
             if self.session.set_mode(mode):
                 self.service.bus.publish("session", self.state())
 
-    async def play(self, *, pickup_bar: int | None = None, wild: bool = False, locate: bool = True) -> Take | None:
+    async def play(  # noqa: PLR0913 -- each is one way a conductor asks to roll
+        self,
+        *,
+        pickup_bar: int | None = None,
+        wild: bool = False,
+        locate: bool = True,
+        pickup_beat: int = 1,
+        countin: int | None = None,
+        from_top: bool = False,
+    ) -> Take | None:
         """Roll; in record mode return the new take once it is committed (rehearse: ``None``).
 
-        ``pickup_bar`` marks a pickup; with ``locate`` picture first jumps to
-        that bar of the armed cue, without it the take rolls from wherever the
-        conductor located (two bars early for a count-in, say).  ``wild``
-        marks a take off picture.  The caller has checked the role
-        (:meth:`play_action`).
+        ``from_top`` cues the armed cue up from the top and rolls from its
+        pre-roll.  ``pickup_bar`` cues up a pickup from that bar (and
+        ``pickup_beat``), counted in with ``countin`` bars of warning clicks
+        (the cue's count-off by default); with ``locate`` picture first jumps
+        to the pre-roll before the count-in, without it the take rolls from
+        wherever the conductor located.  ``wild`` marks a take off picture.
+        The caller has checked the role (:meth:`play_action`).
         """
         async with self._command:
             recording = self.session.mode is Mode.RECORD
@@ -225,15 +236,12 @@ class TakeLogger:
                 raise SessionError("no cue is armed: arm the cue to record first")
             if recording and self._renumbered:
                 await self._recount()
-            if pickup_bar is not None:
+            if from_top:
+                self.service.cue_top(locate=True)
+            elif pickup_bar is not None:
                 if cue is None:
                     raise SessionError("no cue is armed: a pickup bar needs the cue it is a bar of")
-                if cue.clicks is None:
-                    raise SessionError(f"cue {cue.id} is free timing: it has no bars to pick up from")
-                if not 1 <= pickup_bar <= cue.clicks.bars:
-                    raise SessionError(f"cue {cue.id} has bars 1 to {cue.clicks.bars}: no bar {pickup_bar}")
-                if locate:
-                    self.service.locate_bar(pickup_bar)
+                self.service.cue_pickup(pickup_bar, pickup_beat, countin, locate=locate, once=True)
             loop = asyncio.get_running_loop()
             pending = _PendingRoll(loop.create_future(), pickup_bar, wild)
             self._roll, self._ignore_rolls_until = pending, 0.0
@@ -335,7 +343,10 @@ class TakeLogger:
             self._ignore_rolls_until = 0.0
             log.warning("picture rolled after its play timed out: not logged")
             return
-        pickup, wild = (pending.pickup_bar, pending.wild) if pending else (None, False)
+        wild = pending.wild if pending else False
+        cued = self.service.pickup
+        # the pickup cued up (by this play or before it, or for a roll the MTC master started) is the take's
+        pickup = cued.bar if cued is not None else pending.pickup_bar if pending else None
         written: asyncio.Future[Take] | None = None
         try:
             for event in self._roll_session(view, pickup, wild):

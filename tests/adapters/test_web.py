@@ -293,9 +293,10 @@ async def test_numbers_count_up_per_cue_and_rehearsals_log_nothing(api: Api) -> 
 
 async def test_pickups_and_wild_takes(api: Api) -> None:
     await api.record()
-    # Pickup that locates: bar 33 of 1M1 is 32 bars × 4 clicks × 0.5 s after the downbeat.
+    # Pickup that locates: bar 33 of 1M1 is 32 bars × 4 clicks × 0.5 s after the downbeat; picture rolls from
+    # the pre-roll (5 s) before its count-in (the count-off's 2 bars, 4 s).
     first = (await api.play({"pickup_bar": 33})).json()["take"]
-    assert (first["tc_in"], first["pickup_bar"], first["wild"]) == ("01:01:04:00", 33, False)
+    assert (first["tc_in"], first["pickup_bar"], first["wild"]) == ("01:00:55:00", 33, False)
     await api.stop()
     # Pickup marked only: the conductor located two bars early for a count-in.
     await api.http.post("/api/transport/locate", json={"bar": 31}, headers=CONDUCTOR)
@@ -615,7 +616,7 @@ async def test_openapi_documents_every_body_with_examples(api: Api) -> None:
             ref = schema.get("$ref") or next(s["$ref"] for s in schema.get("anyOf", []) if "$ref" in s)
             model = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
             assert model.get("examples") or content.get("examples"), f"{method} {path}: no examples"
-    assert bodies == 6  # arm, mode, play, locate, varispeed, PATCH take
+    assert bodies == 7  # arm, mode, play, pickup, locate, varispeed, PATCH take
     assert (await api.http.get("/docs")).status_code == 200
     cue = (await api.http.get("/api/cues/1M1")).json()
     assert (cue["bars"], cue["breakdown"]["bars"], cue["breakdown"]["countoff"]) == (40, 40, 2)
