@@ -108,7 +108,7 @@ class ClickVoice:
     """
 
     def __init__(self, sounds: Mapping[ClickKind, Sequence[float]], max_block: int = 8192) -> None:
-        self._sounds: dict[ClickKind, memoryview[float]] = {kind: memoryview(array("f", s)) for kind, s in sounds.items()}
+        self._sounds: dict[ClickKind, memoryview[float]] = {k: memoryview(array("f", s)) for k, s in sounds.items()}
         self._zeros = memoryview(array("f", bytes(4 * max_block)))
         self._queue: collections.deque[tuple[int, ClickKind]] = collections.deque()
         self._sound: memoryview[float] | None = None

@@ -19,8 +19,8 @@ from fractions import Fraction
 
 from stage.core.cuesheet import DOWNBEAT_COLOR, END_COLOR, FIRST_WARNING_COLOR, Cue
 from stage.core.tempo import ClickKind
-from stage.errors import TempoError
 from stage.core.timecode import Timecode
+from stage.errors import TempoError
 
 
 class EventKind(enum.Enum):

@@ -187,7 +187,7 @@ class Takes(Protocol):
     async def set_mode(self, mode: Mode) -> None:
         """Rehearse or record."""
 
-    async def play(  # noqa: PLR0913
+    async def play(
         self,
         *,
         pickup_bar: int | None = None,

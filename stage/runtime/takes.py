@@ -205,7 +205,7 @@ class TakeLogger:
             if self.session.set_mode(mode):
                 self.service.bus.publish("session", self.state())
 
-    async def play(  # noqa: PLR0913 -- each is one way a conductor asks to roll
+    async def play(
         self,
         *,
         pickup_bar: int | None = None,
