@@ -22,7 +22,7 @@ from stage.core.clicksound import SOUNDS
 from stage.core.cuesheet import CueSheet, parse_cue_sheet
 from stage.core.mtc import quarter_frame_message
 from stage.core.playback import ClickNotes, frame_of
-from stage.core.schedule import EventKind, Pickup, pickup_schedule
+from stage.core.schedule import Pickup, pickup_schedule
 from stage.core.session import Role
 from stage.core.tempo import ClickKind
 from stage.core.timecode import RATES
@@ -151,7 +151,7 @@ async def test_a_pickup_from_bar_17_is_counted_in_at_bar_17s_tempo(server: JackS
             await service.stop()
     assert after is None  # a pickup asked for with play lasts one roll
     # exactly the count-in: two bars of 3/4 at 6-0, the last a click length (12000 samples) before bar 17
-    expected = [(float(cue.downbeat) + float(c.time), k) for c, k in _clicks(cue, Pickup("1M1", 17, 1, 2))][:10]
+    expected = [(c.p, c.kind) for c in cue_clicks(cue, pickup_schedule(cue, Pickup("1M1", 17, 1, 2)))][:10]
     assert [k for _, k in expected] == [ClickKind.WARNING] * 6 + [ClickKind.ACCENT] + [ClickKind.NORMAL] * 2 + [
         ClickKind.ACCENT
     ]
@@ -179,7 +179,7 @@ async def test_a_chased_pickup_counts_in_wherever_the_master_rolls_from(server: 
             assert result["position"] is None  # chased: nothing to locate
             await asyncio.sleep(0.2 * SCALE)
             # the master rolls 3 s before the count-in and runs 5.5 s
-            expected = [(float(cue.downbeat + c.time), k) for c, k in _clicks(cue, Pickup("1M1", 17, 1, 2))]
+            expected = [(c.p, c.kind) for c in cue_clicks(cue, pickup_schedule(cue, Pickup("1M1", 17, 1, 2)))]
             p_start = expected[0][0] - 3.0
             q_first = int(p_start * 96) + 1
             f_start = peer.current_frame() + SR // 2
@@ -198,17 +198,3 @@ async def test_a_chased_pickup_counts_in_wherever_the_master_rolls_from(server: 
     true = [f_start + round((pos - p_start) * SR) for pos, _ in heard]
     assert max(abs(f - t) for (f, _), t in zip(ons, true, strict=True)) <= SR * 0.0005  # the chase's precision
     assert audio_onsets(peer.audio["audio"])[: len(ons)] == [f for f, _ in ons]
-
-
-def _clicks(cue: object, pickup: Pickup) -> list[tuple[object, ClickKind]]:
-    from stage.core.cuesheet import Cue  # noqa: PLC0415
-
-    assert isinstance(cue, Cue)
-    out = []
-    for e in pickup_schedule(cue, pickup):
-        if e.kind is EventKind.WARNING:
-            out.append((e, ClickKind.WARNING))
-        elif e.kind is EventKind.CLICK:
-            out.append((e, ClickKind.ACCENT if e.accent else ClickKind.NORMAL))
-    return out
-
