@@ -21,9 +21,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stage.core.breakdown import breakdown_dict, cue_breakdown
-from stage.core.cuesheet import Cue
+from stage.core.cuesheet import Cue, parse_cue_sheet
+from stage.core.schedule import cue_revision
 from stage.core.session import EDITABLE, Action, Mode, Role, Take, allowed
-from stage.errors import NotFound, SessionError, StageError, StoreError
+from stage.errors import CueSheetError, NotFound, SessionError, StageError, StoreError
 from stage.runtime.service import Service
 from stage.runtime.takes import TakeLogger, TransportTimeout, edit_json, refused_by_store, take_json
 
@@ -173,10 +174,11 @@ def tokens(service: Service) -> dict[str, Role]:
     return out
 
 
-def cue_summary(cue: Cue) -> dict[str, Any]:
-    """A cue as JSON."""
+def cue_summary(cue: Cue, revision: str | None = None) -> dict[str, Any]:
+    """A cue as JSON (with the revision the service runs, when given)."""
     return {
         "id": cue.id,
+        "revision": revision if revision is not None else cue_revision(cue),
         "title": cue.title,
         "start": str(cue.start),
         "end": str(cue.end),
@@ -305,13 +307,38 @@ def create_app(
     @app.get("/api/cues", tags=["cues"])
     async def list_cues() -> list[dict[str, Any]]:
         """Every cue on the sheet, in sheet order."""
-        return [cue_summary(c) for c in service.sheet.cues]
+        return [cue_summary(c, service.revisions.get(c.id)) for c in service.sheet.cues]
+
+    @app.put(
+        "/api/cues",
+        tags=["cues"],
+        responses={**_errors(401, 403, 409), 422: {"description": "a broken cue sheet: every problem named"}},
+        openapi_extra={"requestBody": {"required": True, "content": {"application/toml": {
+            "schema": {"type": "string"}, "example": "[picture]\nrate = \"24\"\n\n[[cue]]\nid = \"1M1\"\n...",
+        }}}},
+    )
+    async def put_cues(request: Request, _: Annotated[Role, Depends(need(Action.EDIT_CUES))]) -> Response:
+        """Replace the cue sheet (TOML body) between takes: validated first; refused while picture rolls."""
+        raw = await request.body()
+        try:
+            sheet = parse_cue_sheet(raw.decode("utf-8"), "upload")
+        except UnicodeDecodeError as exc:
+            return JSONResponse({"detail": f"the cue sheet is not UTF-8 text: {exc}", "problems": []}, 422)
+        except CueSheetError as exc:
+            problems = [str(p) for p in exc.problems]
+            detail = f"the cue sheet has {len(problems)} problem(s); the running one stays: " + "; ".join(problems)
+            return JSONResponse({"detail": detail, "problems": problems}, 422)
+        changed = service.replace_sheet(sheet)
+        return JSONResponse({
+            "title": sheet.title, "changed": changed, "session": service.session_state(),
+            "cues": [cue_summary(c, service.revisions.get(c.id)) for c in sheet.cues],
+        })
 
     @app.get("/api/cues/{cue_id}", tags=["cues"], responses=_errors(404))
     async def get_cue(cue_id: Annotated[str, Path(examples=["1M1"])]) -> dict[str, Any]:
         """One cue with its breakdown."""
         cue = service.cue(cue_id)
-        out = cue_summary(cue)
+        out = cue_summary(cue, service.revisions.get(cue.id))
         if breakdown is not None:
             out["breakdown"] = breakdown(cue)
         return out

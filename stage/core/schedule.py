@@ -14,6 +14,7 @@ from bar 17 on.
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -150,6 +151,24 @@ def pickup_schedule(cue: Cue, pickup: Pickup) -> list[CueEvent]:
 def first_click(events: list[CueEvent]) -> Fraction | None:
     """Time of the first warning click or click of a schedule (None: it has none)."""
     return next((e.time for e in events if e.kind in (EventKind.WARNING, EventKind.CLICK)), None)
+
+
+REVISION_LENGTH = 12  # hex digits of a cue's revision
+
+
+def cue_revision(cue: Cue) -> str:
+    """A short content hash of what ``cue`` plays and shows: its start, end and every event of its schedule.
+
+    Two sheets give a cue the same revision exactly when its clicks, streamers,
+    punches and flutters are the same (a new title or notes change nothing the
+    orchestra hears or sees).  A take records the revision it was recorded under.
+    """
+    h = hashlib.sha256()
+    h.update(f"{cue.id}|{cue.start.picture_seconds}|{cue.end_time}\n".encode())
+    for e in cue_schedule(cue):
+        line = f"{e.kind.value}|{e.time}|{e.bar}|{e.beat}|{e.accent}|{e.color}|{e.length}|{e.label}\n"
+        h.update(line.encode())
+    return h.hexdigest()[:REVISION_LENGTH]
 
 
 def event_timecode(cue: Cue, event: CueEvent) -> Timecode:

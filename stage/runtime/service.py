@@ -18,11 +18,19 @@ from typing import Any
 from stage.config import Config
 from stage.core.cuesheet import Cue, CueSheet
 from stage.core.playback import ClickNotes, TimedClick
-from stage.core.schedule import CueEvent, EventKind, Pickup, cue_schedule, first_click, pickup_schedule
+from stage.core.schedule import (
+    CueEvent,
+    EventKind,
+    Pickup,
+    cue_revision,
+    cue_schedule,
+    first_click,
+    pickup_schedule,
+)
 from stage.core.tempo import ClickKind
 from stage.core.timecode import Timecode, frame_at
 from stage.core.transport import Anchor
-from stage.errors import NotFound, SessionError
+from stage.errors import NotFound, SessionError, StageError
 from stage.runtime import messages as m
 from stage.runtime.bus import EventBus
 from stage.runtime.engine import EngineHandle, EngineSettings
@@ -105,6 +113,9 @@ TransportListener = Callable[[TransportView, TransportView], None]
 ArmCheck = Callable[[str | None], None]
 """Asked before a cue is armed (``None``: disarm); raises :class:`SessionError` to refuse."""
 
+SheetCheck = Callable[[CueSheet], None]
+"""Told of a new cue sheet before it replaces the running one; raises :class:`SessionError` to refuse."""
+
 
 class Service:
     """Owns the engine and the bus; the one place commands come through.
@@ -133,6 +144,8 @@ class Service:
         self.plan_revision = 0  # goes up whenever what the engine plays and screens show changes
         self.transport_listeners: list[TransportListener] = []
         self.arm_checks: list[ArmCheck] = []
+        self.sheet_checks: list[SheetCheck] = []
+        self.revisions = {c.id: cue_revision(c) for c in sheet.cues}  # cue → revision of its current version
         settings = engine_settings(config, sheet.rate.name)
         self._engine = EngineHandle(settings, self._from_engine_thread) if engine else None
         if config.clock.rate is not None and config.clock.rate != sheet.rate.name:
@@ -181,6 +194,39 @@ class Service:
         self.pickup, self._pickup_once = None, False
         self._replan()
         return self.armed
+
+    def replace_sheet(self, sheet: CueSheet) -> list[str]:
+        """Make ``sheet`` (validated already) the running cue sheet; returns the ids of the cues it revised.
+
+        Refused while picture rolls (a take keeps the sheet it started on) and
+        for a sheet at another picture rate (the engine runs at one).  The armed
+        cue stays armed if it is still on the sheet, with its pickup if that
+        bar still exists; the engine and the screens get the new schedule at once.
+        """
+        if self.transport.rolling:
+            raise SessionError("cannot replace the cue sheet while picture rolls: stop first")
+        if sheet.rate != self.rate:
+            raise SessionError(
+                f"the new cue sheet is at {sheet.rate} fps, the running one at {self.rate}: "
+                "a new picture rate needs a restart"
+            )
+        for check in tuple(self.sheet_checks):
+            check(sheet)
+        revisions = {c.id: cue_revision(c) for c in sheet.cues}
+        changed = [cue for cue, rev in revisions.items() if self.revisions.get(cue) != rev]
+        armed = next((c for c in sheet.cues if self.armed is not None and c.id == self.armed.id), None)
+        pickup = self.pickup
+        if pickup is not None and armed is not None:
+            try:
+                pickup_schedule(armed, pickup)
+            except StageError:
+                pickup = None
+        self.sheet, self.revisions = sheet, revisions
+        self.armed, self.pickup = armed, pickup if armed is not None else None
+        self._pickup_once = self._pickup_once and self.pickup is not None
+        self._replan()
+        self._track_cue()
+        return changed
 
     def cue_top(self, *, locate: bool = True) -> float | None:
         """Cue up the armed cue from the top; with ``locate`` (internal clock) locate to its pre-roll.
@@ -251,6 +297,7 @@ class Service:
             "armed": self.armed.id if self.armed else None,
             "pickup": None if self.pickup is None else self.pickup.as_dict(),
             "plan": self.plan_revision,
+            "revision": None if self.armed is None else self.revisions.get(self.armed.id),
         }
 
     def _replan(self) -> None:

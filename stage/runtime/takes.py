@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 from stage.adapters.store import TakeStore, open_store
+from stage.core.cuesheet import CueSheet
 from stage.core.session import (
     EDITABLE,
     Action,
@@ -150,6 +151,7 @@ class TakeLogger:
             self.session.arm(self.service.armed.id)
         self.service.transport_listeners.append(self._on_transport)
         self.service.arm_checks.append(self._check_arm)
+        self.service.sheet_checks.append(self._check_sheet)
         self._writer = asyncio.create_task(self._write_loop(), name="stage-take-writer")
 
     async def close(self, grace: float = 5.0) -> None:
@@ -158,6 +160,8 @@ class TakeLogger:
             self.service.transport_listeners.remove(self._on_transport)
         with contextlib.suppress(ValueError):
             self.service.arm_checks.remove(self._check_arm)
+        with contextlib.suppress(ValueError):
+            self.service.sheet_checks.remove(self._check_sheet)
         if self._writer is None:
             return
         with contextlib.suppress(TimeoutError):
@@ -369,7 +373,8 @@ class TakeLogger:
             return ()  # a rehearsal of the whole sheet: nothing to follow
         if self.session.armed != cue.id:
             self.session.arm(cue.id)
-        return self.session.roll(self._position(view), self._wall_at(view.anchor.t0), pickup, wild)
+        return self.session.roll(self._position(view), self._wall_at(view.anchor.t0), pickup, wild,
+                                 revision=self.service.revisions.get(cue.id))
 
     def _stopped(self, view: TransportView) -> None:
         pending, self._stop = self._stop, None
@@ -389,6 +394,13 @@ class TakeLogger:
             self.session.arm(cue_id)  # refuses while rolling, with the reason
         elif self.session.rolling:
             raise SessionError(f"cannot disarm while {self._busy()}: stop first")
+
+    def _check_sheet(self, sheet: CueSheet) -> None:
+        """A new cue sheet: its cues are the ones that can be armed (refused while a take rolls or starts)."""
+        if self._roll is not None:
+            raise SessionError("cannot replace the cue sheet while picture is starting: stop first")
+        self.session.load([c.id for c in sheet.cues])  # refuses while rolling, with the reason
+        self._renumbered = True  # cues new to the session: their numbers come from the store at the next take
 
     def _busy(self) -> str:
         take = self.session.take

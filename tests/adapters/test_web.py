@@ -30,6 +30,7 @@ from stage.adapters.store import TakeStore, open_store
 from stage.adapters.web import create_app
 from stage.config import Config, parse_config
 from stage.core.cuesheet import CueSheet, parse_cue_sheet
+from stage.core.schedule import cue_revision
 from stage.core.timecode import Timecode, frame_at
 from stage.runtime.service import Service
 from stage.runtime.takes import TakeLogger
@@ -261,9 +262,12 @@ async def test_arm_record_play_stop_patch_export(api: Api) -> None:
                 "date": started_at.date().isoformat(),
                 "time_of_day": started_at.strftime("%H:%M:%S"),
                 "notes": "editor: lovely horns",
+                "revision": cue_revision(SHEET.cue("1M1")),  # the revision of the cue it was recorded under
             }
         ]
-        assert sheet.text.startswith("cue,take,pickup_bar,wild,status,tc_in,tc_out,duration,date,time_of_day,notes\r\n")
+        assert sheet.text.startswith(
+            "cue,take,pickup_bar,wild,status,tc_in,tc_out,duration,date,time_of_day,notes,revision\r\n"
+        )
         as_json = (await api.http.get("/api/takes/export", params={"format": "json"})).json()
         assert as_json["takes"][0]["notes"][0]["text"] == "lovely horns"
         assert as_json["takes"][0]["id"] == take["id"]
@@ -611,12 +615,15 @@ async def test_openapi_documents_every_body_with_examples(api: Api) -> None:
             if "requestBody" not in op:
                 continue
             bodies += 1
+            if "application/toml" in op["requestBody"]["content"]:  # the cue sheet, as the editor wrote it
+                assert op["requestBody"]["content"]["application/toml"]["example"]
+                continue
             content = op["requestBody"]["content"]["application/json"]
             schema = content["schema"]
             ref = schema.get("$ref") or next(s["$ref"] for s in schema.get("anyOf", []) if "$ref" in s)
             model = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
             assert model.get("examples") or content.get("examples"), f"{method} {path}: no examples"
-    assert bodies == 7  # arm, mode, play, pickup, locate, varispeed, PATCH take
+    assert bodies == 8  # cues, arm, mode, play, pickup, locate, varispeed, PATCH take
     assert (await api.http.get("/docs")).status_code == 200
     cue = (await api.http.get("/api/cues/1M1")).json()
     assert (cue["bars"], cue["breakdown"]["bars"], cue["breakdown"]["countoff"]) == (40, 40, 2)
