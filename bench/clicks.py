@@ -265,7 +265,7 @@ def run_condition(server_name: str, seconds: float, busy: bool) -> dict[str, tup
         "rtmidi thread click": percentiles(inter_onset_errors(got["rt_thread"], exact_clicks)),
         "rtmidi call_at click": percentiles(inter_onset_errors(got["rt_callat"], exact_clicks)),
         "_lost": tuple(lost.values()),  # type: ignore[dict-item]
-        "_audio": (*percentiles([float(e) for e in vs_midi])[:3], len(on_midi - set(audio))),  # type: ignore[dict-item]
+        "_audio": (*percentiles([float(e) for e in vs_midi])[:3], len(on_midi - set(audio))),
         "_late": (last.late if isinstance(last, m.EngineStats) else -1,
                   last.xruns if isinstance(last, m.EngineStats) else -1, 0, 0),
     }
