@@ -68,23 +68,18 @@ class Visual:
 
 def visuals(cues: Iterable[Cue]) -> tuple[Visual, ...]:
     """Every streamer, punch and flutter of ``cues``, in picture order."""
-    return visuals_of((cue, cue_schedule(cue)) for cue in cues)
+    return visuals_of((cue, cue_schedule(cue), cue.id) for cue in cues)
 
 
-def visuals_of(plan: Iterable[tuple[Cue, Sequence[CueEvent]]]) -> tuple[Visual, ...]:
+def visuals_of(plan: Iterable[tuple[Cue, Sequence[CueEvent], str]]) -> tuple[Visual, ...]:
     """Every streamer, punch and flutter of each cue's given schedule (a pickup's, say), in picture order.
 
-    A schedule with a count-in is keyed apart (``"1M1@17.1#3"``), so a screen
-    never takes one of its events for one of the cue's own.
+    Each item is a cue, its schedule and the key its events are named by
+    (``"1M1"``; a pickup's ``"1M1@17.1"``, so a screen never takes one of its
+    events for one of the cue's own).
     """
     out: list[Visual] = []
-    for cue, events in plan:
-        counted = next((e for e in events if e.kind is EventKind.WARNING and e.label == ""), None)
-        tag = cue.id
-        if counted is not None and cue.clicks is not None and counted.time != cue.first_time:
-            target = next((e for e in events if e.kind is EventKind.CLICK), None)
-            if target is not None:
-                tag = f"{cue.id}@{target.bar}.{target.beat}"
+    for cue, events, tag in plan:
         for i, ev in enumerate(events):
             if ev.kind not in VISUAL_KINDS:
                 continue

@@ -266,10 +266,14 @@ class Service:
             return pickup_schedule(cue, self.pickup)
         return cue_schedule(cue)
 
-    def plan(self) -> list[tuple[Cue, list[CueEvent]]]:
-        """Every cue that plays now (the armed one, or all of them) with its schedule."""
+    def plan(self) -> list[tuple[Cue, list[CueEvent], str]]:
+        """Every cue that plays now (the armed one, or all of them) with its schedule and the key naming it."""
         cues = [self.armed] if self.armed is not None else list(self.sheet.cues)
-        return [(c, self.schedule_of(c)) for c in cues]
+        return [(c, self.schedule_of(c), self._key(c)) for c in cues]
+
+    def _key(self, cue: Cue) -> str:
+        p = self.pickup
+        return f"{cue.id}@{p.bar}.{p.beat}" if p is not None and p.cue == cue.id else cue.id
 
     def preroll_position(self, cue: Cue) -> float:
         """Picture seconds ``[clock] preroll`` before the first warning click (or click) of ``cue`` as cued up."""
@@ -459,7 +463,7 @@ class Service:
             self._cue_timer = self._loop.call_at(a.time_of(target) + 1e-4, self._track_cue)
 
     def _load_clicks(self) -> None:
-        clicks = tuple(c for cue, events in self.plan() for c in cue_clicks(cue, events))
+        clicks = tuple(c for cue, events, _ in self.plan() for c in cue_clicks(cue, events))
         if self._engine is not None and self._engine.alive:
             self._engine.send(m.LoadClicks(clicks))
 
