@@ -172,21 +172,6 @@ def _wait_thread_gone(tid: int, timeout: float) -> None:
         time.sleep(0.001)
 
 
-_ZEROS: list[memoryview[float]] = []
-
-
-def _zeros(n: int) -> memoryview[float]:
-    """``n`` float32 zeros (kept from one cycle to the next: no allocation while the period stays)."""
-    if not _ZEROS or len(_ZEROS[0]) < n:
-        _ZEROS[:] = [memoryview(bytes(4 * n)).cast("f")]
-    return _ZEROS[0][:n]
-
-
-def _silence(port: Any) -> None:
-    samples = memoryview(port.get_buffer()).cast("f")
-    samples[:] = _zeros(len(samples))
-
-
 def _is_sorted(events: Sequence[MidiEvent]) -> bool:
     previous = None
     for frame, _ in events:
@@ -239,6 +224,7 @@ class JackMidi:
         self._c_next = ctypes.c_uint64()
         self._c_period = ctypes.c_float()
         self._closed = False
+        self._silence: memoryview[float] = memoryview(bytes(4 * 8192)).cast("f")
 
         where = f"JACK server {servername!r}" if servername else "the default JACK server"
         try:
@@ -460,7 +446,8 @@ class JackMidi:
             for port in self._output_list:
                 port.clear_buffer()
             for _, port in self._audio_outputs:
-                _silence(port)
+                samples = memoryview(port.get_buffer()).cast("f")
+                samples[:] = self._zeros(len(samples))
             self._stopped.set()
             raise jack.CallbackExit  # jack2 deactivates us and ends this thread from C
         # Any other exception escaping here would make JACK-Client stop calling
@@ -518,15 +505,21 @@ class JackMidi:
         for name, port in self._audio_outputs:
             samples = memoryview(port.get_buffer()).cast("f")
             if audio is None:
-                samples[:] = _zeros(nframes)
+                samples[:] = self._zeros(nframes)
                 continue
             try:
                 audio(name, frame0, samples)
             except Exception:
                 self._handler_errors += 1
-                samples[:] = _zeros(nframes)
+                samples[:] = self._zeros(nframes)
         if previous is None:
             self._first_cycle.set()
+
+    def _zeros(self, n: int) -> memoryview[float]:
+        """``n`` float32 zeros, kept from one cycle to the next: no allocation while the period stays."""
+        if len(self._silence) < n:
+            self._silence = memoryview(bytes(4 * n)).cast("f")
+        return self._silence[:n]
 
     def _write(self, port: Any, events: Sequence[MidiEvent], frame0: int, nframes: int) -> None:
         if not _is_sorted(events):

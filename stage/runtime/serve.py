@@ -38,14 +38,17 @@ def with_tokens(config: Config) -> tuple[Config, dict[str, str]]:
 WATCH_INTERVAL = 1.0  # seconds between looks at the cue sheet file
 
 
-async def watch_cues(path: Path, service: Service, interval: float = WATCH_INTERVAL) -> None:
+async def watch_cues(
+    path: Path, service: Service, interval: float = WATCH_INTERVAL, seen: tuple[int, int] | None = None
+) -> None:
     """Load the cue sheet file again whenever it changes on disk, until cancelled.
 
-    A broken sheet is refused with every problem logged, and the running one
-    stays; a change made while picture rolls waits for the stop (it is tried
-    again at every look).  Reading and parsing happen off the loop.
+    ``seen`` is the file's stamp when the running sheet was read (default:
+    now).  A broken sheet is refused with every problem logged, and the
+    running one stays; a change made while picture rolls waits for the stop
+    (it is tried again at every look).  Reading and parsing happen off the loop.
     """
-    seen = _stamp(path)
+    seen = seen if seen is not None else _stamp(path)
     while True:
         await asyncio.sleep(interval)
         stamp = _stamp(path)
@@ -77,8 +80,10 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return st.st_mtime_ns, st.st_size
 
 
-async def serve(config: Config, sheet: CueSheet, cues_path: Path | None = None) -> None:
-    """Run until SIGINT/SIGTERM; with ``cues_path`` the cue sheet follows that file's edits."""
+async def serve(
+    config: Config, sheet: CueSheet, cues_path: Path | None = None, stamp: tuple[int, int] | None = None
+) -> None:
+    """Run until SIGINT/SIGTERM; with ``cues_path`` (read at ``stamp``) the cue sheet follows that file's edits."""
     # The take log first: numbering goes on from it, and without it nothing could be recorded.
     async with await open_store(config.takes.database) as store:
         log.info("take log: %s (%s)", store.url, await store.durability())
@@ -87,7 +92,11 @@ async def serve(config: Config, sheet: CueSheet, cues_path: Path | None = None) 
         try:
             await service.start()
             await takes.start()
-            watcher = asyncio.create_task(watch_cues(cues_path, service), name="stage-cue-watch") if cues_path else None
+            watcher = (
+                asyncio.create_task(watch_cues(cues_path, service, seen=stamp), name="stage-cue-watch")
+                if cues_path
+                else None
+            )
             try:
                 await _run(config, service, takes)
             finally:
@@ -113,6 +122,7 @@ def main(config_path: str | None, cues_path: str | None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         config = load_config(config_path)
+        stamp = _stamp(Path(cues_path)) if cues_path else None  # before reading: an edit meanwhile is seen
         sheet = load_cue_sheet(cues_path or DEMO_CUES)
     except ConfigError as exc:
         print(f"stage serve: {exc}", file=sys.stderr)
@@ -126,7 +136,7 @@ def main(config_path: str | None, cues_path: str | None) -> int:
         log.info("no [auth] %s token configured: this run's is %s", role, token)
     log.info("cue sheet %r: %d cues at %s fps", sheet.title, len(sheet.cues), sheet.rate)
     try:
-        asyncio.run(serve(config, sheet, Path(cues_path) if cues_path else None))
+        asyncio.run(serve(config, sheet, Path(cues_path) if cues_path else None, stamp))
     except StoreError as exc:
         print(f"stage serve: {exc}", file=sys.stderr)
         return 1
