@@ -447,12 +447,12 @@ class Service:
         now = time.monotonic()
         p = self.position(now)
         inside = next((c for c in self.sheet.cues if _span(c)[0] <= p < _span(c)[1]), None)
-        if inside is not self.current_cue:
+        if _id(inside) != _id(self.current_cue):  # by id: a revised sheet's cue is the same cue
             if self.current_cue is not None:
                 self.bus.publish("cue", {"event": "left", "cue": self.current_cue.id, "position": p})
             if inside is not None:
                 self.bus.publish("cue", {"event": "entered", "cue": inside.id, "position": p})
-            self.current_cue = inside
+        self.current_cue = inside
         a = self.transport.anchor
         if not a.rolling or self._loop is None:
             return
@@ -475,6 +475,10 @@ class Service:
     def _internal_only(self, what: str) -> None:
         if self.config.clock.source != "internal":
             raise SessionError(f"cannot {what}: picture is chased from MTC ([clock] source = \"mtc\")")
+
+
+def _id(cue: Cue | None) -> str | None:
+    return None if cue is None else cue.id
 
 
 def _span(cue: Cue) -> tuple[float, float]:
