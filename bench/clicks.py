@@ -3,12 +3,14 @@
 Runs a real ``jackd -d dummy -r 48000 -p 256`` and, in the same run, sends the
 same clicks three ways, each recorded by an independent JACK client:
 
-- ``stage``: the engine process (each click and quarter frame written at its frame offset);
+- ``stage``: the engine process (each click and quarter frame written at its frame offset), and its
+  audio click on ``<client>:click_audio`` (each sound's onset found in the recorded audio);
 - ``rtmidi thread``: python-rtmidi's JACK backend driven by a thread sleeping until each deadline;
 - ``rtmidi call_at``: python-rtmidi driven by a plain asyncio ``loop.call_at`` loop.
 
 Inter-onset error = received interval − exact interval (from the schedule), in
-frames. Each condition runs ``--seconds`` (default 180): idle, then with the
+frames; for the audio click also its onset − the MIDI note-on of the same
+click.  Each condition runs ``--seconds`` (default 180): idle, then with the
 other core busy (a CPU-bound process). Then the MTC chase: a peer plays a
 quarter-frame stream at +0.1 %, the engine chases it, and each click is
 compared with the frame where the true stream reaches it.
@@ -37,7 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import rtmidi  # noqa: E402
 from peers.jackd import jack_server, unique_name  # noqa: E402
-from peers.recorder import MidiPeer  # noqa: E402
+from peers.recorder import MidiPeer, audio_onsets  # noqa: E402
 
 from stage.core.cuesheet import parse_cue_sheet  # noqa: E402
 from stage.core.mtc import quarter_frame_message  # noqa: E402
@@ -158,10 +160,11 @@ def recorder_proc(
     server_name: str, name: str, inputs: tuple[str, ...], conn: multiprocessing.connection.Connection
 ) -> None:
     """The witness, alone in its process so no other Python thread can hold its GIL."""
-    with MidiPeer(name, servername=server_name, inputs=inputs, outputs=()) as rec:
+    with MidiPeer(name, servername=server_name, inputs=inputs, outputs=(), audio_inputs=("stage_audio",)) as rec:
         conn.send("ready")
         conn.recv()  # stop
         conn.send({p: rec.events(p) for p in inputs})
+        conn.send(audio_onsets(rec.audio["stage_audio"]))
 
 
 def senders_proc(server_name: str, targets: tuple[str, str], rel: list[float], start_in: float,
@@ -216,7 +219,8 @@ def run_condition(server_name: str, seconds: float, busy: bool) -> dict[str, tup
     stats: list[m.Event] = []
     settings = EngineSettings(
         midi=True, server=server_name, client=unique_name("stage"), rate="24", mtc_master=True,
-        connect=(("click_out", port("stage_click")), ("mtc_out", port("stage_mtc"))),
+        connect=(("click_out", port("stage_click")), ("mtc_out", port("stage_mtc")),
+                 ("click_audio", port("stage_audio"))),
     )
     engine = EngineHandle(settings, lambda ev: stats.append(ev) if isinstance(ev, m.EngineStats) else None)
     engine.start()
@@ -234,6 +238,7 @@ def run_condition(server_name: str, seconds: float, busy: bool) -> dict[str, tup
     engine.close()
     rec_conn.send("stop")
     events = rec_conn.recv()
+    audio = rec_conn.recv()
     recorder.join(timeout=5)
     senders.join(timeout=5)
     got = {p: [f for f, d in events[p] if d[0] & 0xF0 == 0x90 or d[0] == 0xF1] for p in inputs}
@@ -243,18 +248,24 @@ def run_condition(server_name: str, seconds: float, busy: bool) -> dict[str, tup
     exact_clicks = [c.p for c in clicks]
     stage_ons = got["stage_click"]
     exact_qf = [q / 96 for q in range(len(got["stage_mtc"]) + 96)]
+    on_midi = set(stage_ons)
+    near = [min(stage_ons, key=lambda f: abs(f - a)) for a in audio] if stage_ons else []
+    vs_midi = [abs(a - f) for a, f in zip(audio, near, strict=True)]
     lost = {
         "stage click": missing(stage_ons, exact_clicks),
+        "stage audio click": missing(audio, exact_clicks),
         "stage MTC quarter frame": missing(got["stage_mtc"], exact_qf),
         "rtmidi thread click": missing(got["rt_thread"], exact_clicks),
         "rtmidi call_at click": missing(got["rt_callat"], exact_clicks),
     }
     return {
         "stage click": percentiles(inter_onset_errors(stage_ons, exact_clicks)),
+        "stage audio click": percentiles(inter_onset_errors(audio, exact_clicks)),
         "stage MTC quarter frame": percentiles(inter_onset_errors(got["stage_mtc"], exact_qf)),
         "rtmidi thread click": percentiles(inter_onset_errors(got["rt_thread"], exact_clicks)),
         "rtmidi call_at click": percentiles(inter_onset_errors(got["rt_callat"], exact_clicks)),
         "_lost": tuple(lost.values()),  # type: ignore[dict-item]
+        "_audio": (*percentiles([float(e) for e in vs_midi])[:3], len(on_midi - set(audio))),
         "_late": (last.late if isinstance(last, m.EngineStats) else -1,
                   last.xruns if isinstance(last, m.EngineStats) else -1, 0, 0),
     }
@@ -320,12 +331,15 @@ def main() -> None:
             res = run_condition(server.name, seconds, busy)
             late, xruns = res.pop("_late")[:2]
             lost = res.pop("_lost")
+            a50, a99, amax, unheard = res.pop("_audio")
             print(f"\n{'other core busy' if busy else 'idle'}: inter-onset error in JACK frames (1 frame = 20.8 µs)")
             print(f"  {'sender':28s} {'p50':>8s} {'p99':>8s} {'max':>8s} {'n':>6s} {'missing':>8s}")
             for (name, (p50, p99, mx, n)), gone in zip(res.items(), lost, strict=True):
                 print(f"  {name:28s} {p50:8.2f} {p99:8.2f} {mx:8.2f} {n:6d} {gone:8d}")
             ref = res["rtmidi thread click"][1]
             ours = res["stage click"][1]
+            print(f"  audio click onset − MIDI note-on (frames): p50 {a50:.0f}  p99 {a99:.0f}  max {amax:.0f};"
+                  f"  note-ons without a sound on their sample: {unheard}")
             print(f"  stage messages late for their cycle: {late}; xruns seen by the engine: {xruns}")
             print(f"  p99 ratio rtmidi-thread / stage: {ref / max(ours, 0.5):.0f}× (stage p99 floored at 0.5 frame)")
         (p50, p99, mx, n), lock_qf = run_chase(server.name, seconds)

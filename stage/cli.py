@@ -93,7 +93,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def register_render(commands: Subcommands) -> None:
-    """``stage render CUES --cue ID [--wav FILE] [--midi FILE] [--events FILE]``."""
+    """``stage render CUES --cue ID [--wav FILE] [--midi FILE] [--events FILE] [--config FILE]``."""
     p = commands.add_parser(
         "render",
         help="the offline click track (WAV, MIDI) and event list (CSV) of one cue",
@@ -105,6 +105,8 @@ def register_render(commands: Subcommands) -> None:
     p.add_argument("--wav", type=Path, metavar="FILE", help="write the click track as a WAV file")
     p.add_argument("--midi", type=Path, metavar="FILE", help="write the click track as a MIDI file")
     p.add_argument("--events", metavar="FILE", help="write the event list as CSV ('-': standard output)")
+    p.add_argument("--config", metavar="FILE", help="the configuration whose [click] sounds the WAV uses "
+                   "(default: the default sounds, as stage serve without a config)")
     p.set_defaults(run=run_render, parser=p)
 
 
@@ -120,7 +122,9 @@ def run_render(args: argparse.Namespace) -> int:
     report: TextIO = sys.stderr if args.events == "-" else sys.stdout
     first = Timecode.at(cue.downbeat + cue.first_time, cue.rate)
     if args.wav is not None:
-        track = render_click_track(cue)
+        from stage.config import load_config  # noqa: PLC0415 - pydantic only when a WAV is asked for
+
+        track = render_click_track(cue, sounds=load_config(args.config).click.sounds())
         _write(args.wav, lambda: write_wav(args.wav, track, origination=datetime.now().astimezone()))
         length = format_duration(Fraction(track.frames, track.sample_rate))
         print(f"wrote {args.wav}: {length} at 48 kHz 16-bit mono, first click {first}", file=report)

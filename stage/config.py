@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from stage.core.clicksound import SOUNDS, ClickSounds, Sound
+from stage.core.tempo import ClickKind
 from stage.core.timecode import RATES, parse_rate
 from stage.errors import ConfigError, TimecodeError
 
@@ -28,6 +30,9 @@ class ClockConfig(_Section):
     rate: str | None = None
     master: bool = True  # with source = "internal": send MTC on <client>:mtc_out (when MIDI is enabled)
     freewheel_frames: int = Field(default=0, ge=0, le=250)
+    # From the top and pickups locate picture this many seconds before the first warning click: room for the
+    # yellow streamer into it (3 ft is 2 s at 24 fps) and for the players to settle.
+    preroll: float = Field(default=5.0, ge=0, le=60)
 
     @field_validator("rate")
     @classmethod
@@ -68,6 +73,38 @@ class MidiConfig(_Section):
     note_ms: float = Field(default=20.0, gt=0, le=500)
     latency_ms: float = Field(default=0.0, ge=0, le=500)  # click output: sent this much early
     mtc_latency_ms: float = Field(default=0.0, ge=0, le=500)
+
+
+class SoundConfig(_Section):
+    """One click sound: a decaying sine starting at its peak."""
+
+    frequency: float = Field(ge=20, le=20000)  # Hz
+    peak: float = Field(gt=0, lt=1)  # fraction of full scale
+    decay_ms: float = Field(gt=0, le=500)  # the envelope falls by 1/e in this time
+    length_ms: float = Field(gt=1, le=500)
+
+
+def _sound(s: Sound) -> SoundConfig:
+    return SoundConfig(frequency=s.frequency, peak=s.peak, decay_ms=s.decay * 1000, length_ms=s.duration * 1000)
+
+
+class ClickConfig(_Section):
+    """``[click]``: the audio click the engine plays itself on ``<client>:click_audio``."""
+
+    audio: bool = True  # register <client>:click_audio (with MIDI through JACK)
+    connect: list[str] = Field(default_factory=list)  # audio ports to connect it to, e.g. ["system:playback_1"]
+    level_db: float = Field(default=0.0, ge=-60, le=0)  # every sound's level
+    accent: SoundConfig = _sound(SOUNDS[ClickKind.ACCENT])  # the downbeat (beat 1)
+    normal: SoundConfig = _sound(SOUNDS[ClickKind.NORMAL])  # every other beat
+    warning: SoundConfig = _sound(SOUNDS[ClickKind.WARNING])  # count-off and count-in
+
+    def sounds(self) -> ClickSounds:
+        """The sounds as the engine and the renderer use them."""
+
+        def one(c: SoundConfig) -> Sound:
+            return Sound(c.frequency, c.peak, c.decay_ms / 1000, c.length_ms / 1000)
+
+        return ClickSounds(one(self.accent), one(self.normal), one(self.warning), self.level_db)
 
 
 class HttpConfig(_Section):
@@ -113,6 +150,7 @@ class Config(_Section):
 
     clock: ClockConfig = ClockConfig()
     midi: MidiConfig = MidiConfig()
+    click: ClickConfig = ClickConfig()
     http: HttpConfig = HttpConfig()
     osc: OscConfig = OscConfig()
     mqtt: MqttConfig = MqttConfig()

@@ -499,3 +499,23 @@ def test_a_closed_pipe_is_not_a_traceback() -> None:
     err = child.stderr.read()
     child.stderr.close()
     assert (child.wait(timeout=30), err) == (1, b"")
+
+
+def test_render_uses_the_configured_click_sounds(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "stage.toml"
+    config.write_text("[click]\nlevel_db = -6.0\naccent = {frequency = 3000.0, peak = 0.5, decay_ms = 5.0, "
+                      "length_ms = 10.0}\n")
+    plain, loud = tmp_path / "plain.wav", tmp_path / "conf.wav"
+    assert run(capsys, "render", DEMO, "--cue", "1M3", "--wav", plain)[0] == 0
+    assert run(capsys, "render", DEMO, "--cue", "1M3", "--wav", loud, "--config", config)[0] == 0
+    a, b = plain.read_bytes(), loud.read_bytes()
+    assert len(a) == len(b)
+    data_a, data_b = a[a.index(b"data") + 8 :], b[b.index(b"data") + 8 :]
+    first = struct.unpack("<h", data_b[:2])[0]  # the first click: a warning, at half the level (-6 dB)
+    assert first == round(32767 * 0.7 * 10 ** (-6 / 20))
+    assert struct.unpack("<h", data_a[:2])[0] == round(32767 * 0.7)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[click]\nlevel_db = 6.0\n")
+    code, _, err = run(capsys, "render", DEMO, "--cue", "1M3", "--wav", tmp_path / "x.wav", "--config", bad)
+    assert code == 1
+    assert "level_db" in err

@@ -146,6 +146,8 @@ def controls(token: str, receive_port: int, cues: list[str]) -> list[Control]:
                          send=f"/stage/take/{status}"))
     c.append(Control("LABEL", "take", 20, 600, 984, 80, "no take yet", GREY, receive="/stage/take/label"))
     c.append(Control("LABEL", "clients", 20, 690, 300, 60, "0", GREY, receive="/stage/clients"))
+    # from the top: picture from the pre-roll before the armed cue's count-off, and roll
+    c.append(Control("BUTTON", "top", 704, 690, 300, 60, "FROM THE TOP", GREEN, send="/stage/transport/top"))
     return c
 
 

@@ -1,13 +1,16 @@
 """Sample-accurate MIDI through JACK: our own client, one handler call per cycle.
 
 `JackMidi` opens a JACK client (``stage`` by default), registers MIDI output and
-input ports (``<client>:mtc_out``, ``<client>:click_out``, ``<client>:mtc_in``),
-and calls one `CycleHandler` from JACK's process callback once per cycle:
+input ports (``<client>:mtc_out``, ``<client>:click_out``, ``<client>:mtc_in``)
+and any audio output ports (``<client>:click_audio``), and calls one
+`CycleHandler` from JACK's process callback once per cycle:
 
 * every incoming event is handed over with its *absolute* frame, the cycle's
   start frame plus the event's offset inside the cycle;
 * every outgoing event the handler returns carries an absolute frame too, and
-  is written at exactly ``frame - frame0`` inside the cycle.
+  is written at exactly ``frame - frame0`` inside the cycle;
+* then the `AudioRenderer` fills each audio output port's buffer for the same
+  cycle (silence when there is none).
 
 Frames are JACK's frame time, unwrapped: JACK counts in a uint32 that wraps
 after about a day at 48 kHz; here it is a plain Python int that never wraps.
@@ -47,7 +50,7 @@ import jack
 
 from stage.errors import MidiError
 
-__all__ = ["CycleHandler", "JackMidi", "JackMidiStats", "MidiEvent", "unwrap_frame"]
+__all__ = ["AudioRenderer", "CycleHandler", "JackMidi", "JackMidiStats", "MidiEvent", "unwrap_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,14 @@ class CycleHandler(Protocol):
     def __call__(
         self, frame0: int, nframes: int, inputs: Mapping[str, Sequence[MidiEvent]], /
     ) -> Mapping[str, Sequence[MidiEvent]]: ...
+
+
+AudioRenderer = Callable[[str, int, "memoryview[float]"], None]
+"""Fills one audio output port for one cycle: ``(port short name, frame0, samples)``.
+
+``samples`` is the port's buffer as float32, one item per frame of the cycle;
+it runs on the real-time thread right after the `CycleHandler` of the cycle.
+"""
 
 
 @dataclass(frozen=True)
@@ -185,11 +196,14 @@ class JackMidi:
         *,
         outputs: Iterable[str] = ("mtc_out", "click_out"),
         inputs: Iterable[str] = ("mtc_in",),
+        audio_outputs: Iterable[str] = (),
         handler: CycleHandler | None = None,
+        audio: AudioRenderer | None = None,
         servername: str | None = None,
     ) -> None:
         _silence_libjack()
         self._handler = handler
+        self._audio = audio
         self._cycles = 0
         self._late = 0
         self._dropped = 0
@@ -210,6 +224,7 @@ class JackMidi:
         self._c_next = ctypes.c_uint64()
         self._c_period = ctypes.c_float()
         self._closed = False
+        self._silence: memoryview[float] = memoryview(bytes(4 * 8192)).cast("f")
 
         where = f"JACK server {servername!r}" if servername else "the default JACK server"
         try:
@@ -229,6 +244,9 @@ class JackMidi:
             self._outputs: dict[str, Any] = {p: self._client.midi_outports.register(p) for p in outputs}
             self._inputs: list[tuple[str, Any]] = [(p, self._client.midi_inports.register(p)) for p in inputs]
             self._output_list = list(self._outputs.values())
+            self._audio_outputs: list[tuple[str, Any]] = [
+                (p, self._client.outports.register(p)) for p in audio_outputs
+            ]
             self._client.set_process_callback(self._process)
             self._client.set_shutdown_callback(self._on_shutdown)
             self._client.activate()
@@ -286,6 +304,10 @@ class JackMidi:
     def set_handler(self, handler: CycleHandler | None) -> None:
         """Replace the cycle handler; the next cycle uses the new one."""
         self._handler = handler
+
+    def set_audio(self, audio: AudioRenderer | None) -> None:
+        """Replace the audio renderer; the next cycle uses the new one (None: silence)."""
+        self._audio = audio
 
     # -- ports ------------------------------------------------------------
 
@@ -423,6 +445,9 @@ class JackMidi:
         if self._stopping:
             for port in self._output_list:
                 port.clear_buffer()
+            for _, port in self._audio_outputs:
+                samples = memoryview(port.get_buffer()).cast("f")
+                samples[:] = self._zeros(len(samples))
             self._stopped.set()
             raise jack.CallbackExit  # jack2 deactivates us and ends this thread from C
         # Any other exception escaping here would make JACK-Client stop calling
@@ -476,8 +501,25 @@ class JackMidi:
                 self._dropped += len(events_out)
                 continue
             self._write(port, events_out, frame0, nframes)
+        audio = self._audio
+        for name, port in self._audio_outputs:
+            samples = memoryview(port.get_buffer()).cast("f")
+            if audio is None:
+                samples[:] = self._zeros(nframes)
+                continue
+            try:
+                audio(name, frame0, samples)
+            except Exception:
+                self._handler_errors += 1
+                samples[:] = self._zeros(nframes)
         if previous is None:
             self._first_cycle.set()
+
+    def _zeros(self, n: int) -> memoryview[float]:
+        """``n`` float32 zeros, kept from one cycle to the next: no allocation while the period stays."""
+        if len(self._silence) < n:
+            self._silence = memoryview(bytes(4 * n)).cast("f")
+        return self._silence[:n]
 
     def _write(self, port: Any, events: Sequence[MidiEvent], frame0: int, nframes: int) -> None:
         if not _is_sorted(events):

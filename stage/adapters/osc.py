@@ -131,6 +131,20 @@ def _locate_bar(a: Sequence[Any]) -> Command:
     return _cmd("locate", bar=bar, beat=beat)
 
 
+def _optional_whole(a: Sequence[Any], i: int, what: str) -> Any:
+    """Argument ``i`` as a whole number, or absent when not given."""
+    return _ABSENT if len(a) <= i else _whole(a, i, what)
+
+
+def _pickup_play(a: Sequence[Any]) -> Command:
+    return _cmd("play", pickup_bar=_whole(a, 0, "bar"), pickup_beat=_optional_whole(a, 1, "beat"))
+
+
+def _pickup_cue(a: Sequence[Any]) -> Command:
+    return _cmd("pickup", bar=_whole(a, 0, "bar") or None, beat=_optional_whole(a, 1, "beat"),
+                countin=_optional_whole(a, 2, "count-in bars"))
+
+
 def _arm(a: Sequence[Any]) -> Command:
     cue = _arg(a, 0, str, "cue")
     return _cmd("arm", cue=cue or None)
@@ -151,8 +165,13 @@ _IN: list[Address] = [
     Address("/stage/snapshot", Way.IN, "", "Send the current state of everything to the sender now."),
     Address("/stage/transport/play", Way.IN, "", "Roll (record mode: a new take).", _press("play")),
     Address("/stage/transport/stop", Way.IN, "", "Stop (a take being recorded ends).", _press("stop")),
-    Address("/stage/transport/pickup", Way.IN, "i", "Roll as a pickup from bar i of the armed cue.",
-            lambda a: _cmd("play", pickup_bar=_whole(a, 0, "bar"))),
+    Address("/stage/transport/pickup", Way.IN, "i[i]",
+            "Roll as a pickup from bar i (beat i) of the armed cue: counted in, from its pre-roll.", _pickup_play),
+    Address("/stage/transport/top", Way.IN, "", "From the top: roll from the pre-roll before the count-off.",
+            _press("from_top")),
+    Address("/stage/session/pickup", Way.IN, "i[ii]",
+            "Cue up a pickup from bar i (beat i, count-in i bars) without rolling; bar 0: back to the top.",
+            _pickup_cue),
     Address("/stage/transport/locate", Way.IN, "s", "Locate to a timecode.",
             lambda a: _cmd("locate", timecode=_arg(a, 0, str, "timecode"))),
     Address("/stage/transport/bar", Way.IN, "i[f]", "Locate to a bar (and beat) of the armed cue.", _locate_bar),

@@ -79,6 +79,7 @@ takes = Table(
     Column("ended_at", DateTime(timezone=True)),
     Column("duration", Float),
     Column("version", Integer, nullable=False, server_default="0"),
+    Column("revision", String(64)),
     UniqueConstraint("cue", "number", name="takes_cue_number"),
 )
 
@@ -172,7 +173,16 @@ def _v2_notes_and_versions(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: Sequence[Callable[[Connection], None]] = (_v1_takes_and_history, _v2_notes_and_versions)
+def _v3_cue_revisions(conn: Connection) -> None:
+    """Takes record the revision of the cue they were recorded under (older takes: unknown, NULL)."""
+    conn.execute(text("ALTER TABLE takes ADD COLUMN revision VARCHAR(64)"))
+
+
+MIGRATIONS: Sequence[Callable[[Connection], None]] = (
+    _v1_takes_and_history,
+    _v2_notes_and_versions,
+    _v3_cue_revisions,
+)
 
 _PG_MIGRATION_LOCK = 0x7374_6167_6500  # "stage": one migrator at a time per database
 
@@ -288,6 +298,7 @@ def _take_row(take: Take) -> dict[str, Any]:
         "ended_at": None if take.ended_at is None else _utc(take.ended_at),
         "duration": take.duration,
         "version": take.version,
+        "revision": take.revision,
     }
 
 
@@ -312,6 +323,7 @@ def _take(row: Any, notes: Sequence[Note]) -> Take:
         notes=tuple(notes),
         id=row.id,
         version=row.version,
+        revision=row.revision,
     )
 
 

@@ -7,8 +7,9 @@ exact arithmetic (ties to even).  Its ``bext`` chunk carries the
 TimeReference (samples since 00:00:00:00 of that first click), so a DAW spots
 it to picture.
 
-Three short synthesized sounds (accent, normal, warning) are rendered once
-and pasted at their offsets into a buffer of silence: no per-sample work
+Three short synthesized sounds (accent, normal, warning), the very ones the
+engine plays on ``<client>:click_audio`` (:mod:`stage.core.clicksound`), are
+rendered once and pasted at their offsets into a buffer of silence: no per-sample work
 over the length of the cue.  Standard library only; the RIFF is written here
 because :mod:`wave` cannot write a ``bext`` chunk.
 """
@@ -16,13 +17,13 @@ because :mod:`wave` cannot write a ``bext`` chunk.
 from __future__ import annotations
 
 import functools
-import math
 import struct
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 
+from stage.core.clicksound import SOUNDS, ClickSounds, Sound, db_to_gain, sound_samples
 from stage.core.cuesheet import Cue
 from stage.core.tempo import ClickKind
 from stage.core.timecode import Timecode
@@ -52,39 +53,13 @@ _FULL_SCALE = 32767
 _MAX_RIFF = 0xFFFF_FFFF
 
 
-@dataclass(frozen=True)
-class Sound:
-    """A synthesized click: a decaying sine that starts at its peak (a sharp, detectable onset)."""
-
-    frequency: float  # Hz
-    peak: float  # fraction of full scale, below 1: never clips
-    decay: float  # seconds for the envelope to fall by 1/e
-    duration: float  # seconds, at most 30 ms
-
-
-SOUNDS: dict[ClickKind, Sound] = {
-    ClickKind.ACCENT: Sound(frequency=2000.0, peak=0.85, decay=0.008, duration=0.030),
-    ClickKind.NORMAL: Sound(frequency=1000.0, peak=0.6, decay=0.006, duration=0.025),
-    ClickKind.WARNING: Sound(frequency=1500.0, peak=0.7, decay=0.004, duration=0.020),
-}
-
-_FADE = 0.001  # seconds of linear fade at the end, so a sound never stops on a step
-
-
 @functools.cache
-def click_sound(kind: ClickKind, sample_rate: int = SAMPLE_RATE) -> bytes:
-    """The 16-bit little-endian samples of one click sound."""
-    sound = SOUNDS[kind]
-    n = round(sound.duration * sample_rate)
-    fade = round(_FADE * sample_rate)
-    w = 2 * math.pi * sound.frequency / sample_rate
-    samples = []
-    for i in range(n):
-        env = sound.peak * math.exp(-i / (sound.decay * sample_rate))
-        # The fade stops one step short of zero: the last sample still sounds.
-        env *= min(1.0, (n - i) / fade)
-        samples.append(round(_FULL_SCALE * env * math.cos(w * i)))
-    return struct.pack(f"<{n}h", *samples)
+def click_sound(kind: ClickKind, sample_rate: int = SAMPLE_RATE, sounds: ClickSounds | None = None) -> bytes:
+    """The 16-bit little-endian samples of one click sound (``sounds``: the default ones, see :data:`SOUNDS`)."""
+    sound = SOUNDS[kind] if sounds is None else sounds.sound(kind)
+    gain = 1.0 if sounds is None else db_to_gain(sounds.level_db)
+    samples = [round(_FULL_SCALE * x) for x in sound_samples(sound, sample_rate, gain)]
+    return struct.pack(f"<{len(samples)}h", *samples)
 
 
 def click_offsets(cue: Cue, sample_rate: int = SAMPLE_RATE) -> list[tuple[int, ClickKind]]:
@@ -112,8 +87,8 @@ class ClickTrack:
         return len(self.pcm) // _BYTES_PER_SAMPLE
 
 
-def render_click_track(cue: Cue, sample_rate: int = SAMPLE_RATE) -> ClickTrack:
-    """The click track of ``cue``, from its first click to its end plus a short tail."""
+def render_click_track(cue: Cue, sample_rate: int = SAMPLE_RATE, sounds: ClickSounds | None = None) -> ClickTrack:
+    """The click track of ``cue``, from its first click to its end plus a short tail, in ``sounds`` ([click])."""
     onsets = click_offsets(cue, sample_rate)
     start = cue.downbeat + cue.first_time
     if start < 0:
@@ -123,7 +98,7 @@ def render_click_track(cue: Cue, sample_rate: int = SAMPLE_RATE) -> ClickTrack:
         raise RenderError(f"cue {cue.id} is too long for one WAV file")
     pcm = bytearray(total * _BYTES_PER_SAMPLE)
     for i, (offset, kind) in enumerate(onsets):
-        sound = click_sound(kind, sample_rate)
+        sound = click_sound(kind, sample_rate, sounds)
         room = (onsets[i + 1][0] if i + 1 < len(onsets) else total) - offset
         n = min(len(sound), room * _BYTES_PER_SAMPLE)
         at = offset * _BYTES_PER_SAMPLE

@@ -22,9 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stage.core import limits as lim
 from stage.core.breakdown import breakdown_dict, cue_breakdown
-from stage.core.cuesheet import Cue
+from stage.core.cuesheet import Cue, parse_cue_sheet
+from stage.core.schedule import cue_revision
 from stage.core.session import EDITABLE, Action, Mode, Role, Take, allowed
-from stage.errors import NotFound, SessionError, StageError, StoreError
+from stage.errors import CueSheetError, NotFound, SessionError, StageError, StoreError
 from stage.runtime.service import Service
 from stage.runtime.takes import TakeLogger, TransportTimeout, edit_json, refused_by_store, take_json
 
@@ -69,13 +70,29 @@ class PlayRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{}, {"pickup_bar": 33}, {"pickup_bar": 33, "locate": False}, {"wild": True}],
+            "examples": [{}, {"pickup_bar": 33}, {"pickup_bar": 33, "pickup_beat": 3, "countin": 1},
+                         {"pickup_bar": 33, "locate": False}, {"wild": True}],
         },
     )
-    pickup_bar: int | None = Field(default=None, ge=1, le=lim.MAX_BAR,
-                                   description="mark the take a pickup from this bar")
-    locate: bool = Field(default=True, description="with pickup_bar: jump to that bar of the armed cue first")
+    pickup_bar: int | None = Field(default=None, ge=1, le=lim.MAX_BAR, description="a pickup from this bar, counted in")
+    pickup_beat: int = Field(default=1, ge=lim.MIN_BEAT, le=lim.MAX_BEAT,
+                             description="with pickup_bar: the beat in the bar")
+    countin: int | None = Field(default=None, ge=0, le=lim.MAX_COUNTIN,
+                                description="bars of count-in (default: the count-off's)")
+    locate: bool = Field(default=True, description="with pickup_bar: locate to the pre-roll before the count-in")
     wild: bool = Field(default=False, description="mark the take wild (off picture)")
+
+
+class PickupRequest(BaseModel):
+    """Cue up a pickup of the armed cue (bar null: back to the top); picture goes to its pre-roll."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"bar": 17}, {"bar": 17, "beat": 3, "countin": 1}, {"bar": None}]},
+    )
+    bar: int | None = Field(ge=1, le=lim.MAX_BAR)
+    beat: int = Field(default=lim.MIN_BEAT, ge=lim.MIN_BEAT, le=lim.MAX_BEAT)
+    countin: int | None = Field(default=None, ge=0, le=lim.MAX_COUNTIN)
 
 
 class LocateRequest(BaseModel):
@@ -170,10 +187,11 @@ def tokens(service: Service) -> dict[str, Role]:
     return out
 
 
-def cue_summary(cue: Cue) -> dict[str, Any]:
-    """A cue as JSON."""
+def cue_summary(cue: Cue, revision: str | None = None) -> dict[str, Any]:
+    """A cue as JSON (with the revision the service runs, when given)."""
     return {
         "id": cue.id,
+        "revision": revision if revision is not None else cue_revision(cue),
         "title": cue.title,
         "start": str(cue.start),
         "end": str(cue.end),
@@ -302,13 +320,42 @@ def create_app(
     @app.get("/api/cues", tags=["cues"])
     async def list_cues() -> list[dict[str, Any]]:
         """Every cue on the sheet, in sheet order."""
-        return [cue_summary(c) for c in service.sheet.cues]
+        return [cue_summary(c, service.revisions.get(c.id)) for c in service.sheet.cues]
+
+    @app.put(
+        "/api/cues",
+        tags=["cues"],
+        responses={**_errors(401, 403, 409), 413: {"description": "a cue sheet over 1 MiB"},
+                   422: {"description": "a broken cue sheet: every problem named"}},
+        openapi_extra={"requestBody": {"required": True, "content": {"application/toml": {
+            "schema": {"type": "string"}, "example": "[picture]\nrate = \"24\"\n\n[[cue]]\nid = \"1M1\"\n...",
+        }}}},
+    )
+    async def put_cues(request: Request, _: Annotated[Role, Depends(need(Action.EDIT_CUES))]) -> Response:
+        """Replace the cue sheet (TOML body) between takes: validated first; refused while picture rolls."""
+        raw = await request.body()
+        if len(raw) > lim.MAX_SHEET:
+            return JSONResponse({"detail": f"the cue sheet is {len(raw)} bytes, over the limit of {lim.MAX_SHEET}; "
+                                 "the running one stays", "problems": []}, 413)
+        try:
+            sheet = parse_cue_sheet(raw.decode("utf-8"), "upload")
+        except UnicodeDecodeError as exc:
+            return JSONResponse({"detail": f"the cue sheet is not UTF-8 text: {exc}", "problems": []}, 422)
+        except CueSheetError as exc:
+            problems = [str(p) for p in exc.problems]
+            detail = f"the cue sheet has {len(problems)} problem(s); the running one stays: " + "; ".join(problems)
+            return JSONResponse({"detail": detail, "problems": problems}, 422)
+        changed = service.replace_sheet(sheet)
+        return JSONResponse({
+            "title": sheet.title, "changed": changed, "session": service.session_state(),
+            "cues": [cue_summary(c, service.revisions.get(c.id)) for c in sheet.cues],
+        })
 
     @app.get("/api/cues/{cue_id}", tags=["cues"], responses=_errors(404))
     async def get_cue(cue_id: Annotated[str, Path(examples=["1M1"])]) -> dict[str, Any]:
         """One cue with its breakdown."""
         cue = service.cue(cue_id)
-        out = cue_summary(cue)
+        out = cue_summary(cue, service.revisions.get(cue.id))
         if breakdown is not None:
             out["breakdown"] = breakdown(cue)
         return out
@@ -368,8 +415,28 @@ def create_app(
             service.play()
             return rolled(None)
         may(role, takes.play_action())
-        take = await takes.play(pickup_bar=request.pickup_bar, wild=request.wild, locate=request.locate)
+        take = await takes.play(pickup_bar=request.pickup_bar, wild=request.wild, locate=request.locate,
+                                pickup_beat=request.pickup_beat, countin=request.countin)
         return rolled(take)
+
+    @app.post("/api/transport/from_top", tags=["transport"], responses=_errors(401, 403, 409, 503))
+    async def from_top(role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:
+        """From the top: locate to the pre-roll before the armed cue's count-off and roll (record: a new take)."""
+        if takes is None:
+            may(role, Action.PLAY)
+            service.cue_top()
+            service.play()
+            return rolled(None)
+        may(role, takes.play_action())
+        return rolled(await takes.play(from_top=True))
+
+    @app.post("/api/session/pickup", tags=["session"], responses=_errors(400, 401, 403, 409, 422, 503))
+    async def pickup(body: PickupRequest, _: Annotated[Role, Depends(need(Action.ARM))]) -> dict[str, Any]:
+        """Cue up a pickup with a count-in (or, bar null, the top); picture goes to its pre-roll. Play rolls."""
+        position = service.cue_top() if body.bar is None else service.cue_pickup(body.bar, body.beat, body.countin)
+        if position is not None:
+            await service.located(position)
+        return {**service.session_state(), "transport": service.transport_state()}
 
     @app.post("/api/transport/stop", tags=["transport"], responses=_errors(401, 403, 409, 503))
     async def stop(role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:

@@ -23,12 +23,12 @@ Rules:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from stage.core.cuesheet import Cue
-from stage.core.schedule import EventKind, cue_schedule, event_timecode
+from stage.core.schedule import CueEvent, EventKind, cue_schedule, event_timecode
 from stage.core.transport import Anchor
 
 HORIZON = 3.0  # seconds: how far ahead events are announced
@@ -68,14 +68,24 @@ class Visual:
 
 def visuals(cues: Iterable[Cue]) -> tuple[Visual, ...]:
     """Every streamer, punch and flutter of ``cues``, in picture order."""
+    return visuals_of((cue, cue_schedule(cue), cue.id) for cue in cues)
+
+
+def visuals_of(plan: Iterable[tuple[Cue, Sequence[CueEvent], str]]) -> tuple[Visual, ...]:
+    """Every streamer, punch and flutter of each cue's given schedule (a pickup's, say), in picture order.
+
+    Each item is a cue, its schedule and the key its events are named by
+    (``"1M1"``; a pickup's ``"1M1@17.1"``, so a screen never takes one of its
+    events for one of the cue's own).
+    """
     out: list[Visual] = []
-    for cue in cues:
-        for i, ev in enumerate(cue_schedule(cue)):
+    for cue, events, tag in plan:
+        for i, ev in enumerate(events):
             if ev.kind not in VISUAL_KINDS:
                 continue
             out.append(
                 Visual(
-                    key=f"{cue.id}#{i}",
+                    key=f"{tag}#{i}",
                     cue=cue.id,
                     kind=ev.kind,
                     position=float(cue.downbeat + ev.time),

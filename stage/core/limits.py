@@ -33,6 +33,9 @@ MIN_BEAT = 1
 MAX_BEAT = 64
 """Beats of a bar, counted from 1 (a fractional beat lies between clicks)."""
 
+MAX_COUNTIN = 16
+"""Bars of count-in a pickup may ask for (a count-off longer than that is a cue of its own)."""
+
 MIN_SPEED = 1 / 64
 """Smallest magnitude of a varispeed: a slower clock would take days to reach the next click,
 and a speed near zero makes every deadline overflow."""
@@ -75,6 +78,8 @@ MAX_REQUEST_ID = 64
 
 MAX_TOPICS = 16
 """Items in a list of topics (there are eight topics; a repeat is harmless, a thousand are not)."""
+MAX_SHEET = 1024 * 1024
+"""Bytes of a cue sheet uploaded to the running service (a feature's sheet is tens of kilobytes)."""
 MAX_FRAME = 16 * 1024
 """Bytes of one ``/ws`` frame or one MQTT command payload."""
 

@@ -96,6 +96,7 @@ class CycleResult:
 
     outputs: list[Output] = field(default_factory=list)
     beats: list[Beat] = field(default_factory=list)
+    onsets: list[tuple[float, ClickKind]] = field(default_factory=list)  # each click's note-on time: the audio's too
     late: int = 0  # messages whose time had already passed when the cycle began: sent at its start
     dropped: int = 0  # messages overdue by more than CATCH_UP_LIMIT: not sent
 
@@ -183,6 +184,7 @@ class Playback:
             t = due
             on = self.notes.note_on(click.kind)
             out.outputs.append(Output(t, CLICK_PORT, on))
+            out.onsets.append((t, click.kind))
             self._note_offs.append((t + self.notes.length, self.notes.note_off(on)))
             out.beats.append(Beat(click, sound))
         self._next_click = i

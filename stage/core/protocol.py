@@ -227,9 +227,13 @@ COMMANDS: Mapping[str, CommandSpec] = {
         CommandSpec("mode", "Rehearse (nothing logged) or record (each roll is a take).", Action.ARM,
                     (Field("mode", Kind.STRING, "The mode.", choices=("rehearse", "record")),)),
         CommandSpec("play", "Roll: in record mode a new take starts.", Action.PLAY,
-                    (Field("pickup_bar", Kind.INTEGER, "A pickup from this bar.", required=False, minimum=1,
-                           maximum=lim.MAX_BAR),
-                     Field("wild", Kind.BOOLEAN, "A wild take (off picture).", required=False))),
+                    (Field("pickup_bar", Kind.INTEGER, "A pickup from this bar: counted in, from its pre-roll.",
+                           required=False, minimum=1, maximum=lim.MAX_BAR),
+                     Field("wild", Kind.BOOLEAN, "A wild take (off picture).", required=False),
+                     Field("pickup_beat", Kind.INTEGER, "The pickup's beat in its bar (default 1).", required=False,
+                           minimum=lim.MIN_BEAT, maximum=lim.MAX_BEAT),
+                     Field("countin", Kind.INTEGER, "Bars of count-in (default: the cue's count-off).",
+                           required=False, minimum=0, maximum=lim.MAX_COUNTIN))),
         CommandSpec("stop", "Stop: a take being recorded ends.", Action.PLAY),
         CommandSpec("locate", "Jump to a timecode, or to a bar (and beat) of a cue (the armed one by default).",
                     Action.PLAY,
@@ -253,6 +257,17 @@ COMMANDS: Mapping[str, CommandSpec] = {
                     (Field("text", Kind.STRING, "The note.", max_length=lim.MAX_NOTE),
                      Field("take", Kind.INTEGER, "Take id (one past 2^31-1 cannot exist: not_found).",
                            required=False, minimum=1))),
+        CommandSpec("from_top", "From the top: locate to the pre-roll before the armed cue's count-off and roll "
+                    "(record mode: a new take).", Action.PLAY),
+        CommandSpec("pickup", "Cue up a pickup of the armed cue: a count-in into bar (and beat), picture at its "
+                    "pre-roll (internal clock); bar null: back to the top. Rolling is a separate play.",
+                    Action.ARM,
+                    (Field("bar", Kind.INTEGER, "Bar to pick up from; null: from the top.", nullable=True,
+                           minimum=1, maximum=lim.MAX_BAR),
+                     Field("beat", Kind.INTEGER, "Beat in the bar (default 1).", required=False,
+                           minimum=lim.MIN_BEAT, maximum=lim.MAX_BEAT),
+                     Field("countin", Kind.INTEGER, "Bars of count-in (default: the cue's count-off).",
+                           required=False, minimum=0, maximum=lim.MAX_COUNTIN))),
     )
 }
 

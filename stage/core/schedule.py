@@ -4,17 +4,24 @@ Conventions (Auricle, Figure 53 Streamers): a yellow streamer into the first
 warning click, a green one into the downbeat, a red one into the cue's end,
 each ending in a punch; a hit's streamer ends in its punch; a flutter of n
 punches is centred on the hit and replaces its single punch.
+
+A pickup ("from bar 17") has a schedule of its own (:func:`pickup_schedule`):
+a count-in of warning clicks at bar 17's tempo and meter, shown as a
+count-off is (yellow into its first click, green into bar 17), then the cue
+from bar 17 on.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 from fractions import Fraction
 
 from stage.core.cuesheet import DOWNBEAT_COLOR, END_COLOR, FIRST_WARNING_COLOR, Cue
 from stage.core.tempo import ClickKind
 from stage.core.timecode import Timecode
+from stage.errors import TempoError
 
 
 class EventKind(enum.Enum):
@@ -92,6 +99,76 @@ def cue_schedule(cue: Cue) -> list[CueEvent]:
 
     events.sort(key=lambda e: (e.time, _ORDER[e.kind]))
     return events
+
+
+@dataclass(frozen=True)
+class Pickup:
+    """A pickup of cue ``cue`` from ``bar``|``beat``, counted in with ``bars`` bars of warning clicks."""
+
+    cue: str
+    bar: int
+    beat: int = 1
+    bars: int = 2
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain data."""
+        return {"cue": self.cue, "bar": self.bar, "beat": self.beat, "countin": self.bars}
+
+
+def pickup_schedule(cue: Cue, pickup: Pickup) -> list[CueEvent]:
+    """The schedule of a pickup: the count-in into ``bar``|``beat``, then every event of ``cue`` from there on.
+
+    Clicks before the pickup are left out (the count-in stands in their
+    place), and so are streamers, punches and flutters that end before it.
+    """
+    if cue.clicks is None:
+        raise TempoError(f"cue {cue.id} is free timing: it has no bars to pick up from")
+    warnings = cue.clicks.count_in(pickup.bar, pickup.beat, pickup.bars)
+    target = cue.clicks.time_of(pickup.bar, pickup.beat)
+    events = [
+        e for e in cue_schedule(cue)
+        if (e.time >= target if e.kind in (EventKind.WARNING, EventKind.CLICK) else e.end >= target)
+    ]  # fmt: skip
+    events += [CueEvent(EventKind.WARNING, c.time, c.bar, Fraction(c.beat)) for c in warnings]
+
+    def streamer_into(time: Fraction, color: str, label: str) -> None:
+        bar, beat = cue.clicks.position_at(time)  # type: ignore[union-attr]  # checked above
+        if cue.streamer is not None:
+            start = time - cue.streamer
+            sbar, sbeat = cue.clicks.position_at(start)  # type: ignore[union-attr]
+            events.append(CueEvent(EventKind.STREAMER, start, sbar, sbeat, color=color, length=cue.streamer,
+                                   label=label))
+        if cue.punch:
+            events.append(CueEvent(EventKind.PUNCH, time, bar, beat, color=color, label=label))
+
+    if warnings:
+        streamer_into(warnings[0].time, FIRST_WARNING_COLOR, "count-in")
+    streamer_into(target, DOWNBEAT_COLOR, f"bar {pickup.bar}")
+    events.sort(key=lambda e: (e.time, _ORDER[e.kind]))
+    return events
+
+
+def first_click(events: list[CueEvent]) -> Fraction | None:
+    """Time of the first warning click or click of a schedule (None: it has none)."""
+    return next((e.time for e in events if e.kind in (EventKind.WARNING, EventKind.CLICK)), None)
+
+
+REVISION_LENGTH = 12  # hex digits of a cue's revision
+
+
+def cue_revision(cue: Cue) -> str:
+    """A short content hash of what ``cue`` plays and shows: its start, end and every event of its schedule.
+
+    Two sheets give a cue the same revision exactly when its clicks, streamers,
+    punches and flutters are the same (a new title or notes change nothing the
+    orchestra hears or sees).  A take records the revision it was recorded under.
+    """
+    h = hashlib.sha256()
+    h.update(f"{cue.id}|{cue.start.picture_seconds}|{cue.end_time}\n".encode())
+    for e in cue_schedule(cue):
+        line = f"{e.kind.value}|{e.time}|{e.bar}|{e.beat}|{e.accent}|{e.color}|{e.length}|{e.label}\n"
+        h.update(line.encode())
+    return h.hexdigest()[:REVISION_LENGTH]
 
 
 def event_timecode(cue: Cue, event: CueEvent) -> Timecode:

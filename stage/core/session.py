@@ -79,13 +79,14 @@ class Action(enum.Enum):
     RECORD = "roll or stop in record"
     SET_STATUS = "set a take's status or marks"
     WRITE_NOTES = "write take notes"
+    EDIT_CUES = "replace the cue sheet"
 
 
 PERMISSIONS: Mapping[Role, frozenset[Action]] = {
     Role.CONDUCTOR: frozenset(Action),
     Role.ENGINEER: frozenset(Action),
     # The music editor runs picture and keeps the take sheet, but the recordist owns the record button.
-    Role.EDITOR: frozenset({Action.ARM, Action.PLAY, Action.SET_STATUS, Action.WRITE_NOTES}),
+    Role.EDITOR: frozenset({Action.ARM, Action.PLAY, Action.SET_STATUS, Action.WRITE_NOTES, Action.EDIT_CUES}),
     Role.MUSICIAN: frozenset(),  # the musicians' screens are read-only
 }
 
@@ -128,7 +129,8 @@ class Take:
     ``id`` is given by the store (``None`` until stored).  ``tc_in``/``tc_out``
     are the picture timecodes where recording rolled and stopped; ``duration``
     is seconds of picture between them (``None`` while rolling).  ``version``
-    counts the edits made to the take.
+    counts the edits made to the take.  ``revision`` is the revision of the
+    cue it was recorded under (:func:`stage.core.schedule.cue_revision`).
     """
 
     cue: str
@@ -144,6 +146,7 @@ class Take:
     notes: tuple[Note, ...] = ()
     id: int | None = None
     version: int = 0
+    revision: str | None = None
 
     def __post_init__(self) -> None:
         if not self.cue:
@@ -417,12 +420,13 @@ class Session:
         wild: bool = False,
         *,
         role: Role | None = None,
+        revision: str | None = None,
     ) -> tuple[Event, ...]:
         """Roll at picture ``position`` (wall-clock ``at``).
 
         In record mode a new take starts (``TakeStarted``); in rehearse mode
         nothing is logged.  ``pickup_bar`` marks a pickup ("from bar 33"),
-        ``wild`` a take recorded off picture.
+        ``wild`` a take recorded off picture, ``revision`` the cue's revision.
         """
         require(role, Action.RECORD if self._mode is Mode.RECORD else Action.PLAY)
         if self._roll is not None:
@@ -437,7 +441,7 @@ class Session:
             self._roll = _Roll(cue, position, None)
             return ()
         number = self.next_number(cue)
-        take = Take(cue, number, str(position), at, pickup_bar=pickup_bar, wild=wild)
+        take = Take(cue, number, str(position), at, pickup_bar=pickup_bar, wild=wild, revision=revision)
         self._next[cue] = number + 1
         self._roll = _Roll(cue, position, take)
         return (TakeStarted(take),)

@@ -35,6 +35,7 @@ COLUMNS = (
     "date",
     "time_of_day",
     "notes",
+    "revision",
 )
 
 NOTE_SEPARATOR = " | "
@@ -63,6 +64,7 @@ def csv_row(take: Take, tz: tzinfo | None = None) -> dict[str, str]:
         "date": started.date().isoformat(),
         "time_of_day": started.strftime("%H:%M:%S"),
         "notes": NOTE_SEPARATOR.join(_note_text(n) for n in take.notes),
+        "revision": take.revision or "",
     }
 
 
@@ -92,6 +94,7 @@ def json_row(take: Take, tz: tzinfo | None = None) -> dict[str, Any]:
         "date": started.date().isoformat(),
         "time_of_day": started.strftime("%H:%M:%S"),
         "notes": [{"role": n.role.value, "text": n.text, "at": _local(n.at, tz).isoformat()} for n in take.notes],
+        "revision": take.revision,
         "id": take.id,
         "version": take.version,
         "started_at": started.isoformat(),

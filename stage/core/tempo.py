@@ -343,6 +343,34 @@ class ClickMap:
         frac = (time - c.time - steps * c.length) / c.length
         return bar + 1, beat0 + 1 + frac
 
+    def count_in(self, bar: int, beat: int = 1, bars: int | None = None) -> list[Click]:
+        """The warning clicks that count the players into ``bar``|``beat`` (a pickup).
+
+        ``bars`` bars of them (the count-off's by default), at the length and
+        meter of the click on ``bar``|``beat``: the tempo in force there, so a
+        change at that very bar is counted in at its new tempo.  The last one
+        lies a click length before ``bar``|``beat``; each is numbered with the
+        bar and beat it stands for, counting back from there.
+        """
+        bars = self.countoff if bars is None else bars
+        if not 0 <= bars <= 16:
+            raise TempoError(f"a count-in is 0 to 16 bars, not {bars}")
+        if bar < 1:
+            raise TempoError(f"a pickup is from bar 1 or later, not bar {bar}")
+        i = self._index.get((bar, beat))
+        if i is None:
+            raise TempoError(f"the cue has no bar {bar} beat {beat} (bars 1 to {self.bars})")
+        c = self.clicks[i]
+        per_bar = c.meter.clicks_per_bar
+        n = bars * per_bar
+        at = (bar - 1) * per_bar + (beat - 1)
+        out = []
+        for k in range(n):
+            steps = n - k
+            b, bt = divmod(at - steps, per_bar)
+            out.append(Click(b + 1, bt + 1, c.time - steps * c.length, c.length, ClickKind.WARNING, c.meter))
+        return out
+
     def click_at_or_after(self, time: Fraction) -> int:
         """Index of the first click at or after ``time`` (len(clicks) when none)."""
         return bisect.bisect_left(self._times, time)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from stage.core import protocol as p
-from stage.core.announce import HORIZON, Announcer, visuals
+from stage.core.announce import HORIZON, Announcer, visuals_of
 from stage.core.protocol import Command, Topic
 from stage.core.session import Action, Mode, Role, Take, TakeEdit, allowed
 from stage.errors import ErrorCode, NotFound, ProtocolError, SessionError, StageError, StoreError
@@ -187,8 +187,17 @@ class Takes(Protocol):
     async def set_mode(self, mode: Mode) -> None:
         """Rehearse or record."""
 
-    async def play(self, *, pickup_bar: int | None = None, wild: bool = False, locate: bool = True) -> Take | None:
-        """Roll; the new take once committed in record mode."""
+    async def play(
+        self,
+        *,
+        pickup_bar: int | None = None,
+        wild: bool = False,
+        locate: bool = True,
+        pickup_beat: int = 1,
+        countin: int | None = None,
+        from_top: bool = False,
+    ) -> Take | None:
+        """Roll (from the top, or as a pickup with a count-in); the new take once committed in record mode."""
 
     async def stop(self) -> Take | None:
         """Stop; the ended take once committed."""
@@ -252,7 +261,7 @@ class Controls:
 
     def action_for(self, command: Command) -> Action:
         """The action a role needs for ``command`` now (play and stop need RECORD while recording)."""
-        if command.name == "play" and self.takes is not None:
+        if command.name in ("play", "from_top") and self.takes is not None:
             return self.takes.play_action()
         if command.name == "stop" and self.takes is not None:
             return self.takes.stop_action()
@@ -310,14 +319,28 @@ class Controls:
                 takes = self._need_takes("change mode")
                 await takes.set_mode(Mode(a["mode"]))
                 return takes.state()
-            case "play":
+            case "play" | "from_top":
+                top = c.name == "from_top"
                 if self.takes is None:
-                    if a.get("pickup_bar") is not None:
-                        s.locate_bar(a["pickup_bar"])
+                    if top:
+                        s.cue_top()
+                    elif a.get("pickup_bar") is not None:
+                        s.cue_pickup(a["pickup_bar"], a.get("pickup_beat", 1), a.get("countin"), once=True)
                     s.play()
                     return {"take": None}
-                take = await self.takes.play(pickup_bar=a.get("pickup_bar"), wild=a.get("wild", False))
+                take = await self.takes.play(
+                    pickup_bar=a.get("pickup_bar"), wild=a.get("wild", False), pickup_beat=a.get("pickup_beat", 1),
+                    countin=a.get("countin"), from_top=top,
+                )
                 return {"take": take_data(take)}
+            case "pickup":
+                if a.get("bar") is None:
+                    position = s.cue_top()
+                else:
+                    position = s.cue_pickup(a["bar"], a.get("beat", 1), a.get("countin"))
+                if position is not None:
+                    await s.located(position)
+                return {**s.session_state(), "position": position}
             case "stop":
                 if self.takes is None:
                     s.stop_transport()
@@ -372,8 +395,9 @@ class Broadcaster:
         self.clients: dict[int, ClientInfo] = {}
         self.stats: collections.Counter[str] = collections.Counter()
         offset = service.config.http.screen_latency_ms / 1000
-        self.announcer = Announcer(visuals(self._cues()), horizon=horizon, offset=offset)
+        self.announcer = Announcer(visuals_of(service.plan()), horizon=horizon, offset=offset)
         self._armed = service.armed.id if service.armed is not None else None
+        self._plan = service.plan_revision
         self._ids = 0
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
@@ -384,10 +408,6 @@ class Broadcaster:
     def takes(self) -> Takes | None:
         """The take logger, if any."""
         return self.controls.takes
-
-    def _cues(self) -> list[Any]:
-        armed = self.service.armed
-        return [armed] if armed is not None else list(self.service.sheet.cues)
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -477,9 +497,13 @@ class Broadcaster:
             take = ev.data.get("take")
             if isinstance(take, dict) and isinstance(take.get("id"), int):
                 self.controls.latest_take = take["id"]
-        elif topic is Topic.SESSION and "armed" in ev.data and ev.data["armed"] != self._armed:
-            self._armed = ev.data["armed"]
-            self.announcer.load(visuals(self._cues()))
+        elif topic is Topic.SESSION and (
+            ev.data.get("plan", self._plan) != self._plan or ev.data.get("armed", self._armed) != self._armed
+        ):
+            # a cue armed, a pickup cued up, a new cue sheet: the schedule ahead is another one
+            self._armed = ev.data.get("armed", self._armed)
+            self._plan = ev.data.get("plan", self._plan)
+            self.announcer.load(visuals_of(self.service.plan()))
             self._replan()
         elif topic is Topic.TRANSPORT:
             self._replan()

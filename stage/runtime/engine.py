@@ -5,7 +5,9 @@ of clients, and a thread of the same interpreter would wait on the GIL (5 ms
 switch interval: a whole JACK period).  The engine process holds the JACK
 client; JACK's process callback *is* the scheduler: each cycle it applies the
 pending commands at the cycle's first frame, asks :class:`Playback` what falls
-inside the cycle and writes each message at its exact frame.
+inside the cycle and writes each message at its exact frame; the audio click
+(``<client>:click_audio``) starts each click's sound on the frame of its
+note-on, from the same cycle.
 
 The engine's time base is the JACK frame counter divided by the sample rate
 (``time.monotonic()``-based cycles when JACK is unavailable).  Events leave
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from stage.core.chase import ChaseEstimator
+from stage.core.clicksound import ClickSounds, ClickVoice
 from stage.core.playback import ClickNotes, Playback, TimedClick, frame_of
 from stage.core.timecode import parse_rate
 from stage.core.transport import Anchor, InternalClock
@@ -64,6 +67,11 @@ class EngineSettings:
     notes: ClickNotes = field(default_factory=ClickNotes)
     click_latency: float = 0.0
     mtc_latency: float = 0.0
+    click_audio: bool = True  # the audio click port, with JACK
+    sounds: ClickSounds = field(default_factory=ClickSounds)
+
+
+CLICK_AUDIO_PORT = "click_audio"
 
 
 class EngineCore:
@@ -84,6 +92,8 @@ class EngineCore:
             mtc_master=settings.mtc_master and not self.chasing and settings.mtc_out,
             samplerate=samplerate,
         )
+        self.voice = ClickVoice(settings.sounds.samples(samplerate))
+        self.audio = False  # True once a driver renders the voice every cycle (JACK with click_audio)
         self.commands: collections.deque[m.Command] = collections.deque()
         self.outbox: collections.deque[tuple[str, Any]] = collections.deque()
         self.cycles = 0
@@ -107,12 +117,20 @@ class EngineCore:
         result = self.playback.cycle(anchor, t_a, t_b)
         self.late += result.late
         self.dropped += result.dropped
+        if self.audio:
+            for t, kind in result.onsets:
+                self.voice.start(frame_of(t, sr), kind)
         for beat in result.beats:
             self.outbox.append(("beat", beat))
         out: dict[str, list[tuple[int, bytes]]] = {}
         for o in result.outputs:
             out.setdefault(o.port, []).append((frame_of(o.t, sr), o.data))
         return out
+
+    # Runs on the real-time thread, right after __call__ for the same cycle.
+    def render_audio(self, _port: str, frame0: int, out: memoryview[float]) -> None:
+        """Fill the audio click port's buffer for the cycle starting at ``frame0``."""
+        self.voice.render(frame0, out)
 
     def _apply(self, cmd: m.Command, now: float) -> None:
         if isinstance(cmd, m.LoadClicks):
@@ -236,9 +254,13 @@ def _open_jack(settings: EngineSettings, events: multiprocessing.connection.Conn
 
     outputs = [p for p, on in (("mtc_out", settings.mtc_out), ("click_out", settings.click_out)) if on]
     inputs = ["mtc_in"] if settings.mtc_in else []
-    driver = JackMidi(settings.client, outputs=outputs, inputs=inputs, servername=settings.server)
+    audio = [CLICK_AUDIO_PORT] if settings.click_audio else []
+    driver = JackMidi(settings.client, outputs=outputs, inputs=inputs, audio_outputs=audio, servername=settings.server)
     core = EngineCore(settings, driver.samplerate)
     driver.set_handler(core)
+    if audio:
+        core.audio = True
+        driver.set_audio(core.render_audio)
     problems = []
     for ours, theirs in settings.connect:
         try:
@@ -248,7 +270,7 @@ def _open_jack(settings: EngineSettings, events: multiprocessing.connection.Conn
                 driver.connect(driver.port_name(ours), theirs)
         except MidiError as exc:
             problems.append(str(exc))
-    ports = tuple(driver.port_name(p) for p in [*outputs, *inputs])
+    ports = tuple(driver.port_name(p) for p in [*outputs, *audio, *inputs])
     events.send(m.Ready(midi=True, samplerate=driver.samplerate, blocksize=driver.blocksize, ports=ports,
                         reason="; ".join(problems)))
     return core, driver

@@ -19,9 +19,19 @@ from stage.config import Config
 from stage.core import limits
 from stage.core.cuesheet import Cue, CueSheet
 from stage.core.playback import ClickNotes, TimedClick
+from stage.core.schedule import (
+    CueEvent,
+    EventKind,
+    Pickup,
+    cue_revision,
+    cue_schedule,
+    first_click,
+    pickup_schedule,
+)
+from stage.core.tempo import ClickKind
 from stage.core.timecode import Timecode, frame_at
 from stage.core.transport import Anchor
-from stage.errors import NotFound, SessionError, TempoError, TimecodeError
+from stage.errors import NotFound, SessionError, StageError, TempoError, TimecodeError
 from stage.runtime import messages as m
 from stage.runtime.bus import EventBus
 from stage.runtime.engine import EngineHandle, EngineSettings
@@ -39,6 +49,7 @@ def engine_settings(config: Config, rate: str) -> EngineSettings:
         [("mtc_out", p) for p in midi.connect_mtc_out]
         + [("click_out", p) for p in midi.connect_click_out]
         + [("mtc_in", p) for p in midi.connect_mtc_in]
+        + [("click_audio", p) for p in config.click.connect]
     )
     return EngineSettings(
         rate=rate,
@@ -63,15 +74,29 @@ def engine_settings(config: Config, rate: str) -> EngineSettings:
         ),
         click_latency=midi.latency_ms / 1000,
         mtc_latency=midi.mtc_latency_ms / 1000,
+        click_audio=config.click.audio,
+        sounds=config.click.sounds(),
     )
 
 
-def cue_clicks(cue: Cue) -> list[TimedClick]:
-    """The clicks of ``cue`` at absolute picture positions."""
-    if cue.clicks is None:
-        return []
+def cue_clicks(cue: Cue, events: list[CueEvent] | None = None) -> list[TimedClick]:
+    """The clicks of ``cue`` (or of its schedule ``events``, a pickup's say) at absolute picture positions."""
     base = cue.downbeat
-    return [TimedClick(float(base + c.time), c.kind, cue.id, c.bar, c.beat) for c in cue.clicks.clicks]
+    if events is None:
+        if cue.clicks is None:
+            return []
+        return [TimedClick(float(base + c.time), c.kind, cue.id, c.bar, c.beat) for c in cue.clicks.clicks]
+    return [
+        TimedClick(float(base + e.time), _click_kind(e), cue.id, e.bar or 0, int(e.beat or 0))
+        for e in events
+        if e.kind in (EventKind.WARNING, EventKind.CLICK)
+    ]
+
+
+def _click_kind(e: CueEvent) -> ClickKind:
+    if e.kind is EventKind.WARNING:
+        return ClickKind.WARNING
+    return ClickKind.ACCENT if e.accent else ClickKind.NORMAL
 
 
 @dataclass(frozen=True)
@@ -88,6 +113,9 @@ TransportListener = Callable[[TransportView, TransportView], None]
 
 ArmCheck = Callable[[str | None], None]
 """Asked before a cue is armed (``None``: disarm); raises :class:`SessionError` to refuse."""
+
+SheetCheck = Callable[[CueSheet], None]
+"""Told of a new cue sheet before it replaces the running one; raises :class:`SessionError` to refuse."""
 
 
 class Service:
@@ -112,8 +140,13 @@ class Service:
         self.last_beat: m.BeatSounded | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cue_timer: asyncio.TimerHandle | None = None
+        self.pickup: Pickup | None = None  # the pickup cued up on the armed cue; None: from the top
+        self._pickup_once = False  # cued up by a play: back to the top once picture stops
+        self.plan_revision = 0  # goes up whenever what the engine plays and screens show changes
         self.transport_listeners: list[TransportListener] = []
         self.arm_checks: list[ArmCheck] = []
+        self.sheet_checks: list[SheetCheck] = []
+        self.revisions = {c.id: cue_revision(c) for c in sheet.cues}  # cue → revision of its current version
         settings = engine_settings(config, sheet.rate.name)
         self._engine = EngineHandle(settings, self._from_engine_thread) if engine else None
         if config.clock.rate is not None and config.clock.rate != sheet.rate.name:
@@ -159,9 +192,124 @@ class Service:
         for check in tuple(self.arm_checks):
             check(cue.id if cue is not None else None)
         self.armed = cue
-        self._load_clicks()
-        self.bus.publish("session", {"armed": self.armed.id if self.armed else None})
+        self.pickup, self._pickup_once = None, False
+        self._replan()
         return self.armed
+
+    def replace_sheet(self, sheet: CueSheet) -> list[str]:
+        """Make ``sheet`` (validated already) the running cue sheet; returns the ids of the cues it revised.
+
+        Refused while picture rolls (a take keeps the sheet it started on) and
+        for a sheet at another picture rate (the engine runs at one).  The armed
+        cue stays armed if it is still on the sheet, with its pickup if that
+        bar still exists; the engine and the screens get the new schedule at once.
+        """
+        if self.transport.rolling:
+            raise SessionError("cannot replace the cue sheet while picture rolls: stop first")
+        if sheet.rate != self.rate:
+            raise SessionError(
+                f"the new cue sheet is at {sheet.rate} fps, the running one at {self.rate}: "
+                "a new picture rate needs a restart"
+            )
+        for check in tuple(self.sheet_checks):
+            check(sheet)
+        revisions = {c.id: cue_revision(c) for c in sheet.cues}
+        changed = [cue for cue, rev in revisions.items() if self.revisions.get(cue) != rev]
+        armed = next((c for c in sheet.cues if self.armed is not None and c.id == self.armed.id), None)
+        pickup = self.pickup
+        if pickup is not None and armed is not None:
+            try:
+                pickup_schedule(armed, pickup)
+            except StageError:
+                pickup = None
+        self.sheet, self.revisions = sheet, revisions
+        self.armed, self.pickup = armed, pickup if armed is not None else None
+        self._pickup_once = self._pickup_once and self.pickup is not None
+        self._replan()
+        self._track_cue()
+        return changed
+
+    def cue_top(self, *, locate: bool = True) -> float | None:
+        """Cue up the armed cue from the top; with ``locate`` (internal clock) locate to its pre-roll.
+
+        Returns the position located to (None: not located).
+        """
+        cue = self._cueable("from the top")
+        self.pickup, self._pickup_once = None, False
+        self._replan()
+        return self._locate_preroll(cue) if locate else None
+
+    def cue_pickup(
+        self, bar: int, beat: int = 1, bars: int | None = None, *, locate: bool = True, once: bool = False
+    ) -> float | None:
+        """Cue up a pickup of the armed cue from ``bar``|``beat`` with a count-in of ``bars`` bars.
+
+        The count-in (the cue's count-off bars by default) is in the clicks and
+        the screens' schedule from now on, wherever picture rolls from, until
+        another cue-up or arm (``once``: until picture next stops); with
+        ``locate`` (internal clock) picture goes to its pre-roll.  Returns the
+        position located to (None: not located).
+        """
+        cue = self._cueable("cue a pickup")
+        if cue.clicks is None:
+            raise SessionError(f"cue {cue.id} is free timing: it has no bars to pick up from")
+        if not 1 <= bar <= cue.clicks.bars:
+            raise SessionError(f"cue {cue.id} has bars 1 to {cue.clicks.bars}: no bar {bar}")
+        pickup = Pickup(cue.id, bar, beat, cue.clicks.countoff if bars is None else bars)
+        pickup_schedule(cue, pickup)  # refuses a beat the bar lacks, a count-in out of range
+        self.pickup, self._pickup_once = pickup, once
+        self._replan()
+        return self._locate_preroll(cue) if locate else None
+
+    def schedule_of(self, cue: Cue) -> list[CueEvent]:
+        """What ``cue`` plays and shows now: its own schedule, or the pickup's cued up on it."""
+        if self.pickup is not None and self.pickup.cue == cue.id:
+            return pickup_schedule(cue, self.pickup)
+        return cue_schedule(cue)
+
+    def plan(self) -> list[tuple[Cue, list[CueEvent], str]]:
+        """Every cue that plays now (the armed one, or all of them) with its schedule and the key naming it."""
+        cues = [self.armed] if self.armed is not None else list(self.sheet.cues)
+        return [(c, self.schedule_of(c), self._key(c)) for c in cues]
+
+    def _key(self, cue: Cue) -> str:
+        p = self.pickup
+        return f"{cue.id}@{p.bar}.{p.beat}" if p is not None and p.cue == cue.id else cue.id
+
+    def preroll_position(self, cue: Cue) -> float:
+        """Picture seconds ``[clock] preroll`` before the first warning click (or click) of ``cue`` as cued up."""
+        first = first_click(self.schedule_of(cue))
+        at = cue.downbeat + (first if first is not None else Fraction(0))
+        return max(float(at) - self.config.clock.preroll, 0.0)
+
+    def _cueable(self, what: str) -> Cue:
+        if self.armed is None:
+            raise SessionError(f"no cue is armed: arm one to {what}")
+        if self.transport.rolling:
+            raise SessionError(f"cannot {what} while picture rolls: stop first")
+        return self.armed
+
+    def _locate_preroll(self, cue: Cue) -> float | None:
+        if self.config.clock.source != "internal":
+            return None  # picture is chased: the count-in waits wherever the master rolls from
+        position = self.preroll_position(cue)
+        self.locate(position)
+        return position
+
+    def session_state(self) -> dict[str, Any]:
+        """Armed cue, the pickup cued up, and the plan's revision, as plain data."""
+        return {
+            "armed": self.armed.id if self.armed else None,
+            "pickup": None if self.pickup is None else self.pickup.as_dict(),
+            "plan": self.plan_revision,
+            "revision": None if self.armed is None else self.revisions.get(self.armed.id),
+        }
+
+    def _replan(self) -> None:
+        """Load what plays now into the engine and tell everyone (screens re-read the schedule)."""
+        self.plan_revision += 1
+        self._load_clicks()
+        self.bus.publish("session", self.session_state())
 
     def play(self) -> None:
         """Roll the internal clock."""
@@ -282,6 +430,9 @@ class Service:
                     listener(before, self.transport)
                 except Exception:  # one broken listener must not keep the others from hearing
                     log.exception("transport listener failed")
+            if before.rolling and not ev.rolling and self._pickup_once:
+                self.pickup, self._pickup_once = None, False  # a one-roll pickup is over: back to the top
+                self._replan()
         elif isinstance(ev, m.BeatSounded):
             self.last_beat = ev
             self.bus.publish("beat", {"cue": ev.cue, "bar": ev.bar, "beat": ev.beat, "kind": ev.kind,
@@ -303,12 +454,12 @@ class Service:
         now = time.monotonic()
         p = self.position(now)
         inside = next((c for c in self.sheet.cues if _span(c)[0] <= p < _span(c)[1]), None)
-        if inside is not self.current_cue:
+        if _id(inside) != _id(self.current_cue):  # by id: a revised sheet's cue is the same cue
             if self.current_cue is not None:
                 self.bus.publish("cue", {"event": "left", "cue": self.current_cue.id, "position": p})
             if inside is not None:
                 self.bus.publish("cue", {"event": "entered", "cue": inside.id, "position": p})
-            self.current_cue = inside
+        self.current_cue = inside
         a = self.transport.anchor
         if not a.rolling or self._loop is None:
             return
@@ -319,8 +470,7 @@ class Service:
             self._cue_timer = self._loop.call_at(a.time_of(target) + 1e-4, self._track_cue)
 
     def _load_clicks(self) -> None:
-        cues = [self.armed] if self.armed is not None else list(self.sheet.cues)
-        clicks = tuple(c for cue in cues for c in cue_clicks(cue))
+        clicks = tuple(c for cue, events, _ in self.plan() for c in cue_clicks(cue, events))
         if self._engine is not None and self._engine.alive:
             self._engine.send(m.LoadClicks(clicks))
 
@@ -332,6 +482,10 @@ class Service:
     def _internal_only(self, what: str) -> None:
         if self.config.clock.source != "internal":
             raise SessionError(f"cannot {what}: picture is chased from MTC ([clock] source = \"mtc\")")
+
+
+def _id(cue: Cue | None) -> str | None:
+    return None if cue is None else cue.id
 
 
 def _span(cue: Cue) -> tuple[float, float]:

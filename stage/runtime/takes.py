@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 from stage.adapters.store import TakeStore, open_store
+from stage.core.cuesheet import CueSheet
 from stage.core.session import (
     EDITABLE,
     Action,
@@ -150,6 +151,7 @@ class TakeLogger:
             self.session.arm(self.service.armed.id)
         self.service.transport_listeners.append(self._on_transport)
         self.service.arm_checks.append(self._check_arm)
+        self.service.sheet_checks.append(self._check_sheet)
         self._writer = asyncio.create_task(self._write_loop(), name="stage-take-writer")
 
     async def close(self, grace: float = 5.0) -> None:
@@ -158,6 +160,8 @@ class TakeLogger:
             self.service.transport_listeners.remove(self._on_transport)
         with contextlib.suppress(ValueError):
             self.service.arm_checks.remove(self._check_arm)
+        with contextlib.suppress(ValueError):
+            self.service.sheet_checks.remove(self._check_sheet)
         if self._writer is None:
             return
         with contextlib.suppress(TimeoutError):
@@ -205,14 +209,25 @@ class TakeLogger:
             if self.session.set_mode(mode):
                 self.service.bus.publish("session", self.state())
 
-    async def play(self, *, pickup_bar: int | None = None, wild: bool = False, locate: bool = True) -> Take | None:
+    async def play(
+        self,
+        *,
+        pickup_bar: int | None = None,
+        wild: bool = False,
+        locate: bool = True,
+        pickup_beat: int = 1,
+        countin: int | None = None,
+        from_top: bool = False,
+    ) -> Take | None:
         """Roll; in record mode return the new take once it is committed (rehearse: ``None``).
 
-        ``pickup_bar`` marks a pickup; with ``locate`` picture first jumps to
-        that bar of the armed cue, without it the take rolls from wherever the
-        conductor located (two bars early for a count-in, say).  ``wild``
-        marks a take off picture.  The caller has checked the role
-        (:meth:`play_action`).
+        ``from_top`` cues the armed cue up from the top and rolls from its
+        pre-roll.  ``pickup_bar`` cues up a pickup from that bar (and
+        ``pickup_beat``), counted in with ``countin`` bars of warning clicks
+        (the cue's count-off by default); with ``locate`` picture first jumps
+        to the pre-roll before the count-in, without it the take rolls from
+        wherever the conductor located.  ``wild`` marks a take off picture.
+        The caller has checked the role (:meth:`play_action`).
         """
         async with self._command:
             recording = self.session.mode is Mode.RECORD
@@ -225,15 +240,12 @@ class TakeLogger:
                 raise SessionError("no cue is armed: arm the cue to record first")
             if recording and self._renumbered:
                 await self._recount()
-            if pickup_bar is not None:
+            if from_top:
+                self.service.cue_top(locate=True)
+            elif pickup_bar is not None:
                 if cue is None:
                     raise SessionError("no cue is armed: a pickup bar needs the cue it is a bar of")
-                if cue.clicks is None:
-                    raise SessionError(f"cue {cue.id} is free timing: it has no bars to pick up from")
-                if not 1 <= pickup_bar <= cue.clicks.bars:
-                    raise SessionError(f"cue {cue.id} has bars 1 to {cue.clicks.bars}: no bar {pickup_bar}")
-                if locate:
-                    self.service.locate_bar(pickup_bar)
+                self.service.cue_pickup(pickup_bar, pickup_beat, countin, locate=locate, once=True)
             loop = asyncio.get_running_loop()
             pending = _PendingRoll(loop.create_future(), pickup_bar, wild)
             self._roll, self._ignore_rolls_until = pending, 0.0
@@ -335,7 +347,10 @@ class TakeLogger:
             self._ignore_rolls_until = 0.0
             log.warning("picture rolled after its play timed out: not logged")
             return
-        pickup, wild = (pending.pickup_bar, pending.wild) if pending else (None, False)
+        wild = pending.wild if pending else False
+        cued = self.service.pickup
+        # the pickup cued up (by this play or before it, or for a roll the MTC master started) is the take's
+        pickup = cued.bar if cued is not None else pending.pickup_bar if pending else None
         written: asyncio.Future[Take] | None = None
         try:
             for event in self._roll_session(view, pickup, wild):
@@ -358,7 +373,8 @@ class TakeLogger:
             return ()  # a rehearsal of the whole sheet: nothing to follow
         if self.session.armed != cue.id:
             self.session.arm(cue.id)
-        return self.session.roll(self._position(view), self._wall_at(view.anchor.t0), pickup, wild)
+        return self.session.roll(self._position(view), self._wall_at(view.anchor.t0), pickup, wild,
+                                 revision=self.service.revisions.get(cue.id))
 
     def _stopped(self, view: TransportView) -> None:
         pending, self._stop = self._stop, None
@@ -378,6 +394,13 @@ class TakeLogger:
             self.session.arm(cue_id)  # refuses while rolling, with the reason
         elif self.session.rolling:
             raise SessionError(f"cannot disarm while {self._busy()}: stop first")
+
+    def _check_sheet(self, sheet: CueSheet) -> None:
+        """A new cue sheet: its cues are the ones that can be armed (refused while a take rolls or starts)."""
+        if self._roll is not None:
+            raise SessionError("cannot replace the cue sheet while picture is starting: stop first")
+        self.session.load([c.id for c in sheet.cues])  # refuses while rolling, with the reason
+        self._renumbered = True  # cues new to the session: their numbers come from the store at the next take
 
     def _busy(self) -> str:
         take = self.session.take

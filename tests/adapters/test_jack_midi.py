@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from peers.jackd import JackServer, unique_name
-from peers.recorder import MidiPeer
+from peers.recorder import MidiPeer, audio_samples
 
 from stage.adapters.jack_midi import JackMidi, MidiEvent, unwrap_frame
 from stage.adapters.rtmidi_midi import RtMidiOut
@@ -313,3 +313,35 @@ def test_rtmidi_fallback_without_server_is_a_midi_error() -> None:
 def test_rtmidi_fallback_refuses_an_empty_message(jack_server: JackServer) -> None:
     with RtMidiOut(unique_name("fallback"), servername=jack_server.name) as out, pytest.raises(MidiError):
         out.send(b"")
+
+
+def test_audio_ports_carry_what_the_renderer_writes_on_its_frames_and_silence_otherwise(
+    jack_server: JackServer,
+) -> None:
+    with MidiPeer(unique_name("rec"), servername=jack_server.name, inputs=(), outputs=(),
+                  audio_inputs=("a", "b")) as peer:
+        target: list[int] = []
+        failures = threading.Event()
+
+        def render(port: str, frame0: int, samples: memoryview[float]) -> None:
+            if port == "bad":
+                failures.set()
+                raise RuntimeError("a renderer with a bug")
+            if not target:
+                target.append(frame0 + 40 * len(samples) + 7)  # a frame inside a later cycle
+            for i in range(len(samples)):
+                k = frame0 + i - target[0]
+                samples[i] = 0.5 - 0.125 * k if 0 <= k < 4 else 0.0
+
+        with JackMidi(unique_name("stage"), servername=jack_server.name, outputs=(), inputs=(),
+                      audio_outputs=("tone", "bad"), audio=render) as midi:
+            midi.connect("tone", peer.port("a"))
+            midi.connect("bad", peer.port("b"))
+            assert failures.wait(2)
+            while not target:
+                time.sleep(0.01)
+            peer.wait_until_frame(target[0] + 4 * midi.blocksize)
+            errors = midi.handler_errors
+    assert audio_samples(peer.audio["a"]) == {target[0] + k: 0.5 - 0.125 * k for k in range(4)}
+    assert peer.audio["b"] == []  # a renderer that raises leaves silence, and is counted
+    assert errors > 0

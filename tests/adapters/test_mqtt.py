@@ -57,7 +57,8 @@ def test_broker_urls() -> None:
     ("name", "payload", "code", "message"),
     [
         ("explode", b"{}", ErrorCode.INVALID,
-         "unknown command 'explode' (known: arm, mode, play, stop, locate, varispeed, take_status, note)"),
+         ("unknown command 'explode' (known: arm, mode, play, stop, locate, varispeed, take_status, note, "
+         "from_top, pickup)")),
         ("arm", b"\xff\xfe", ErrorCode.INVALID_JSON,
          "payload is not JSON: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
         ("arm", b"{nope", ErrorCode.INVALID_JSON,
@@ -112,10 +113,12 @@ async def test_retained_state_events_and_commands(tmp_path: Path) -> None:
             # the transport state comes from the engine's first cycle: retained already, or on its way
             await until(lambda: payloads(late.lines, f"{root}/state/transport"), what="transport state")
             assert payloads(late.lines, f"{root}/state/online") == ["online"]
-            assert json.loads(payloads(late.lines, f"{root}/state/session")[0]) == {"armed": "1M1"}
+            retained = json.loads(payloads(late.lines, f"{root}/state/session")[0])
+            assert (retained["armed"], retained["pickup"]) == ("1M1", None)
             assert json.loads(payloads(late.lines, f"{root}/state/transport")[0])["rolling"] is False
             await late.stop()
-            assert json.loads(payloads(events.lines, f"{root}/event/session")[0]) == {"armed": "1M1"}
+            event = json.loads(payloads(events.lines, f"{root}/event/session")[0])
+            assert (event["armed"], event["pickup"]) == ("1M1", None)
 
             # Commands: a good one, then bad ones, each answered; the link carries on.
             await mqtt_pub(1883, f"{root}/cmd/arm", json.dumps({"token": TOKENS["editor"], "id": "x", "cue": "1M2"}))
@@ -225,7 +228,7 @@ async def test_broker_down_for_ten_seconds_mid_cue(tmp_path: Path) -> None:
             state = await mqtt_sub(broker.port, f"{root}/state/#")
             await until(lambda: payloads(state.lines, f"{root}/state/transport"), what="state republished")
             assert payloads(state.lines, f"{root}/state/online") == ["online"]
-            assert json.loads(payloads(state.lines, f"{root}/state/session")[0]) == {"armed": "1M1"}
+            assert json.loads(payloads(state.lines, f"{root}/state/session")[0])["armed"] == "1M1"
             assert json.loads(payloads(state.lines, f"{root}/state/transport")[0])["rolling"] is True
             await state.stop()
             reader.cancel()

@@ -40,7 +40,9 @@ def test_the_address_table_is_unique_and_maps_to_protocol_commands() -> None:
     commands = set()
     for a in ins:
         if a.command is not None:
-            samples: dict[str, list[object]] = {"s": ["x"], "s[i]": ["print"], "i": [3], "i[f]": [3], "f": [1.0]}
+            samples: dict[str, list[object]] = {
+                "s": ["x"], "s[i]": ["print"], "i": [3], "i[f]": [3], "f": [1.0], "i[i]": [17, 3], "i[ii]": [17, 1, 2],
+            }
             args = samples.get(a.tags, [])
             if a.path == "/stage/session/mode":
                 args = ["record"]

@@ -65,13 +65,13 @@ def a_take(cue: str = "1M1", number: int = 1, **kw: object) -> Take:
 
 async def test_open_creates_the_newest_schema_with_full_durability(url: str) -> None:
     async with await open_store(url) as store:
-        assert await store.schema_version() == len(store_module.MIGRATIONS) == 2
+        assert await store.schema_version() == len(store_module.MIGRATIONS) == 3
         # Several connections at once: the settings must hold on every one of them.
         found = set(await asyncio.gather(*(store.durability() for _ in range(4))))
     expected = "journal_mode=wal synchronous=2" if url.startswith("sqlite") else "synchronous_commit=on fsync=on"
     assert found == {expected}
     async with await open_store(url) as again:  # opening again changes nothing
-        assert await again.schema_version() == 2
+        assert await again.schema_version() == 3
 
 
 async def test_sqlite_urls_are_mapped_to_aiosqlite(tmp_path: Path) -> None:
@@ -360,6 +360,18 @@ async def test_two_roles_setting_the_same_field_at_once_the_later_wins_and_histo
 # --- migrations ------------------------------------------------------------------------------------
 
 
+async def test_a_take_keeps_the_revision_of_its_cue(url: str) -> None:
+    async with await open_store(url) as store:
+        one = await store.insert_take(a_take(revision="a1b2c3d4e5f6"))
+        two = await store.insert_take(a_take(number=2))
+        assert one.id is not None
+        assert two.id is not None
+        assert (await store.get_take(one.id)).revision == "a1b2c3d4e5f6"
+        assert (await store.get_take(two.id)).revision is None
+        await store.update_take(one.id, {"status": "print"}, Role.ENGINEER, T0)
+        assert [t.revision for t in await store.list_takes()] == ["a1b2c3d4e5f6", None]
+
+
 async def test_an_old_database_is_migrated_when_opened(url: str) -> None:
     engine = store_module._engine(url, 5.0, "FULL")
     try:
@@ -381,9 +393,10 @@ async def test_an_old_database_is_migrated_when_opened(url: str) -> None:
     finally:
         await engine.dispose()
     async with await open_store(url) as store:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == 3
         take = await store.get_take(1)
         assert (take.status, take.version, take.notes) == (TakeStatus.HOLD, 2, (Note(Role.CONDUCTOR, "good", T0),))
+        assert take.revision is None  # recorded before cues had revisions
         assert len(await store.history(1)) == 2
         await store.update_take(1, {"note": "really"}, Role.ENGINEER, T0)
     async with await open_store(url) as store:
@@ -398,7 +411,7 @@ async def test_a_database_newer_than_this_code_is_refused(url: str) -> None:
             await conn.execute(store_module.schema_version.update().values(version=9))
     finally:
         await engine.dispose()
-    with pytest.raises(StoreError, match=r"schema version 9, newer than this stage knows \(2\): upgrade stage$"):
+    with pytest.raises(StoreError, match=r"schema version 9, newer than this stage knows \(3\): upgrade stage$"):
         await open_store(url)
 
 
@@ -409,7 +422,7 @@ async def test_stores_opened_at_once_migrate_once(url: str, tmp_path: Path) -> N
     for each in urls:
         stores = await asyncio.gather(*(open_store(each) for _ in range(3)))
         try:
-            assert [await s.schema_version() for s in stores] == [2, 2, 2], each
+            assert [await s.schema_version() for s in stores] == [3, 3, 3], each
         finally:
             for s in stores:
                 await s.close()

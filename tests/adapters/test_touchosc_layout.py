@@ -98,7 +98,7 @@ def test_the_committed_layout_is_what_the_generator_writes() -> None:
 
 def test_every_address_of_the_layout_is_in_the_address_table() -> None:
     sent, labels = parse(zlib.decompress(LAYOUT.read_bytes()).decode())
-    assert len(sent) == 20
+    assert len(sent) == 21
     for s in sent:
         assert ADDRESSES[s.address].way is Way.IN, s
     assert set(labels.values()) == {"/stage/timecode", "/stage/barbeat", "/stage/session", "/stage/take/label",
@@ -114,8 +114,8 @@ async def test_pressing_every_button_against_a_running_stage(tmp_path: Path) -> 
     layout = make_layout().layout(TOKENS["conductor"], port)
     sent, labels = parse(layout)
     order = ["connect", "auth", "arm1M1", "record", "bar9", "play", "stop", "print", "complete", "hold",
-             "incomplete", "breakdown", "false_start", "rehearse", "bar33", "arm1M2", "arm1M3", "bar1", "bar17",
-             "bar25", "play", "stop"]
+             "incomplete", "breakdown", "false_start", "rehearse", "top", "stop", "bar33", "arm1M2", "arm1M3",
+             "bar1", "bar17", "bar25", "play", "stop"]
     by_name = {s.control: s for s in sent}
     assert set(order) == set(by_name)
     dump = await osc_dump(port)
@@ -131,6 +131,11 @@ async def test_pressing_every_button_against_a_running_stage(tmp_path: Path) -> 
                 if name == "play":  # roll until the screens have had a beat of it
                     await until(lambda n=beats: len(received(dump, "/stage/barbeat")) > n,  # type: ignore[misc]
                                 what="a beat", seconds=15)
+                if name == "top":  # rehearsing 1M1 from its pre-roll
+                    await until(lambda: rig.service.transport_state()["rolling"], what="rolling from the top")
+                    armed = rig.service.armed
+                    assert armed is not None
+                    assert rig.service.transport.anchor.p0 == rig.service.preroll_position(armed)
                 if name == "stop":
                     await until(lambda: not rig.service.transport_state()["rolling"], what="stopped")
             await until(lambda: rig.osc.stats["messages"] == len(order), what="every press handled")

@@ -30,6 +30,7 @@ from stage.adapters.store import TakeStore, open_store
 from stage.adapters.web import create_app
 from stage.config import Config, parse_config
 from stage.core.cuesheet import CueSheet, parse_cue_sheet
+from stage.core.schedule import cue_revision
 from stage.core.timecode import Timecode, frame_at
 from stage.runtime.service import Service
 from stage.runtime.takes import TakeLogger
@@ -261,9 +262,12 @@ async def test_arm_record_play_stop_patch_export(api: Api) -> None:
                 "date": started_at.date().isoformat(),
                 "time_of_day": started_at.strftime("%H:%M:%S"),
                 "notes": "editor: lovely horns",
+                "revision": cue_revision(SHEET.cue("1M1")),  # the revision of the cue it was recorded under
             }
         ]
-        assert sheet.text.startswith("cue,take,pickup_bar,wild,status,tc_in,tc_out,duration,date,time_of_day,notes\r\n")
+        assert sheet.text.startswith(
+            "cue,take,pickup_bar,wild,status,tc_in,tc_out,duration,date,time_of_day,notes,revision\r\n"
+        )
         as_json = (await api.http.get("/api/takes/export", params={"format": "json"})).json()
         assert as_json["takes"][0]["notes"][0]["text"] == "lovely horns"
         assert as_json["takes"][0]["id"] == take["id"]
@@ -293,9 +297,10 @@ async def test_numbers_count_up_per_cue_and_rehearsals_log_nothing(api: Api) -> 
 
 async def test_pickups_and_wild_takes(api: Api) -> None:
     await api.record()
-    # Pickup that locates: bar 33 of 1M1 is 32 bars × 4 clicks × 0.5 s after the downbeat.
+    # Pickup that locates: bar 33 of 1M1 is 32 bars × 4 clicks × 0.5 s after the downbeat; picture rolls from
+    # the pre-roll (5 s) before its count-in (the count-off's 2 bars, 4 s).
     first = (await api.play({"pickup_bar": 33})).json()["take"]
-    assert (first["tc_in"], first["pickup_bar"], first["wild"]) == ("01:01:04:00", 33, False)
+    assert (first["tc_in"], first["pickup_bar"], first["wild"]) == ("01:00:55:00", 33, False)
     await api.stop()
     # Pickup marked only: the conductor located two bars early for a count-in.
     await api.http.post("/api/transport/locate", json={"bar": 31}, headers=CONDUCTOR)
@@ -497,6 +502,8 @@ REFUSALS: list[tuple[str, str, str, dict[str, Any] | str | None, dict[str, str],
     ),
     ("export format", "GET", "/api/takes/export?format=xml", None, {}, 422, "format: Input should be 'csv' or 'json'"),
     ("stop when stopped", "POST", "/api/transport/stop", None, CONDUCTOR, 409, "not rolling"),
+    ("cue sheet too large", "PUT", "/api/cues", "#" * (1024 * 1024 + 1), EDITOR, 413,
+     "the cue sheet is 1048577 bytes, over the limit of 1048576"),
 ]
 
 
@@ -610,12 +617,15 @@ async def test_openapi_documents_every_body_with_examples(api: Api) -> None:
             if "requestBody" not in op:
                 continue
             bodies += 1
+            if "application/toml" in op["requestBody"]["content"]:  # the cue sheet, as the editor wrote it
+                assert op["requestBody"]["content"]["application/toml"]["example"]
+                continue
             content = op["requestBody"]["content"]["application/json"]
             schema = content["schema"]
             ref = schema.get("$ref") or next(s["$ref"] for s in schema.get("anyOf", []) if "$ref" in s)
             model = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
             assert model.get("examples") or content.get("examples"), f"{method} {path}: no examples"
-    assert bodies == 6  # arm, mode, play, locate, varispeed, PATCH take
+    assert bodies == 8  # cues, arm, mode, play, pickup, locate, varispeed, PATCH take
     assert (await api.http.get("/docs")).status_code == 200
     cue = (await api.http.get("/api/cues/1M1")).json()
     assert (cue["bars"], cue["breakdown"]["bars"], cue["breakdown"]["countoff"]) == (40, 40, 2)

@@ -189,7 +189,9 @@ async def test_control_needs_the_roles_token(tmp_path: Path) -> None:
         # The right token.
         ws, welcome, _ = await hello(rig, "conductor", token=TOKENS["conductor"])
         assert welcome["role"] == "conductor"
-        assert welcome["commands"] == ["arm", "mode", "play", "stop", "locate", "varispeed", "take_status", "note"]
+        assert welcome["commands"] == [
+            "arm", "mode", "play", "stop", "locate", "varispeed", "take_status", "note", "from_top", "pickup",
+        ]
         await ws.close()
 
 
@@ -230,7 +232,7 @@ async def test_subscriptions_choose_the_topics(tmp_path: Path) -> None:
         rig.service.bus.publish("beat", {"bar": 1})
         rig.service.arm("1M2")
         ev = await recv(ws)
-        assert (ev["topic"], ev["data"]) == ("session", {"armed": "1M2"})
+        assert (ev["topic"], ev["data"]["armed"], ev["data"]["pickup"]) == ("session", "1M2", None)
         await ws.send('{"type":"subscribe","topics":["beat"]}')
         await ws.send('{"type":"unsubscribe","topics":["session"]}')
         await ws.send('{"type":"sync","t0":0}')  # answered after the two above were handled

@@ -26,6 +26,7 @@ PRINTED = Take(
     notes=(Note(Role.CONDUCTOR, "lovely horns", T0), Note(Role.ENGINEER, 'clip, bar 12 "vln"', T0)),
     id=7,
     version=3,
+    revision="0123456789ab",
 )
 ROLLING = Take("2M1", 1, "02:00:00;02", T0 + timedelta(minutes=5), wild=True, id=8)
 
@@ -43,15 +44,16 @@ def test_columns_are_stable() -> None:
         "date",
         "time_of_day",
         "notes",
+        "revision",
     )
 
 
 def test_csv_is_exact() -> None:
     assert to_csv([PRINTED, ROLLING]) == (
-        "cue,take,pickup_bar,wild,status,tc_in,tc_out,duration,date,time_of_day,notes\r\n"
+        "cue,take,pickup_bar,wild,status,tc_in,tc_out,duration,date,time_of_day,notes,revision\r\n"
         '1M1,3,33,no,print,01:00:10:00,01:00:52:12,42.500,2026-03-02,23:30:05,"conductor: lovely horns | '
-        'engineer: clip, bar 12 ""vln"""\r\n'
-        "2M1,1,,yes,,02:00:00;02,,,2026-03-02,23:35:05,\r\n"
+        'engineer: clip, bar 12 ""vln""",0123456789ab\r\n'
+        "2M1,1,,yes,,02:00:00;02,,,2026-03-02,23:35:05,,\r\n"
     )
 
 
@@ -87,6 +89,7 @@ def test_json_keeps_the_types() -> None:
                 {"role": "conductor", "text": "lovely horns", "at": "2026-03-02T23:30:05.250000+00:00"},
                 {"role": "engineer", "text": 'clip, bar 12 "vln"', "at": "2026-03-02T23:30:05.250000+00:00"},
             ],
+            "revision": "0123456789ab",
             "id": 7,
             "version": 3,
             "started_at": "2026-03-02T23:30:05.250000+00:00",
@@ -104,6 +107,7 @@ def test_json_keeps_the_types() -> None:
             "date": "2026-03-02",
             "time_of_day": "23:35:05",
             "notes": [],
+            "revision": None,
             "id": 8,
             "version": 0,
             "started_at": "2026-03-02T23:35:05.250000+00:00",

@@ -1,4 +1,4 @@
-"""Another JACK client: records MIDI with absolute frames, and sends at given frames.
+"""Another JACK client: records MIDI (and audio) with absolute frames, and sends MIDI at given frames.
 
 `MidiPeer` is written straight against JACK-Client, independently of
 `stage.adapters.jack_midi`, so that it is a witness and not a mirror: a frame
@@ -17,7 +17,9 @@ otherwise cancel that thread, possibly while it holds the GIL.
 from __future__ import annotations
 
 import heapq
+import math
 import queue
+import struct
 import threading
 import time
 from collections.abc import Iterable
@@ -42,12 +44,16 @@ class MidiPeer:
         servername: str,
         inputs: Iterable[str] = ("in",),
         outputs: Iterable[str] = ("out",),
+        audio_inputs: Iterable[str] = (),
     ) -> None:
         self.client = jack.Client(name, use_exact_name=True, no_start_server=True, servername=servername)
         self.name = str(self.client.name)
         self._rate = float(self.client.samplerate)
         self._inputs: list[tuple[str, Any]] = [(p, self.client.midi_inports.register(p)) for p in inputs]
         self._outputs: dict[str, Any] = {p: self.client.midi_outports.register(p) for p in outputs}
+        self._audio_inputs: list[tuple[str, Any]] = [(p, self.client.inports.register(p)) for p in audio_inputs]
+        # every block of audio that was not all silence: (absolute frame of its first sample, float32 bytes)
+        self.audio: dict[str, list[tuple[int, bytes]]] = {p: [] for p, _ in self._audio_inputs}
         self.received: dict[str, list[Event]] = {p: [] for p, _ in self._inputs}
         # when each was received on the monotonic clock (the cycle's start as this callback sees it, plus the
         # event's offset): for senders that go by the wall clock, not by frames
@@ -152,6 +158,11 @@ class MidiPeer:
                 sink.append((frame0 + offset, bytes(data)))
                 at.append(start + offset / self._rate)
 
+        for name, port in self._audio_inputs:
+            block = bytes(port.get_buffer())
+            if block.count(0) != len(block):
+                self.audio[name].append((frame0, block))
+
         for port in self._outputs.values():
             port.clear_buffer()
         while True:
@@ -169,3 +180,37 @@ class MidiPeer:
             self._outputs[name].write_midi_event(offset, data)
             self.sent.append((name, frame, frame0 + offset, data))
         self._first.set()
+
+
+def audio_samples(blocks: list[tuple[int, bytes]]) -> dict[int, float]:
+    """Every non-zero recorded sample by its absolute frame."""
+    out: dict[int, float] = {}
+    for frame0, block in blocks:
+        for i, x in enumerate(struct.unpack(f"<{len(block) // 4}f", block)):
+            if x != 0.0:
+                out[frame0 + i] = x
+    return out
+
+
+def audio_onsets(blocks: list[tuple[int, bytes]], threshold: float = 0.01, gap: int = 480) -> list[int]:
+    """Frames where sound starts: a sample above ``threshold`` after at least ``gap`` samples below it."""
+    samples = audio_samples(blocks)
+    onsets: list[int] = []
+    last = None
+    for frame in sorted(samples):
+        if abs(samples[frame]) < threshold:
+            continue
+        if last is None or frame - last > gap:
+            onsets.append(frame)
+        last = frame
+    return onsets
+
+
+def pitch_at(blocks: list[tuple[int, bytes]], frame: int, samplerate: int, length: int = 480) -> float:
+    """The frequency of the sound starting at ``frame``, from its zero crossings over ``length`` samples (Hz)."""
+    samples = audio_samples(blocks)
+    xs = [samples.get(frame + i, 0.0) for i in range(length)]
+    crossings = [i for i in range(1, length) if (xs[i - 1] < 0) != (xs[i] < 0) and xs[i] != 0.0]
+    if len(crossings) < 2:
+        return math.nan
+    return (len(crossings) - 1) / 2 / ((crossings[-1] - crossings[0]) / samplerate)

@@ -9,6 +9,7 @@ from textwrap import dedent
 from typing import Any
 
 import pytest
+from peers.wait import until
 
 from stage.config import parse_config
 from stage.core import protocol as p
@@ -208,3 +209,45 @@ async def test_a_late_bus_subscriber_can_start_from_the_latest_state() -> None:
     assert plain.queue.empty()
     only = bus.subscribe({"transport"}, replay=True)
     assert [only.queue.get_nowait().data] == [{"rolling": True}]
+
+
+async def test_a_pickup_is_shown_as_a_count_off_and_a_new_sheet_reaches_the_screens_at_once() -> None:
+    config = parse_config({"midi": {"enabled": False}, "auth": TOKENS, "clock": {"preroll": 1.0}})
+    service = Service(config, parse_cue_sheet(dedent(SHEET)))
+    await service.start()
+    b = Broadcaster(service)
+    rec = Recorder()
+    b.sinks.append(rec)
+    await b.start()
+    try:
+        c = Controls(service)
+        await run(c, '{"type":"command","command":"arm","args":{"cue":"1M1"}}', Role.CONDUCTOR)
+        # bar 5 is at 18.0; one bar of count-in at 12-0 from 16.0; the pre-roll of 1 s: picture at 15.0
+        got = await run(c, '{"type":"command","command":"pickup","args":{"bar":5,"countin":1}}', Role.CONDUCTOR)
+        assert got["position"] == 15.0
+        assert got["pickup"] == {"cue": "1M1", "bar": 5, "beat": 1, "countin": 1}
+        assert service.transport.anchor.p0 == 15.0
+        await asyncio.sleep(0.05)
+        service.play()
+        await until(lambda: any(o.topic is Topic.BEAT and o.data["bar"] == 5 and o.data["beat"] == 2
+                                for o in rec.got), "bar 5 beat 2")
+        service.stop_transport()
+        announced = [e for o in rec.got if o.topic is Topic.SCHEDULE for e in o.data["events"]]
+        assert [(e["kind"], e["label"], e["color"], e["position"]) for e in announced] == [
+            ("streamer", "count-in", "yellow", 15.0), ("punch", "count-in", "yellow", 16.0),
+            ("streamer", "bar 5", "green", 17.0), ("punch", "bar 5", "green", 18.0)]
+        assert {e["key"].split("#")[0] for e in announced} == {"1M1@5.1"}
+        beats = [(o.data["bar"], o.data["beat"], o.data["kind"]) for o in rec.got if o.topic is Topic.BEAT]
+        assert beats[:6] == [(4, 1, "warning"), (4, 2, "warning"), (4, 3, "warning"), (4, 4, "warning"),
+                             (5, 1, "accent"), (5, 2, "normal")]
+        # a new sheet (bar 5 moves a second later): the session says so and the screens' schedule is the new one
+        await asyncio.sleep(0.1)
+        plan = service.plan_revision
+        service.replace_sheet(parse_cue_sheet(dedent(SHEET).replace("00:00:10:00", "00:00:11:00")))
+        await asyncio.sleep(0.05)
+        sessions = [o.data for o in rec.got if o.topic is Topic.SESSION and o.data.get("plan") == plan + 1]
+        assert sessions[-1]["pickup"] == {"cue": "1M1", "bar": 5, "beat": 1, "countin": 1}
+        assert [(v.label, v.position) for v in b.announcer.events][:2] == [("count-in", 16.0), ("count-in", 17.0)]
+    finally:
+        await b.close()
+        await service.stop()

@@ -31,8 +31,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 CONFIG: Config = parse_config({"midi": {"enabled": False}})
-SHEET: CueSheet = parse_cue_sheet(
-    """
+SHEET_TEXT = """
 [picture]
 rate = "25"
 
@@ -50,7 +49,7 @@ tempo = 100
 meter = "3/4"
 bars = 8
 """
-)
+SHEET: CueSheet = parse_cue_sheet(SHEET_TEXT)
 
 
 def timecode_at(p: float) -> str:
@@ -312,3 +311,52 @@ async def test_close_lets_queued_writes_land(service: Service, store: TakeStore)
     await takes.close()
     stored = await store.get_take(take.id or 0)
     assert stored.tc_out is not None
+
+
+async def test_a_cued_up_pickup_marks_every_roll_until_the_top_and_revisions_are_kept(
+    logger: TakeLogger, store: TakeStore
+) -> None:
+    await record(logger)
+    service = logger.service
+    # cued up, as for a chased session: every roll (here one made elsewhere) is a pickup from bar 9
+    service.cue_pickup(9, 1, 1, locate=False)
+    sub = service.bus.subscribe({"take"})
+    try:
+        service.play()
+        started = await next_take_event(sub.queue)
+        service.stop_transport()
+        await next_take_event(sub.queue)
+    finally:
+        service.bus.unsubscribe(sub)
+    first = await store.get_take(started.data["take"]["id"])
+    assert (first.pickup_bar, first.revision) == (9, service.revisions["2M1"])
+    assert service.pickup is not None  # still cued up after the stop
+    second = await logger.play()
+    assert second is not None
+    assert second.pickup_bar == 9
+    await logger.stop()
+    # from the top clears it; a pickup asked with play lasts its roll
+    third = await logger.play(from_top=True)
+    assert third is not None
+    assert third.pickup_bar is None
+    await logger.stop()
+    fourth = await logger.play(pickup_bar=5, countin=0)
+    assert fourth is not None
+    assert fourth.pickup_bar == 5
+    await logger.stop()
+    await until(lambda: service.pickup is None, "the one-roll pickup to end")
+    fifth = await logger.play()
+    assert fifth is not None
+    assert fifth.pickup_bar is None
+    await logger.stop()
+    # a revised sheet: the next take records the new revision, the earlier ones keep theirs
+    revised = parse_cue_sheet(SHEET_TEXT.replace("tempo = 120", "tempo = 126"))
+    old = service.revisions["2M1"]
+    assert service.replace_sheet(revised) == ["2M1"]
+    sixth = await logger.play()
+    assert sixth is not None
+    await logger.stop()
+    revisions = [t.revision for t in await store.list_takes("2M1")]
+    assert revisions == [old] * 5 + [service.revisions["2M1"]]
+    assert old != service.revisions["2M1"]
+    service.replace_sheet(SHEET)
