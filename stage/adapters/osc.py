@@ -40,7 +40,8 @@ from stage.core import protocol as p
 from stage.core.protocol import Command, Topic
 from stage.core.session import Role, TakeStatus
 from stage.errors import ErrorCode, ProtocolError
-from stage.runtime.broadcast import Broadcaster, Outgoing, Throttle
+from stage.runtime.broadcast import Broadcaster
+from stage.runtime.fanout import Outgoing, Throttle
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,8 @@ from websockets.frames import Frame, Opcode
 from stage.core import protocol as p
 from stage.core.protocol import Topic
 from stage.errors import ErrorCode, ProtocolError
-from stage.runtime.broadcast import Broadcaster, ClientInfo, LatestWins, Outgoing, Throttle
+from stage.runtime.broadcast import Broadcaster, ClientInfo
+from stage.runtime.fanout import LatestWins, Outgoing, Throttle
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import secrets
 import time
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 
 from stage.core import protocol as p
 from stage.core.announce import HORIZON, Announcer, visuals_of
@@ -32,144 +32,13 @@ from stage.core.protocol import Command, Topic
 from stage.core.session import Action, Mode, Role, Take, TakeEdit, allowed
 from stage.errors import ErrorCode, NotFound, ProtocolError, SessionError, StageError, StoreError
 from stage.runtime.bus import BusEvent, Subscription
+from stage.runtime.fanout import STATE, Outgoing, Sink
 from stage.runtime.service import Service
 from stage.runtime.tasks import stop_task
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
 log = logging.getLogger(__name__)
 
-# Topics whose latest event is the state: a newer one replaces one still queued for a client.
-COALESCED = frozenset({Topic.TRANSPORT, Topic.SYNC, Topic.SESSION, Topic.CLIENTS})
-# Topics kept for snapshots (and retained on MQTT): the latest event of each.
-STATE = frozenset({Topic.TRANSPORT, Topic.SYNC, Topic.CUE, Topic.SESSION, Topic.TAKE, Topic.CLIENTS})
 BUS_QUEUE = 8192  # events the broadcaster's own bus subscription may hold
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """One bus event on its way out: topic, sequence number, data, and the WebSocket frame (encoded once)."""
-
-    topic: Topic
-    seq: int
-    data: Mapping[str, Any]
-    frame: str
-
-    @property
-    def coalesce(self) -> bool:
-        """True when a newer event of this topic makes this one worthless."""
-        return self.topic in COALESCED
-
-
-class Sink(Protocol):
-    """Where outgoing events go; ``offer`` must never wait or raise."""
-
-    def offer(self, out: Outgoing) -> None:
-        """Queue ``out`` for sending."""
-
-
-T = TypeVar("T")
-
-
-class _Slot(Generic[T]):
-    __slots__ = ("alive", "item", "key")
-
-    def __init__(self, item: T, key: Hashable | None) -> None:
-        self.item = item
-        self.key = key
-        self.alive = True
-
-
-class LatestWins(Generic[T]):
-    """A bounded queue where an item put with a key replaces the one with that key still waiting.
-
-    Items without a key (events that each matter) take room; when ``limit``
-    of them wait, :meth:`put` refuses (returns False) and the owner decides:
-    drop the client, or drop the oldest.  Keyed items always fit (there are
-    only so many keys).  One consumer.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._slots: collections.deque[_Slot[T]] = collections.deque()
-        self._keys: dict[Hashable, _Slot[T]] = {}
-        self._unkeyed = 0
-        self._live = 0
-        self._ready = asyncio.Event()
-        self.replaced = 0  # keyed items replaced before they were sent
-
-    def __len__(self) -> int:
-        return self._live
-
-    def put(self, item: T, key: Hashable | None = None) -> bool:
-        """Queue ``item``; False (and nothing queued) when ``limit`` unkeyed items already wait."""
-        if key is None:
-            if self._unkeyed >= self.limit:
-                return False
-            self._unkeyed += 1
-        else:
-            old = self._keys.get(key)
-            if old is not None:
-                old.alive = False
-                self._live -= 1
-                self.replaced += 1
-        slot = _Slot(item, key)
-        if key is not None:
-            self._keys[key] = slot
-        self._slots.append(slot)
-        self._live += 1
-        self._ready.set()
-        return True
-
-    def put_first(self, item: T) -> None:
-        """Queue ``item`` ahead of everything (a clock-sync reply: its timing is the point)."""
-        self._slots.appendleft(_Slot(item, None))
-        self._unkeyed += 1
-        self._live += 1
-        self._ready.set()
-
-    def drop_oldest(self) -> T | None:
-        """Remove and return the oldest item (None when empty)."""
-        return self.get_nowait()
-
-    def get_nowait(self) -> T | None:
-        """The next item, or None when there is none."""
-        while self._slots:
-            slot = self._slots.popleft()
-            if not slot.alive:
-                continue
-            self._live -= 1
-            if slot.key is None:
-                self._unkeyed -= 1
-            elif self._keys.get(slot.key) is slot:
-                del self._keys[slot.key]
-            return slot.item
-        return None
-
-    async def get(self) -> T:
-        """Wait for the next item."""
-        while True:
-            item = self.get_nowait()
-            if item is not None:
-                return item
-            self._ready.clear()
-            await self._ready.wait()
-
-
-class Throttle:
-    """Say whether to log the n-th occurrence of something: the first few, then one in ``every``."""
-
-    def __init__(self, first: int = 5, every: int = 100) -> None:
-        self.first = first
-        self.every = every
-        self.counts: collections.Counter[str] = collections.Counter()
-
-    def __call__(self, key: str) -> bool:
-        """Count one ``key``; True when this one should be logged."""
-        self.counts[key] += 1
-        n = self.counts[key]
-        return n <= self.first or n % self.every == 0
 
 
 class Takes(Protocol):
@@ -532,36 +401,3 @@ class Broadcaster:
         at = self.announcer.next_due(anchor, now)
         if at is not None:
             self._timer = asyncio.get_running_loop().call_at(at, self._replan)
-
-
-async def start_broadcast(service: Service, app: FastAPI, takes: Takes | None = None) -> Broadcaster:
-    """Mount ``/ws`` on ``app``, start OSC and MQTT as configured, and start broadcasting.
-
-    Call :meth:`Broadcaster.close` on the way out.
-    """
-    # The adapters import this module for its queue and sink types: imported here, once it is loaded.
-    from stage.adapters.mqtt import MqttLink  # noqa: PLC0415
-    from stage.adapters.osc import OscEndpoint  # noqa: PLC0415
-    from stage.adapters.ws import WsHub, mount_ws  # noqa: PLC0415
-
-    config = service.config
-    b = Broadcaster(service, takes)
-    hub = WsHub(b)
-    mount_ws(app, hub)
-    b.sinks.append(hub)
-    b.closers.append(hub)
-    if config.osc.enabled:
-        try:
-            osc = await OscEndpoint.start(b, config.osc)
-        except OSError as exc:  # a port in use: the rest of the stage still runs, and says why OSC does not
-            log.error("OSC cannot listen on %s:%d: %s", config.osc.host, config.osc.port, exc.strerror or exc)  # noqa: TRY400
-        else:
-            b.sinks.append(osc)
-            b.closers.append(osc)
-    if config.mqtt.url:
-        mqtt = MqttLink(b, config.mqtt)
-        await mqtt.start()
-        b.sinks.append(mqtt)
-        b.closers.append(mqtt)
-    await b.start()
-    return b

@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
-from stage.adapters.store import TakeStore, open_store
 from stage.core.cuesheet import CueSheet
 from stage.core.session import (
     EDITABLE,
@@ -44,6 +43,7 @@ from stage.core.session import (
 from stage.core.takesheet import json_row, to_csv, to_json
 from stage.core.timecode import Timecode, frame_at
 from stage.errors import NotFound, SessionError, StoreError
+from stage.runtime.ports import TakeStore
 from stage.runtime.service import Service, TransportView
 from stage.runtime.tasks import stop_task
 
@@ -519,20 +519,12 @@ def sheet_text(takes: Iterable[Take], fmt: ExportFormat, tz: tzinfo | None = Non
     raise SessionError(f"unknown take sheet format {fmt!r} (csv or json)")
 
 
-async def export_sheet(url: str, fmt: ExportFormat, tz: tzinfo | None = None) -> str:
-    """The take sheet of the take log at ``url``, in the machine's local time unless ``tz`` is given."""
-    zone = tz if tz is not None else datetime.now().astimezone().tzinfo
-    async with await open_store(url, create=False) as store:
-        return sheet_text(await store.list_takes(), fmt, zone)
-
-
 __all__ = [
     "EDITABLE",
     "ROLL_TIMEOUT",
     "TakeLogger",
     "TransportTimeout",
     "edit_json",
-    "export_sheet",
     "refused_by_store",
     "sheet_text",
     "take_json",

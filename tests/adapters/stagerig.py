@@ -33,11 +33,12 @@ from peers.wait import SCALE, until
 from stage.adapters.mqtt import MqttLink
 from stage.adapters.osc import OscEndpoint
 from stage.adapters.server import bound_port, http_server
-from stage.adapters.store import open_store
+from stage.adapters.store import TakeStore, open_store
 from stage.adapters.ws import WsHub
+from stage.app import start_broadcast
 from stage.config import parse_config
 from stage.core.cuesheet import parse_cue_sheet
-from stage.runtime.broadcast import Broadcaster, start_broadcast
+from stage.runtime.broadcast import Broadcaster
 from stage.runtime.service import Service
 from stage.runtime.takes import TakeLogger
 
@@ -149,6 +150,7 @@ async def stage_rig(
     service = Service(config, parse_cue_sheet(dedent(sheet)))
     await service.start()
     logger: TakeLogger | None = None
+    store: TakeStore | None = None
     if takes:
         store = await open_store(f"sqlite:///{tmp_path / 'takes.db'}")
         logger = TakeLogger(service, store)
@@ -172,7 +174,8 @@ async def stage_rig(
         await broadcaster.close()
         if logger is not None:
             await logger.close()
-            await logger.store.close()
+        if store is not None:
+            await store.close()
         await service.stop()
 
 

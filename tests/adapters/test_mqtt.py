@@ -38,7 +38,7 @@ from stage.adapters.mqtt import Broker, MqttLink
 from stage.config import parse_config
 from stage.core.protocol import Topic
 from stage.errors import ConfigError, ErrorCode, ProtocolError
-from stage.runtime.broadcast import Outgoing
+from stage.runtime.fanout import Outgoing
 
 BROKER = "mqtt://127.0.0.1:1883"
 

@@ -12,8 +12,8 @@ from peers.wait import until
 from stage.config import Config
 from stage.core.cuesheet import load_cue_sheet
 from stage.core.schedule import cue_revision
-from stage.runtime.serve import watch_cues
 from stage.runtime.service import Service
+from stage.runtime.watch import watch_cues
 
 SHEET = """
 [picture]

@@ -1,4 +1,10 @@
-"""``stage serve``: load the config and the cue sheet, open the take log, start the engine and the servers."""
+"""The composition root: ``stage serve`` wires core, runtime and adapters together here, and nowhere else.
+
+It loads the config and the cue sheet, opens the take log (the store
+adapter behind the runtime's :class:`~stage.runtime.ports.TakeStore`), starts
+the engine, the broadcaster with its transports (``/ws``, OSC, MQTT) and the
+HTTP server.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,31 @@ import logging
 import secrets
 import signal
 import sys
+from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from stage.adapters.mqtt import MqttLink
+from stage.adapters.osc import OscEndpoint
 from stage.adapters.server import http_server
 from stage.adapters.store import open_store
 from stage.adapters.web import create_app
+from stage.adapters.ws import WsHub, mount_ws
 from stage.config import AuthConfig, Config, load_config
 from stage.core.cuesheet import CueSheet, load_cue_sheet
-from stage.errors import ConfigError, CueSheetError, StageError, StoreError
-from stage.runtime.broadcast import start_broadcast
+from stage.errors import ConfigError, CueSheetError, StoreError
+from stage.runtime.broadcast import Broadcaster, Takes
 from stage.runtime.service import Service
-from stage.runtime.takes import TakeLogger
+from stage.runtime.takes import ExportFormat, TakeLogger, sheet_text
 from stage.runtime.tasks import stop_task
+from stage.runtime.watch import file_stamp, watch_cues
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger("stage")
 
-DEMO_CUES = Path(__file__).resolve().parents[2] / "config" / "demo-cues.toml"
+DEMO_CUES = Path(__file__).resolve().parents[1] / "config" / "demo-cues.toml"
 
 
 def with_tokens(config: Config) -> tuple[Config, dict[str, str]]:
@@ -33,51 +48,6 @@ def with_tokens(config: Config) -> tuple[Config, dict[str, str]]:
         if not token:
             values[role] = made[role] = secrets.token_urlsafe(12)
     return config.model_copy(update={"auth": AuthConfig(**values)}), made
-
-
-WATCH_INTERVAL = 1.0  # seconds between looks at the cue sheet file
-
-
-async def watch_cues(
-    path: Path, service: Service, interval: float = WATCH_INTERVAL, seen: tuple[int, int] | None = None
-) -> None:
-    """Load the cue sheet file again whenever it changes on disk, until cancelled.
-
-    ``seen`` is the file's stamp when the running sheet was read (default:
-    now).  A broken sheet is refused with every problem logged, and the
-    running one stays; a change made while picture rolls waits for the stop
-    (it is tried again at every look).  Reading and parsing happen off the loop.
-    """
-    seen = seen if seen is not None else _stamp(path)
-    while True:
-        await asyncio.sleep(interval)
-        stamp = _stamp(path)
-        if stamp == seen:
-            continue
-        if service.transport.rolling:
-            continue  # a take keeps the sheet it started on: look again after the stop
-        seen = stamp
-        try:
-            sheet = await asyncio.to_thread(load_cue_sheet, path)
-        except CueSheetError as exc:
-            log.error("cue sheet %s changed but is refused; the running one stays:", path)  # noqa: TRY400
-            for problem in exc.problems:
-                log.error("  %s", problem)  # noqa: TRY400
-            continue
-        try:
-            changed = service.replace_sheet(sheet)
-        except StageError as exc:
-            log.error("cue sheet %s changed but is refused: %s", path, exc)  # noqa: TRY400
-            continue
-        log.info("cue sheet %s reloaded: revised cues %s", path, ", ".join(changed) or "none")
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
 
 
 async def serve(
@@ -117,12 +87,47 @@ async def _run(config: Config, service: Service, takes: TakeLogger) -> None:
     await broadcaster.close()
 
 
+async def start_broadcast(service: Service, app: FastAPI, takes: Takes | None = None) -> Broadcaster:
+    """Mount ``/ws`` on ``app``, start OSC and MQTT as configured, and start broadcasting.
+
+    Call :meth:`Broadcaster.close` on the way out.
+    """
+    config = service.config
+    b = Broadcaster(service, takes)
+    hub = WsHub(b)
+    mount_ws(app, hub)
+    b.sinks.append(hub)
+    b.closers.append(hub)
+    if config.osc.enabled:
+        try:
+            osc = await OscEndpoint.start(b, config.osc)
+        except OSError as exc:  # a port in use: the rest of the stage still runs, and says why OSC does not
+            log.error("OSC cannot listen on %s:%d: %s", config.osc.host, config.osc.port, exc.strerror or exc)  # noqa: TRY400
+        else:
+            b.sinks.append(osc)
+            b.closers.append(osc)
+    if config.mqtt.url:
+        mqtt = MqttLink(b, config.mqtt)
+        await mqtt.start()
+        b.sinks.append(mqtt)
+        b.closers.append(mqtt)
+    await b.start()
+    return b
+
+
+async def export_sheet(url: str, fmt: ExportFormat, tz: tzinfo | None = None) -> str:
+    """The take sheet of the take log at ``url``, in the machine's local time unless ``tz`` is given."""
+    zone = tz if tz is not None else datetime.now().astimezone().tzinfo
+    async with await open_store(url, create=False) as store:
+        return sheet_text(await store.list_takes(), fmt, zone)
+
+
 def main(config_path: str | None, cues_path: str | None) -> int:
     """Entry point of ``stage serve``; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         config = load_config(config_path)
-        stamp = _stamp(Path(cues_path)) if cues_path else None  # before reading: an edit meanwhile is seen
+        stamp = file_stamp(Path(cues_path)) if cues_path else None  # before reading: an edit meanwhile is seen
         sheet = load_cue_sheet(cues_path or DEMO_CUES)
     except ConfigError as exc:
         print(f"stage serve: {exc}", file=sys.stderr)
