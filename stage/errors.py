@@ -10,11 +10,17 @@
     ├── ConfigError                     a config file that cannot be used
     ├── MidiError                       MIDI/JACK unavailable or misused
     ├── SessionError                    a session command that is not allowed now
-    │   └── NotFound (LookupError)      an unknown cue or take
-    ├── StoreError                      the take store failed
+    │   ├── NotFound (LookupError)      an unknown cue or take
+    │   └── TransportTimeout            the engine did not report a roll or stop in time
+    ├── Unavailable                     the part of the service that would do it is not running
+    ├── StoreError                      the take store cannot be used (its URL, its file, its schema)
+    │   ├── StoreRefused                the store answered no: a duplicate, a stale version
+    │   └── StoreUnavailable            the store could not be reached or failed while asked
     └── ProtocolError (ValueError)      a client message that breaks the WS/OSC/MQTT protocol
 
 Errors carry what a user needs to fix the cause: the cue, the field, the value.
+:func:`refusal_of` is the one table from an error to the protocol's
+:class:`ErrorCode` and the HTTP status every edge answers with.
 """
 
 from __future__ import annotations
@@ -87,8 +93,24 @@ class NotFound(SessionError, LookupError):
     """An unknown cue or take."""
 
 
+class TransportTimeout(SessionError):
+    """The engine did not report the roll or stop it was asked for in time."""
+
+
+class Unavailable(StageError):
+    """The part of the service that would do it is not running (no take log, say)."""
+
+
 class StoreError(StageError):
     """The take store could not do what was asked."""
+
+
+class StoreRefused(StoreError):
+    """The take store answered no: a take already logged, an edit on a stale version, a take not ended."""
+
+
+class StoreUnavailable(StoreError):
+    """The take store could not be reached, or its driver failed: asking again later may work."""
 
 
 class ErrorCode(enum.Enum):
@@ -117,3 +139,40 @@ class ProtocolError(StageError, ValueError):
         super().__init__(message)
         self.code = code
         self.msg_id = msg_id
+
+
+# Why a refusal, for each kind of error, most specific first: (error class, protocol code, HTTP status).
+REFUSALS: tuple[tuple[type[StageError], ErrorCode, int], ...] = (
+    (NotFound, ErrorCode.NOT_FOUND, 404),
+    (TransportTimeout, ErrorCode.UNAVAILABLE, 503),
+    (SessionError, ErrorCode.REFUSED, 409),
+    (StoreRefused, ErrorCode.REFUSED, 409),
+    (StoreError, ErrorCode.UNAVAILABLE, 503),
+    (Unavailable, ErrorCode.UNAVAILABLE, 503),
+    (StageError, ErrorCode.REFUSED, 400),
+)
+
+# The HTTP status of each protocol code, for a ProtocolError met by REST.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.TOO_LARGE: 413,
+    ErrorCode.BINARY: 422,
+    ErrorCode.INVALID_JSON: 422,
+    ErrorCode.INVALID: 422,
+    ErrorCode.HELLO_FIRST: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.REFUSED: 409,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.TOO_SLOW: 503,
+}
+
+
+def refusal_of(exc: StageError) -> tuple[ErrorCode, int]:
+    """The protocol code and the HTTP status that answer ``exc``, the same on every edge."""
+    if isinstance(exc, ProtocolError):
+        return exc.code, HTTP_STATUS[exc.code]
+    for kind, code, status in REFUSALS:
+        if isinstance(exc, kind):
+            return code, status
+    raise AssertionError(type(exc))  # pragma: no cover - StageError is the last row

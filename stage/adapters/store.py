@@ -55,7 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from stage.core.limits import MAX_ID, valid_id
 from stage.core.session import Note, Role, Take, TakeEdit, TakeStatus, apply_edit
-from stage.errors import NotFound, StageError, StoreError
+from stage.errors import NotFound, StageError, StoreError, StoreRefused, StoreUnavailable
 
 DEFAULT_URL = "sqlite:///stage-takes.db"
 DEFAULT_TIMEOUT = 5.0  # seconds: connecting, and waiting for a lock or a statement
@@ -348,13 +348,13 @@ def _reason(exc: BaseException) -> str:
 
 @contextlib.asynccontextmanager
 async def _guard(url: str, what: str) -> AsyncIterator[None]:
-    """Turn whatever the driver raises (its errors, OSError, timeouts) into one clear StoreError."""
+    """Turn whatever the driver raises (its errors, OSError, timeouts) into one clear StoreUnavailable."""
     try:
         yield
     except StageError:
         raise
     except Exception as exc:
-        raise StoreError(f"take store {url}: could not {what}: {_reason(exc)}") from exc
+        raise StoreUnavailable(f"take store {url}: could not {what}: {_reason(exc)}") from exc
 
 
 def _known(take_id: int) -> None:
@@ -370,9 +370,10 @@ class TakeStore:
     """Every take and every edit, in SQLite or PostgreSQL.  Open with :func:`open_store`.
 
     Every write is committed before its call returns: acknowledge a take only
-    after :meth:`insert_take` returned.  Failures raise :class:`StoreError`
-    with the database (password hidden) and the reason; unknown takes raise
-    :class:`NotFound`.
+    after :meth:`insert_take` returned.  A refusal (a duplicate, a stale
+    version) raises :class:`StoreRefused`; a database that fails or cannot be
+    reached :class:`StoreUnavailable`, with the database (password hidden) and
+    the reason; unknown takes raise :class:`NotFound`.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -438,7 +439,7 @@ class TakeStore:
     async def insert_take(self, take: Take) -> Take:
         """Store a new take; returns it with its id once it is committed."""
         if take.id is not None:
-            raise StoreError(f"take {take.label} is already stored (id {take.id})")
+            raise StoreRefused(f"take {take.label} is already stored (id {take.id})")
         async with _guard(self.url, f"store take {take.label}"):
             try:
                 async with self._engine.begin() as conn:
@@ -450,7 +451,7 @@ class TakeStore:
                         await conn.execute(insert(take_notes).values(_note_row(take_id, note)))
             except IntegrityError:
                 free = await self.next_take_number(take.cue)
-                raise StoreError(f"take {take.label} is already in the take log (next free number: {free})") from None
+                raise StoreRefused(f"take {take.label} is already in the take log (next free number: {free})") from None
         return replace(take, id=take_id)
 
     async def end_take(self, take: Take) -> Take:
@@ -460,7 +461,7 @@ class TakeStore:
         end fields are written.
         """
         if not take.ended:
-            raise StoreError(f"take {take.label} has not ended")
+            raise StoreRefused(f"take {take.label} has not ended")
         if take.id is not None:
             _known(take.id)
         where = (
@@ -499,7 +500,7 @@ class TakeStore:
         async with _guard(self.url, f"edit take {take_id}"), self._engine.begin() as conn:
             take = await self._get(conn, take_id, lock=True)
             if expected_version is not None and take.version != expected_version:
-                raise StoreError(
+                raise StoreRefused(
                     f"take {take.label} was changed meanwhile (now version {take.version}, "
                     f"edit made on version {expected_version}): reload it and edit again"
                 )
@@ -512,7 +513,7 @@ class TakeStore:
                 .values(status=_take_row(new)["status"], pickup_bar=new.pickup_bar, wild=new.wild, version=new.version)
             )
             if result.rowcount != 1:  # the lock makes this impossible; the version guard makes sure
-                raise StoreError(f"take {take.label} was changed meanwhile: edit again")
+                raise StoreRefused(f"take {take.label} was changed meanwhile: edit again")
             for note in new.notes[len(take.notes) :]:
                 await conn.execute(insert(take_notes).values(_note_row(take_id, note)))
             await conn.execute(

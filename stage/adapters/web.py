@@ -25,9 +25,9 @@ from stage.core.breakdown import breakdown_dict, cue_breakdown
 from stage.core.cuesheet import Cue, parse_cue_sheet
 from stage.core.schedule import cue_revision
 from stage.core.session import EDITABLE, Action, Mode, Role, Take, allowed
-from stage.errors import CueSheetError, NotFound, SessionError, StageError, StoreError
+from stage.errors import CueSheetError, StageError, Unavailable, refusal_of
 from stage.runtime.service import Service
-from stage.runtime.takes import TakeLogger, TransportTimeout, edit_json, refused_by_store, take_json
+from stage.runtime.takes import TakeLogger, edit_json, take_json
 
 
 class Problem(BaseModel):
@@ -254,18 +254,6 @@ def _reason(error: Mapping[str, Any]) -> str:
     return f"{where}: {error.get('msg')}"
 
 
-def _status(exc: StageError) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, TransportTimeout):
-        return 503
-    if isinstance(exc, SessionError):
-        return 409
-    if isinstance(exc, StoreError):
-        return 409 if refused_by_store(exc) else 503
-    return 400
-
-
 def create_app(
     service: Service,
     breakdown: Callable[[Cue], dict[str, Any]] | None = default_breakdown,
@@ -288,7 +276,7 @@ def create_app(
 
     def log() -> TakeLogger:
         if takes is None:
-            raise HTTPException(503, "no take log is open in this service")
+            raise Unavailable("no take log is open in this service")
         return takes
 
     def as_json(take: Take | None) -> dict[str, Any] | None:
@@ -300,7 +288,7 @@ def create_app(
 
     @app.exception_handler(StageError)
     async def _refused(_: Request, exc: StageError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=_status(exc))
+        return JSONResponse({"detail": str(exc)}, status_code=refusal_of(exc)[1])
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -30,7 +30,7 @@ from stage.core import protocol as p
 from stage.core.announce import HORIZON, Announcer, visuals_of
 from stage.core.protocol import Command, Topic
 from stage.core.session import Action, Mode, Role, Take, TakeEdit, allowed
-from stage.errors import ErrorCode, NotFound, ProtocolError, SessionError, StageError, StoreError
+from stage.errors import ErrorCode, ProtocolError, SessionError, StageError, Unavailable, refusal_of
 from stage.runtime.bus import BusEvent, Subscription
 from stage.runtime.fanout import STATE, Outgoing, Sink
 from stage.runtime.service import Service
@@ -164,18 +164,12 @@ class Controls:
             raise ProtocolError(ErrorCode.FORBIDDEN, f"{_a(role)} may not {action.value}", command.id)
         try:
             return await self._do(command, role)
-        except ProtocolError as exc:
-            raise ProtocolError(exc.code, str(exc), command.id) from None
-        except NotFound as exc:
-            raise ProtocolError(ErrorCode.NOT_FOUND, str(exc), command.id) from None
-        except StoreError as exc:
-            raise ProtocolError(ErrorCode.UNAVAILABLE, str(exc), command.id) from None
         except StageError as exc:
-            raise ProtocolError(ErrorCode.REFUSED, str(exc), command.id) from None
+            raise ProtocolError(refusal_of(exc)[0], str(exc), command.id) from None
 
     def _need_takes(self, what: str) -> Takes:
         if self.takes is None:
-            raise ProtocolError(ErrorCode.UNAVAILABLE, f"cannot {what}: the take log is not running")
+            raise Unavailable(f"cannot {what}: the take log is not running")
         return self.takes
 
     async def _do(self, c: Command, role: Role) -> dict[str, Any]:  # noqa: PLR0911 -- one return per command

@@ -42,7 +42,7 @@ from stage.core.session import (
 )
 from stage.core.takesheet import json_row, to_csv, to_json
 from stage.core.timecode import Timecode, frame_at
-from stage.errors import NotFound, SessionError, StoreError
+from stage.errors import NotFound, SessionError, StoreError, StoreRefused, StoreUnavailable, TransportTimeout
 from stage.runtime.ports import TakeStore
 from stage.runtime.service import Service, TransportView
 from stage.runtime.tasks import stop_task
@@ -53,19 +53,6 @@ ROLL_TIMEOUT = 2.0  # seconds the engine has to report that it rolled or stopped
 RETRY_INTERVAL = 1.0  # seconds between attempts to store writes the database refused
 
 ExportFormat = Literal["csv", "json"]
-
-
-class TransportTimeout(SessionError):
-    """The engine did not report the roll or stop it was asked for in time."""
-
-
-def refused_by_store(exc: StoreError) -> bool:
-    """True when the store *answered* no (a duplicate, a stale version), False when it could not be reached.
-
-    The store raises its refusals itself and chains every driver failure
-    (``raise … from exc``): the cause tells them apart.
-    """
-    return exc.__cause__ is None
 
 
 class _Kind(enum.Enum):
@@ -449,7 +436,7 @@ class TakeLogger:
             # The take's earlier write never landed: this one carries everything, and its insert first.
             write = _Write(earlier.kind, take, write.done)
             if earlier.done is not None and not earlier.done.done():
-                earlier.done.set_exception(StoreError(f"take {take.label}: superseded by a later write"))
+                earlier.done.set_exception(StoreRefused(f"take {take.label}: superseded by a later write"))
         retry = earlier is not None
         try:
             stored = await self._store(write, retry=retry)
@@ -460,11 +447,11 @@ class TakeLogger:
             else:
                 log.exception("take %s: storing failed", take.label)
             if write.done is not None and not write.done.done():
-                kept = StoreError(
+                kept = StoreUnavailable(
                     f"take {take.label} is not in the take log yet ({exc}); it is kept and stored "
                     "as soon as the database answers"
                 )
-                kept.__cause__ = exc  # the database failed: not a refusal
+                kept.__cause__ = exc
                 write.done.set_exception(kept)
             return
         self._backlog.pop(key, None)
@@ -495,7 +482,7 @@ class TakeLogger:
             try:
                 return await self.store.insert_take(replace(take, id=None))
             except StoreError as exc:
-                if not refused_by_store(exc):
+                if not isinstance(exc, StoreRefused):
                     raise
             # The number is taken.  By this very take, when an earlier attempt committed but its answer was lost:
             if retry:
@@ -507,7 +494,7 @@ class TakeLogger:
             log.warning("take %s: its number is in the take log already; logged as %s-%d", take.label, take.cue, free)
             self._renumbered = True
             take = replace(take, number=free)
-        raise StoreError(f"take {write.take.label}: no free take number after three tries")
+        raise StoreRefused(f"take {write.take.label}: no free take number after three tries")
 
 
 def sheet_text(takes: Iterable[Take], fmt: ExportFormat, tz: tzinfo | None = None) -> str:
@@ -523,9 +510,7 @@ __all__ = [
     "EDITABLE",
     "ROLL_TIMEOUT",
     "TakeLogger",
-    "TransportTimeout",
     "edit_json",
-    "refused_by_store",
     "sheet_text",
     "take_json",
 ]

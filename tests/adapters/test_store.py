@@ -30,7 +30,7 @@ from stage.adapters import store as store_module
 from stage.adapters.store import TakeStore, open_store
 from stage.core.session import Mode, Note, Role, Session, Take, TakeEdit, TakeEnded, TakeStarted, TakeStatus
 from stage.core.timecode import Timecode
-from stage.errors import NotFound, SessionError, StoreError
+from stage.errors import NotFound, SessionError, StoreError, StoreRefused, StoreUnavailable
 
 T0 = datetime(2026, 3, 2, 14, 30, 0, 123456, tzinfo=UTC)
 
@@ -111,7 +111,7 @@ async def test_a_server_that_never_answers_times_out() -> None:
     port = server.sockets[0].getsockname()[1]
     started = time.monotonic()
     try:
-        with pytest.raises(StoreError, match=rf"127\.0\.0\.1:{port}/test: could not open the take database: "):
+        with pytest.raises(StoreUnavailable, match=rf"127\.0\.0\.1:{port}/test: could not open the take database: "):
             await open_store(f"postgresql://postgres@127.0.0.1:{port}/test", connect_timeout=0.5 * SCALE)
     finally:
         server.close()
@@ -125,7 +125,7 @@ async def test_a_sqlite_writer_that_never_lets_go_times_out(tmp_path: Path) -> N
         other.execute("BEGIN IMMEDIATE")
         started = time.monotonic()
         try:
-            with pytest.raises(StoreError, match=r"could not store take 1M1-1: OperationalError: database is locked$"):
+            with pytest.raises(StoreUnavailable, match=r"could not store take 1M1-1: OperationalError: database is locked$"):
                 await store.insert_take(a_take())
         finally:
             other.execute("ROLLBACK")
@@ -179,7 +179,7 @@ async def test_a_take_comes_back_as_it_went_in(store: TakeStore) -> None:
 
 async def test_a_stored_take_cannot_be_inserted_twice(store: TakeStore) -> None:
     stored = await store.insert_take(a_take())
-    with pytest.raises(StoreError, match=r"^take 1M1-1 is already stored \(id 1\)$"):
+    with pytest.raises(StoreRefused, match=r"^take 1M1-1 is already stored \(id 1\)$"):
         await store.insert_take(stored)
 
 
@@ -191,7 +191,7 @@ async def test_numbers_are_unique_per_cue_in_the_database(store: TakeStore) -> N
     assert await store.next_take_number("1M1") == 3
     assert await store.next_take_numbers() == {"1M1": 3, "1M2": 2}
     assert await store.next_take_numbers(["1M2", "2M1"]) == {"1M2": 2, "2M1": 1}
-    with pytest.raises(StoreError, match=r"^take 1M1-2 is already in the take log \(next free number: 3\)$"):
+    with pytest.raises(StoreRefused, match=r"^take 1M1-2 is already in the take log \(next free number: 3\)$"):
         await store.insert_take(a_take("1M1", 2))
     assert [t.label for t in await store.list_takes()] == ["1M1-1", "1M1-2", "1M2-1"]
     assert [t.label for t in await store.list_takes("1M1")] == ["1M1-1", "1M1-2"]
@@ -239,7 +239,7 @@ async def test_ending_a_take_keeps_what_was_edited_while_it_rolled(store: TakeSt
 
 
 async def test_ending_an_unknown_or_rolling_take_is_refused(store: TakeStore) -> None:
-    with pytest.raises(StoreError, match=r"^take 1M1-1 has not ended$"):
+    with pytest.raises(StoreRefused, match=r"^take 1M1-1 has not ended$"):
         await store.end_take(a_take())
     ended = a_take(tc_out="01:00:15:00", ended_at=T0, duration=5.0)
     with pytest.raises(NotFound, match=r"^take 1M1-1 is not in the take log$"):
@@ -311,7 +311,7 @@ async def test_an_edit_made_on_a_stale_version_is_refused(store: TakeStore) -> N
     take_id = (await store.insert_take(a_take())).id or 0
     await store.update_take(take_id, {"status": "hold"}, Role.EDITOR, T0, expected_version=0)
     with pytest.raises(
-        StoreError, match=r"^take 1M1-1 was changed meanwhile \(now version 1, edit made on version 0\)"
+        StoreRefused, match=r"^take 1M1-1 was changed meanwhile \(now version 1, edit made on version 0\)"
     ):
         await store.update_take(take_id, {"status": "print"}, Role.CONDUCTOR, T0, expected_version=0)
     assert (await store.get_take(take_id)).status is TakeStatus.HOLD

@@ -22,10 +22,10 @@ from stage.config import Config, parse_config
 from stage.core.cuesheet import CueSheet, parse_cue_sheet
 from stage.core.session import Mode, Role, Take, TakeStatus
 from stage.core.timecode import Timecode, frame_at
-from stage.errors import SessionError
+from stage.errors import SessionError, TransportTimeout
 from stage.runtime.bus import BusEvent
 from stage.runtime.service import Service, TransportView
-from stage.runtime.takes import TakeLogger, TransportTimeout
+from stage.runtime.takes import TakeLogger
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
