@@ -24,7 +24,7 @@ from stage.core import limits as lim
 from stage.core.breakdown import breakdown_dict, cue_breakdown
 from stage.core.cuesheet import Cue, parse_cue_sheet
 from stage.core.schedule import cue_revision
-from stage.core.session import EDITABLE, Action, Mode, Role, Take, allowed
+from stage.core.session import EDITABLE, Action, Mode, Role, Take, allowed, refusal
 from stage.errors import CueSheetError, StageError, Unavailable, refusal_of
 from stage.runtime.service import Service
 from stage.runtime.takes import TakeLogger, edit_json, take_json
@@ -206,12 +206,6 @@ def cue_summary(cue: Cue, revision: str | None = None) -> dict[str, Any]:
 def default_breakdown(cue: Cue) -> dict[str, Any]:
     """The cue's breakdown (tempos, meters, length, hits with footage) as JSON."""
     return breakdown_dict(cue_breakdown(cue))
-
-
-def refusal(role: Role, action: Action) -> str:
-    """``an editor may not roll or stop in record``."""
-    article = "an" if role.value[0] in "aeiou" else "a"
-    return f"{article} {role.value} may not {action.value}"
 
 
 # Dependencies live at module level: FastAPI resolves the (string) annotations of a dependency in its module.

@@ -96,11 +96,20 @@ def allowed(role: Role, action: Action) -> bool:
     return action in PERMISSIONS[role]
 
 
+def a_role(role: Role) -> str:
+    """The role with its article, as every message names it: ``an editor``, ``a conductor``."""
+    return f"{'an' if role.value[0] in 'aeiou' else 'a'} {role.value}"
+
+
+def refusal(role: Role, action: Action) -> str:
+    """Why ``role`` is refused ``action``, as every edge words it: ``an editor may not roll or stop in record``."""
+    return f"{a_role(role)} may not {action.value}"
+
+
 def require(role: Role | None, action: Action) -> None:
     """Raise :class:`SessionError` unless ``role`` may do ``action``; ``None`` is the system itself."""
     if role is not None and not allowed(role, action):
-        article = "an" if role.value[0] in "aeiou" else "a"
-        raise SessionError(f"{article} {role.value} may not {action.value}")
+        raise SessionError(refusal(role, action))
 
 
 def _aware(name: str, value: datetime | None) -> None:

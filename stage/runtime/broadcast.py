@@ -24,16 +24,18 @@ import secrets
 import time
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any, Protocol
 
 from stage.core import protocol as p
 from stage.core.announce import HORIZON, Announcer, visuals_of
 from stage.core.protocol import Command, Topic
-from stage.core.session import Action, Mode, Role, Take, TakeEdit, allowed
+from stage.core.session import Action, Mode, Role, Take, TakeEdit, a_role, allowed, refusal
 from stage.errors import ErrorCode, ProtocolError, SessionError, StageError, Unavailable, refusal_of
 from stage.runtime.bus import BusEvent, Subscription
 from stage.runtime.fanout import STATE, Outgoing, Sink
 from stage.runtime.service import Service
+from stage.runtime.takes import take_json
 from stage.runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ BUS_QUEUE = 8192  # events the broadcaster's own bus subscription may hold
 
 class Takes(Protocol):
     """What the control edges need of the take logger (:class:`stage.runtime.takes.TakeLogger`)."""
+
+    tz: tzinfo | None  # the zone a take's dates and times of day are shown in
 
     def state(self) -> dict[str, Any]:
         """The session as plain data."""
@@ -77,21 +81,6 @@ class Takes(Protocol):
         """Edit a take as ``role``."""
 
 
-def take_data(take: Take | None) -> dict[str, Any] | None:
-    """A take as it appears in a command's result (the take event carries the full row)."""
-    if take is None:
-        return None
-    return {
-        "id": take.id, "cue": take.cue, "take": take.number, "label": take.label, "tc_in": take.tc_in,
-        "tc_out": take.tc_out, "status": None if take.status is None else take.status.value,
-        "pickup_bar": take.pickup_bar, "wild": take.wild, "duration": take.duration, "version": take.version,
-    }
-
-
-def _a(role: Role) -> str:
-    return f"{'an' if role.value[0] in 'aeiou' else 'a'} {role.value}"
-
-
 class Controls:
     """Control commands from any transport: token → role, role → permission, then the service or take logger."""
 
@@ -121,7 +110,7 @@ class Controls:
         if role is Role.MUSICIAN:
             return role
         if not token:
-            raise ProtocolError(ErrorCode.UNAUTHORIZED, f"{_a(role)} must give the role's token from [auth]")
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, f"{a_role(role)} must give the role's token from [auth]")
         if self.role_of_token(token) is not role:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, f"wrong token for {role.value}")
         return role
@@ -161,11 +150,14 @@ class Controls:
     async def _run(self, command: Command, role: Role) -> dict[str, Any]:
         action = self.action_for(command)
         if not allowed(role, action):
-            raise ProtocolError(ErrorCode.FORBIDDEN, f"{_a(role)} may not {action.value}", command.id)
+            raise ProtocolError(ErrorCode.FORBIDDEN, refusal(role, action), command.id)
         try:
             return await self._do(command, role)
         except StageError as exc:
             raise ProtocolError(refusal_of(exc)[0], str(exc), command.id) from None
+
+    def _take_json(self, take: Take | None) -> dict[str, Any] | None:
+        return None if take is None else take_json(take, self.takes.tz if self.takes is not None else None)
 
     def _need_takes(self, what: str) -> Takes:
         if self.takes is None:
@@ -195,7 +187,7 @@ class Controls:
                     pickup_bar=a.get("pickup_bar"), wild=a.get("wild", False), pickup_beat=a.get("pickup_beat", 1),
                     countin=a.get("countin"), from_top=top,
                 )
-                return {"take": take_data(take)}
+                return {"take": self._take_json(take)}
             case "pickup":
                 if a.get("bar") is None:
                     position = s.cue_top()
@@ -208,7 +200,7 @@ class Controls:
                 if self.takes is None:
                     s.stop_transport()
                     return {"take": None}
-                return {"take": take_data(await self.takes.stop())}
+                return {"take": self._take_json(await self.takes.stop())}
             case "locate":
                 if "timecode" in a:
                     position = s.locate_timecode(a["timecode"])
@@ -226,7 +218,7 @@ class Controls:
                     raise SessionError("no take has been recorded yet: name the take")
                 changes = {"status": a["status"]} if c.name == "take_status" else {"note": a["text"]}
                 take, _ = await takes.edit(take_id, changes, role)
-                return {"take": take_data(take)}
+                return {"take": self._take_json(take)}
         raise AssertionError(c.name)  # pragma: no cover
 
 
