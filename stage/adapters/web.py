@@ -352,11 +352,8 @@ def create_app(
     @app.post("/api/session/arm", tags=["session"], responses=_errors(401, 403, 404, 409, 422))
     async def arm(body: ArmRequest, _: Annotated[Role, Depends(need(Action.ARM))]) -> dict[str, Any]:
         """Arm a cue: the next roll is on it (refused while rolling)."""
-        cue = service.arm(body.cue)
-        out: dict[str, Any] = {"armed": cue.id if cue else None}
-        if takes is not None:
-            out |= takes.state()
-        return out
+        service.arm(body.cue)
+        return service.session_state()
 
     @app.post("/api/session/mode", tags=["session"], responses=_errors(401, 403, 409, 422, 503))
     async def mode(body: ModeRequest, _: Annotated[Role, Depends(need(Action.ARM))]) -> dict[str, Any]:

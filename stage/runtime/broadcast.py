@@ -168,12 +168,11 @@ class Controls:
         s, a = self.service, c.args
         match c.name:
             case "arm":
-                cue = s.arm(a["cue"])
-                return {"armed": cue.id if cue is not None else None}
+                s.arm(a["cue"])
+                return s.session_state()
             case "mode":
-                takes = self._need_takes("change mode")
-                await takes.set_mode(Mode(a["mode"]))
-                return takes.state()
+                await self._need_takes("change mode").set_mode(Mode(a["mode"]))
+                return s.session_state()
             case "play" | "from_top":
                 top = c.name == "from_top"
                 if self.takes is None:
@@ -251,7 +250,6 @@ class Broadcaster:
         self.stats: collections.Counter[str] = collections.Counter()
         offset = service.config.http.screen_latency_ms / 1000
         self.announcer = Announcer(visuals_of(service.plan()), horizon=horizon, offset=offset)
-        self._armed = service.armed.id if service.armed is not None else None
         self._plan = service.plan_revision
         self._ids = 0
         self._sub: Subscription | None = None
@@ -302,7 +300,7 @@ class Broadcaster:
             self._publish_clients("left", info)
 
     def _publish_clients(self, event: str, info: ClientInfo) -> None:
-        self.service.bus.publish("clients", {
+        self.service.bus.publish(Topic.CLIENTS, {
             "event": event, "client": info.as_dict(), "count": len(self.clients),
             "clients": [c.as_dict() for c in self.clients.values()],
         })
@@ -313,10 +311,7 @@ class Broadcaster:
         """The latest of every state topic, with the transport and session read fresh."""
         out: dict[str, Any] = {t.value: self.latest.get(t) for t in STATE}
         out[Topic.TRANSPORT.value] = self.service.transport_state()
-        takes = self.controls.takes
-        session = dict(self.latest.get(Topic.SESSION) or {})
-        session.update(takes.state() if takes is not None else {"armed": out["transport"]["armed"]})
-        out[Topic.SESSION.value] = session
+        out[Topic.SESSION.value] = self.service.session_state()
         out[Topic.CLIENTS.value] = {"count": len(self.clients), "clients": [c.as_dict() for c in self.clients.values()]}
         return out
 
@@ -341,10 +336,7 @@ class Broadcaster:
 
     def dispatch(self, ev: BusEvent) -> None:
         """Hand one bus event to every sink (and follow the transport and the armed cue)."""
-        try:
-            topic = Topic(ev.topic)
-        except ValueError:
-            return  # internal topics (engine statistics…) are not part of the protocol
+        topic = ev.topic
         self.seq = ev.seq
         if topic in STATE:
             self.latest[topic] = ev.data
@@ -352,11 +344,8 @@ class Broadcaster:
             take = ev.data.get("take")
             if isinstance(take, dict) and isinstance(take.get("id"), int):
                 self.controls.latest_take = take["id"]
-        elif topic is Topic.SESSION and (
-            ev.data.get("plan", self._plan) != self._plan or ev.data.get("armed", self._armed) != self._armed
-        ):
+        elif topic is Topic.SESSION and ev.data.get("plan", self._plan) != self._plan:
             # a cue armed, a pickup cued up, a new cue sheet: the schedule ahead is another one
-            self._armed = ev.data.get("armed", self._armed)
             self._plan = ev.data.get("plan", self._plan)
             self.announcer.load(visuals_of(self.service.plan()))
             self._replan()
@@ -380,7 +369,7 @@ class Broadcaster:
         due = self.announcer.due(anchor, now)
         if due:
             used = self.announcer.anchor or anchor
-            self.service.bus.publish("schedule", {
+            self.service.bus.publish(Topic.SCHEDULE, {
                 "anchor": {"t0": used.t0, "p0": used.p0, "speed": used.speed},
                 "events": [a.as_dict() for a in due],
             })

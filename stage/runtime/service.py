@@ -19,6 +19,7 @@ from stage.config import Config
 from stage.core import limits
 from stage.core.cuesheet import Cue, CueSheet
 from stage.core.playback import ClickNotes, TimedClick
+from stage.core.protocol import Topic
 from stage.core.schedule import (
     CueEvent,
     EventKind,
@@ -117,6 +118,9 @@ ArmCheck = Callable[[str | None], None]
 SheetCheck = Callable[[CueSheet], None]
 """Told of a new cue sheet before it replaces the running one; raises :class:`SessionError` to refuse."""
 
+SessionDetail = Callable[[], dict[str, Any]]
+"""The take log's part of the session state: ``mode``, ``rolling``, ``take``, ``next_take``, ``unstored``."""
+
 
 class Service:
     """Owns the engine and the bus; the one place commands come through.
@@ -146,6 +150,7 @@ class Service:
         self.transport_listeners: list[TransportListener] = []
         self.arm_checks: list[ArmCheck] = []
         self.sheet_checks: list[SheetCheck] = []
+        self.session_detail: SessionDetail | None = None  # the take logger's, while one runs
         self.revisions = {c.id: cue_revision(c) for c in sheet.cues}  # cue → revision of its current version
         settings = engine_settings(config, sheet.rate.name)
         self._engine = EngineHandle(settings, self._from_engine_thread) if engine else None
@@ -297,19 +302,34 @@ class Service:
         return position
 
     def session_state(self) -> dict[str, Any]:
-        """Armed cue, the pickup cued up, and the plan's revision, as plain data."""
+        """The session as plain data, the one shape every edge answers and every transport carries.
+
+        Armed cue, the pickup cued up, the plan's revision, and the take log's
+        part (:attr:`session_detail`): mode, rolling, the take being recorded,
+        the next take number, the writes not stored yet.
+        """
         return {
             "armed": self.armed.id if self.armed else None,
             "pickup": None if self.pickup is None else self.pickup.as_dict(),
             "plan": self.plan_revision,
             "revision": None if self.armed is None else self.revisions.get(self.armed.id),
+            **(self.session_detail or self._no_take_log)(),
         }
+
+    def _no_take_log(self) -> dict[str, Any]:
+        return {"mode": "rehearse", "rolling": self.transport.rolling, "take": None, "next_take": None,
+                "unstored": 0}
+
+    def publish_session(self) -> None:
+        """Tell everyone the session state (after anything in it changed)."""
+        self.bus.publish(Topic.SESSION, self.session_state())
 
     def _replan(self) -> None:
         """Load what plays now into the engine and tell everyone (screens re-read the schedule)."""
         self.plan_revision += 1
         self._load_clicks()
-        self.bus.publish("session", self.session_state())
+        self.publish_session()
+        self.bus.publish(Topic.TRANSPORT, self.transport_state())  # it names the armed cue too
 
     def play(self) -> None:
         """Roll the internal clock."""
@@ -423,7 +443,7 @@ class Service:
         elif isinstance(ev, m.TransportChanged):
             before = self.transport
             self.transport = TransportView(Anchor(ev.t0, ev.p0, ev.speed), ev.rolling, ev.source)
-            self.bus.publish("transport", self.transport_state())
+            self.bus.publish(Topic.TRANSPORT, self.transport_state())
             self._track_cue()
             for listener in tuple(self.transport_listeners):
                 try:
@@ -435,11 +455,11 @@ class Service:
                 self._replan()
         elif isinstance(ev, m.BeatSounded):
             self.last_beat = ev
-            self.bus.publish("beat", {"cue": ev.cue, "bar": ev.bar, "beat": ev.beat, "kind": ev.kind,
+            self.bus.publish(Topic.BEAT, {"cue": ev.cue, "bar": ev.bar, "beat": ev.beat, "kind": ev.kind,
                                       "position": ev.p, "time": ev.t})
         elif isinstance(ev, m.SyncStatus):
             self.sync = ev
-            self.bus.publish("sync", {"state": ev.state, "locked": ev.locked, "speed": ev.speed,
+            self.bus.publish(Topic.SYNC, {"state": ev.state, "locked": ev.locked, "speed": ev.speed,
                                       "quarter_frames": ev.quarter_frames, "locates": ev.locates})
         elif isinstance(ev, m.EngineStats):
             self.stats = ev
@@ -456,9 +476,9 @@ class Service:
         inside = next((c for c in self.sheet.cues if _span(c)[0] <= p < _span(c)[1]), None)
         if _id(inside) != _id(self.current_cue):  # by id: a revised sheet's cue is the same cue
             if self.current_cue is not None:
-                self.bus.publish("cue", {"event": "left", "cue": self.current_cue.id, "position": p})
+                self.bus.publish(Topic.CUE, {"event": "left", "cue": self.current_cue.id, "position": p})
             if inside is not None:
-                self.bus.publish("cue", {"event": "entered", "cue": inside.id, "position": p})
+                self.bus.publish(Topic.CUE, {"event": "entered", "cue": inside.id, "position": p})
         self.current_cue = inside
         a = self.transport.anchor
         if not a.rolling or self._loop is None:

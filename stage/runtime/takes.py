@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 from stage.core.cuesheet import CueSheet
+from stage.core.protocol import Topic
 from stage.core.session import (
     EDITABLE,
     Action,
@@ -139,7 +140,9 @@ class TakeLogger:
         self.service.transport_listeners.append(self._on_transport)
         self.service.arm_checks.append(self._check_arm)
         self.service.sheet_checks.append(self._check_sheet)
+        self.service.session_detail = self._detail
         self._writer = asyncio.create_task(self._write_loop(), name="stage-take-writer")
+        self.service.publish_session()  # the mode and next take numbers are known from now on
 
     async def close(self, grace: float = 5.0) -> None:
         """Stop following the transport; give queued writes ``grace`` seconds to land."""
@@ -149,6 +152,8 @@ class TakeLogger:
             self.service.arm_checks.remove(self._check_arm)
         with contextlib.suppress(ValueError):
             self.service.sheet_checks.remove(self._check_sheet)
+        if self.service.session_detail == self._detail:
+            self.service.session_detail = None
         if self._writer is None:
             return
         with contextlib.suppress(TimeoutError):
@@ -168,12 +173,15 @@ class TakeLogger:
         return len(self._backlog)
 
     def state(self) -> dict[str, Any]:
-        """The session as plain data: mode, armed cue, rolling, the take being recorded, next numbers."""
+        """The session as plain data (:meth:`Service.session_state`, the take log's part from here)."""
+        return self.service.session_state()
+
+    def _detail(self) -> dict[str, Any]:
+        """The take log's part of the session state: mode, rolling, the take being recorded, next number."""
         take = self.session.take
         armed = self.service.armed.id if self.service.armed is not None else None
         return {
             "mode": self.session.mode.value,
-            "armed": armed,
             "rolling": self.session.rolling,
             "take": None if take is None else take_json(take, self.tz),
             "next_take": None if armed is None else self.session.next_number(armed),
@@ -194,7 +202,7 @@ class TakeLogger:
         """Rehearse or record from the next roll on (refused while rolling)."""
         async with self._command:
             if self.session.set_mode(mode):
-                self.service.bus.publish("session", self.state())
+                self.service.publish_session()
 
     async def play(
         self,
@@ -297,9 +305,8 @@ class TakeLogger:
         """Edit a take as ``role`` (fields: :data:`~stage.core.session.EDITABLE`); committed when it returns."""
         take, edits = await self.store.update_take(take_id, changes, role, self._wall(), expected_version)
         if edits:
-            self.service.bus.publish(
-                "take", {"event": "edited", "take": take_json(take, self.tz), "edits": [edit_json(e) for e in edits]}
-            )
+            data = {"event": "edited", "take": take_json(take, self.tz), "edits": [edit_json(e) for e in edits]}
+            self.service.bus.publish(Topic.TAKE, data)
         return take, edits
 
     # -- reading ---------------------------------------------------------------------------------
@@ -349,6 +356,8 @@ class TakeLogger:
             else:
                 log.warning("%s", exc)
             return
+        if written is not None:
+            self.service.publish_session()  # a take is being recorded; the next one has the next number
         if pending is not None and not pending.future.done():
             pending.future.set_result(written)
 
@@ -370,6 +379,7 @@ class TakeLogger:
             for event in self.session.stop(self._position(view), self._wall_at(view.anchor.t0)):
                 if isinstance(event, TakeEnded):
                     written = self._enqueue(_Kind.END, event.take)
+            self.service.publish_session()
         self._last_end = written
         if pending is not None and not pending.done():
             pending.set_result(written)
@@ -463,7 +473,7 @@ class TakeLogger:
         if current is not None and (current.cue, current.number) == (stored.cue, stored.number):
             self.session.stored(replace(current, id=stored.id))
         event = _Kind.END if stored.ended else _Kind.START
-        self.service.bus.publish("take", {"event": event.value, "take": take_json(stored, self.tz)})
+        self.service.bus.publish(Topic.TAKE, {"event": event.value, "take": take_json(stored, self.tz)})
         if write.done is not None and not write.done.done():
             write.done.set_result(stored)
 

@@ -124,8 +124,10 @@ async def test_retained_state_events_and_commands(tmp_path: Path) -> None:
             await mqtt_pub(1883, f"{root}/cmd/arm", json.dumps({"token": TOKENS["editor"], "id": "x", "cue": "1M2"}))
             await until(lambda: rig.service.armed is not None and rig.service.armed.id == "1M2", what="armed 1M2")
             await until(lambda: payloads(events.lines, f"{root}/event/result"), what="result")
-            assert json.loads(payloads(events.lines, f"{root}/event/result")[0]) == {
-                "command": "arm", "id": "x", "data": {"armed": "1M2"}}
+            result = json.loads(payloads(events.lines, f"{root}/event/result")[0])
+            assert (result["command"], result["id"]) == ("arm", "x")
+            assert result["data"] == rig.service.session_state()  # the session state, as REST's arm answers it
+            assert (result["data"]["armed"], result["data"]["mode"]) == ("1M2", "rehearse")
             bad: list[tuple[str, bytes]] = [
                 ("arm", b"not json"), ("arm", b"[]"), ("arm", b'{"cue":"1M1"}'),
                 ("arm", b'{"token":"wrong","cue":"1M1"}'), ("explode", b"{}"), ("arm", b"\x00\xff" * 50),

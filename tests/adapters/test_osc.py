@@ -91,11 +91,11 @@ async def test_state_goes_to_destinations_and_run_time_subscribers(tmp_path: Pat
         async with stage_rig(tmp_path, osc=True, destinations=[f"127.0.0.1:{fixed_port}"]) as rig:
             rig.service.arm("1M1")
             await until(lambda: fixed.matching("/stage/session"), what="session on the fixed destination")
-            assert strip_timetag(fixed.matching("/stage/session")[0]) == '/stage/session sss "1M1" "" ""'
+            assert strip_timetag(fixed.matching("/stage/session")[0]) == '/stage/session sss "1M1" "rehearse" ""'
             # A tablet subscribes at run time (replies to the port it names): it gets the state at once.
             await osc_send(rig.osc.port, "/stage/subscribe", "i", late_port)
             await until(lambda: late.matching("/stage/clients"), what="snapshot to the subscriber")
-            assert strip_timetag(late.matching("/stage/session")[0]) == '/stage/session sss "1M1" "" ""'
+            assert strip_timetag(late.matching("/stage/session")[0]) == '/stage/session sss "1M1" "rehearse" ""'
             assert re.fullmatch(r'/stage/transport ifsd 0 0(\.0+)? "00:00:00:00" 0(\.0+)?',
                                 strip_timetag(late.matching("/stage/transport ")[0]))
             # …and every event after, like the fixed destination.

@@ -125,7 +125,8 @@ async def test_a_sqlite_writer_that_never_lets_go_times_out(tmp_path: Path) -> N
         other.execute("BEGIN IMMEDIATE")
         started = time.monotonic()
         try:
-            with pytest.raises(StoreUnavailable, match=r"could not store take 1M1-1: OperationalError: database is locked$"):
+            locked = r"could not store take 1M1-1: OperationalError: database is locked$"
+            with pytest.raises(StoreUnavailable, match=locked):
                 await store.insert_take(a_take())
         finally:
             other.execute("ROLLBACK")

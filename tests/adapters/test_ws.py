@@ -253,7 +253,8 @@ async def test_control_commands_by_role(tmp_path: Path) -> None:
                                         "message": "a musician may not arm cues or change mode", "id": 1}
         await conductor.send('{"type":"command","id":"a","command":"arm","args":{"cue":"1M1"}}')
         res = await recv_until(conductor, lambda m: m["type"] == "result")
-        assert res == {"type": "result", "id": "a", "command": "arm", "data": {"armed": "1M1"}}
+        assert (res["id"], res["command"], res["data"]["armed"], res["data"]["mode"]) == ("a", "arm", "1M1", "rehearse")
+        assert res["data"] == rig.service.session_state()  # the session state, as REST's arm answers it
         await conductor.send('{"type":"command","id":2,"command":"arm","args":{"cue":"9M9"}}')
         err = await recv_until(conductor, lambda m: m["type"] == "error")
         assert err["code"] == "not_found"

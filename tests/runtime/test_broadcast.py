@@ -103,7 +103,9 @@ async def run(c: Controls, frame: str, role: Role) -> dict[str, Any]:
 
 async def test_commands_without_a_take_log(service: Service) -> None:
     c = Controls(service)
-    assert await run(c, '{"type":"command","command":"arm","args":{"cue":"1M1"}}', Role.EDITOR) == {"armed": "1M1"}
+    armed = await run(c, '{"type":"command","command":"arm","args":{"cue":"1M1"}}', Role.EDITOR)
+    assert armed == service.session_state()  # the session state, as REST's arm answers it
+    assert (armed["armed"], armed["mode"], armed["next_take"], armed["pickup"]) == ("1M1", "rehearse", None, None)
     assert service.armed is not None
     got = await run(c, '{"type":"command","command":"locate","args":{"bar":2}}', Role.CONDUCTOR)
     assert got == {"position": 12.0}
@@ -150,13 +152,12 @@ async def test_dispatch_encodes_once_and_survives_a_broken_sink(service: Service
     b = Broadcaster(service)
     rec = Recorder()
     b.sinks += [Broken(), rec]
-    b.dispatch(BusEvent("beat", {"bar": 3}, 41))
-    b.dispatch(BusEvent("engine", {"cycles": 1}, 42))  # not a protocol topic: not handed out
+    b.dispatch(BusEvent(Topic.BEAT, {"bar": 3}, 41))
     (out,) = rec.got
     frame = '{"type":"event","topic":"beat","seq":41,"data":{"bar":3}}'
     assert (out.topic, out.seq, out.frame) == (Topic.BEAT, 41, frame)
     assert not out.coalesce
-    b.dispatch(BusEvent("take", {"event": "started", "take": {"id": 9}}, 43))
+    b.dispatch(BusEvent(Topic.TAKE, {"event": "started", "take": {"id": 9}}, 43))
     assert b.controls.latest_take == 9
     assert b.latest[Topic.TAKE] == {"event": "started", "take": {"id": 9}}
 
@@ -204,12 +205,26 @@ async def test_a_late_bus_subscriber_can_start_from_the_latest_state() -> None:
     late = bus.subscribe(replay=True)
     plain = bus.subscribe()
     assert [(e.topic, e.data) for e in [late.queue.get_nowait() for _ in range(late.queue.qsize())]] == [
-        ("session", {"armed": "1M1"}),
-        ("transport", {"rolling": True}),
+        (Topic.SESSION, {"armed": "1M1"}),
+        (Topic.TRANSPORT, {"rolling": True}),
     ]
     assert plain.queue.empty()
     only = bus.subscribe({"transport"}, replay=True)
     assert [only.queue.get_nowait().data] == [{"rolling": True}]
+
+
+def test_an_unknown_bus_topic_is_an_error_not_silence() -> None:
+    """An event nobody can subscribe to was dropped by the broadcaster without a word; now publishing it fails."""
+    from stage.runtime.bus import EventBus  # noqa: PLC0415
+
+    bus = EventBus()
+    sub = bus.subscribe(replay=True)
+    with pytest.raises(ProtocolError, match=r"^no bus topic 'engine' \(topics: transport, beat, "):
+        bus.publish("engine", {"cycles": 1})
+    with pytest.raises(ProtocolError, match=r"^no bus topic 'engines' "):
+        bus.subscribe({"engines"})
+    assert sub.queue.empty()
+    assert bus.state == {}
 
 
 async def test_a_pickup_is_shown_as_a_count_off_and_a_new_sheet_reaches_the_screens_at_once() -> None:
