@@ -216,7 +216,7 @@ const debug = settings.debug
   ? {
       /** @type {{raf: number, t: number, dt: number, p: number, heads: {key: string, progress: number}[], script: number}[]} */
       frames: [],
-      /** @type {{key: string, due: number, shown: number, raf: number}[]} */
+      /** @type {{key: string, kind: string, due: number, shown: number, raf: number}[]} */
       reports: [],
       clock: conn.clock,
       state,
@@ -283,7 +283,7 @@ function report(t, delay, raf) {
     reported.add(item.key);
     const due = anchor.t0 + (item.position + item.length - anchor.p0) / anchor.speed - item.lead;
     conn.send(drawn(item.key, item.kind, due, t, delay, frameDt));
-    if (debug !== null) debug.reports.push({ key: item.key, due, shown: t, raf });
+    if (debug !== null) debug.reports.push({ key: item.key, kind: item.kind, due, shown: t, raf });
   }
 }
 
