@@ -43,11 +43,12 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Error, Page, async_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -179,6 +180,12 @@ def row(name: str, values: list[float], unit: float = 1.0, fmt: str = "{:7.3f}")
             f"max {fmt.format(max(a))}")
 
 
+def page_error(i: int) -> Callable[[Error], None]:
+    def say(exc: Error) -> None:
+        print(f"page {i}: {exc}", file=sys.stderr)
+    return say
+
+
 async def collect(page: Page, frames: dict[float, dict[str, Any]]) -> None:
     for f in await page.evaluate("stageDebug.frames"):
         frames[f["raf"]] = f
@@ -207,7 +214,7 @@ async def run_pages(args: argparse.Namespace, port: int, proxy_port: int) -> Non
             page = await context.new_page()
             at = proxy_port if via == "proxy" else port
             await page.goto(f"http://127.0.0.1:{at}/musician?debug=1&name=bench-{i}")
-            page.on("pageerror", lambda exc, i=i: print(f"page {i}: {exc}", file=sys.stderr))
+            page.on("pageerror", page_error(i))
             pages.append((via, page))
         for i, (_, page) in enumerate(pages):
             try:
@@ -302,9 +309,9 @@ async def run_pages(args: argparse.Namespace, port: int, proxy_port: int) -> Non
     print()
     print(row("spread across pages per end (ms)", spread, 1000))
     print(row("  … in px of streamer travel", spread, WIDTH / STREAMER))
-    worst = sorted(((c["name"], c["draws"]) for c in clients if c.get("draws")), key=lambda x: x[0])
+    logged = sorted(((c["name"], c["draws"]) for c in clients if c.get("draws")), key=lambda x: x[0])
     print("\nas the stage logged them (GET /api/clients: the pages' own estimates):")
-    for name, d in worst:
+    for name, d in logged:
         print(f"  {name:<10} count {d['count']:<4} late p50 {d['late_p50_ms']:+7.3f} ms  "
               f"|p99| {d['abs_p99_ms']:7.3f} ms  off-frame {d['off_frame']}")
 
