@@ -177,6 +177,7 @@ function showHealth() {
 // -- the frame ----------------------------------------------------------------------------------------------
 
 const view = new LaneView();
+const idle = new LaneView();
 const nowMusic = new MusicNow();
 let frameDt = 1 / 60;
 let lastRaf = 0;
@@ -254,8 +255,12 @@ function frame(raf) {
   const m = summary !== null ? music.get(summary.id) : undefined;
   if (summary !== null && m === undefined) void loadCue(summary.id);
   if (m !== undefined) m.at(p, nowMusic);
-  const flash = settings.calibrate && m !== undefined && nowMusic.sinceClick < 0.06 && anchor.speed > 0;
-  el.lane.render(view, m !== undefined ? nowMusic : null, flash);
+  if (settings.calibrate) {
+    // The calibration pattern: nothing but a flash of the whole lane on every click.
+    el.lane.render(idle, null, m !== undefined && nowMusic.sinceClick < 0.06 && anchor.speed > 0);
+  } else {
+    el.lane.render(view, m !== undefined ? nowMusic : null);
+  }
   report(t, q.delay, raf);
   showText(summary, m);
   if (debug !== null) {
