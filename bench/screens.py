@@ -268,7 +268,8 @@ async def run_pages(args: argparse.Namespace, port: int, proxy_port: int) -> Non
         for i in idx:
             fs = sorted(frames[i].values(), key=lambda f: f["raf"])
             for f in fs:
-                sync_err.append(f["t"] - (truth(i, f["raf"]) + f["dt"]))
+                if not f["warning"]:
+                    sync_err.append(f["t"] - (truth(i, f["raf"]) + f["dt"]))
                 script.append(f["script"])
             gaps = [(b["raf"] - a["raf"]) for a, b in itertools.pairwise(fs)]
             if gaps:
@@ -291,10 +292,10 @@ async def run_pages(args: argparse.Namespace, port: int, proxy_port: int) -> Non
         bias = statistics.median(sync_err) * 1000
         print(row("clock-sync error (ms)", sync_err, 1000) + f"   signed median {bias:+.3f}")
         for i in idx:
-            errs = [f["t"] - (truth(i, f["raf"]) + f["dt"]) for f in frames[i].values()]
+            errs = [f["t"] - (truth(i, f["raf"]) + f["dt"]) for f in frames[i].values() if not f["warning"]]
             print("  " + row(f"page {i}", errs, 1000) + f"   signed median {statistics.median(errs) * 1000:+.3f}")
             if args.verbose:
-                fs = sorted(frames[i].values(), key=lambda f: f["raf"])
+                fs = sorted((f for f in frames[i].values() if not f["warning"]), key=lambda f: f["raf"])
                 t_start = fs[0]["raf"]
                 worst = sorted(fs, key=lambda f: -abs(f["t"] - (truth(i, f["raf"]) + f["dt"])))[:5]
                 print("     worst at", [(round((f["raf"] - t_start) / 1000, 2),

@@ -144,6 +144,7 @@ conn.onmessage = (/** @type {import('./lib/protocol.js').ServerMessage} */ msg) 
   }
   const serverNow = conn.clock.toServer(now());
   const changed = state.apply(msg, serverNow);
+  if (debug !== null && changed & CHANGED.TRANSPORT) debug.transports.push({ at: performance.now(), anchor: state.anchor });
   if (changed & CHANGED.DROPPED) reported.clear();
   if (changed & CHANGED.SCHEDULE) state.schedule.prune(serverNow);
   if (changed & (CHANGED.SESSION | CHANGED.TAKE | CHANGED.TRANSPORT)) showTake();
@@ -215,10 +216,12 @@ function warn(title, text) {
 /** The debug hook (`?debug=1`): what each frame drew, for tests and benchmarks. */
 const debug = settings.debug
   ? {
-      /** @type {{raf: number, t: number, dt: number, p: number, heads: {key: string, progress: number}[], script: number}[]} */
+      /** @type {{raf: number, t: number, dt: number, p: number, heads: {key: string, progress: number}[], script: number, warning: boolean}[]} */
       frames: [],
       /** @type {{key: string, kind: string, due: number, shown: number, raf: number}[]} */
       reports: [],
+      /** @type {{at: number, anchor: import('./lib/anchor.js').Anchor}[]} when each transport change was applied */
+      transports: [],
       clock: conn.clock,
       state,
     }
@@ -235,14 +238,14 @@ function frame(raf) {
   }
   lastRaf = raf;
   const q = conn.clock.quality(now(), quality);
-  if (conn.state !== 'open') {
-    warn('NO CONNECTION TO THE STAGE', conn.attempts > 0 ? `Reconnecting by itself… (attempt ${conn.attempts})` : 'Connecting…');
+  if (conn.state !== 'open' || !q.trusted) {
+    if (conn.state !== 'open') {
+      warn('NO CONNECTION TO THE STAGE', conn.attempts > 0 ? `Reconnecting by itself… (attempt ${conn.attempts})` : 'Connecting…');
+    } else {
+      warn('CLOCK NOT IN STEP — DO NOT FOLLOW', `Synchronising with the stage: ${q.reason}.`);
+    }
     el.lane.blank();
-    return;
-  }
-  if (!q.trusted) {
-    warn('CLOCK NOT IN STEP — DO NOT FOLLOW', `Synchronising with the stage: ${q.reason}.`);
-    el.lane.blank();
+    if (debug !== null) debug.frames.push({ raf, t: NaN, dt: frameDt, p: NaN, heads: [], script: performance.now() - begin, warning: true });
     return;
   }
   warn('', '');
@@ -269,7 +272,7 @@ function frame(raf) {
       const d = view.drawn[i];
       if (d.item !== null && d.item.kind === 'streamer') heads.push({ key: d.item.key, progress: d.progress });
     }
-    debug.frames.push({ raf, t, dt: frameDt, p, heads, script: performance.now() - begin });
+    debug.frames.push({ raf, t, dt: frameDt, p, heads, script: performance.now() - begin, warning: false });
     if (debug.frames.length > 2000) debug.frames.splice(0, 1000);
   }
 }

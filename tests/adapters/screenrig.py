@@ -94,7 +94,7 @@ class Screen:
         return [text for kind, text in self.console if kind in {"error", "warning"}]
 
     async def frames(self, since: float = 0.0) -> list[dict[str, Any]]:
-        """The frames the page drew with a rAF time after ``since`` (ms, page clock)."""
+        """The frames the page drew with a rAF time after ``since`` (ms, page clock); ``warning`` ones drew nothing."""
         return list(await self.page.evaluate("(s) => stageDebug.frames.filter((f) => f.raf > s)", since))
 
     async def reports(self) -> list[dict[str, Any]]:

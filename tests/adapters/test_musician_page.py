@@ -169,8 +169,9 @@ async def test_after_a_locate_and_play_the_page_shows_cue_bar_beat_and_the_strea
         expected = (anchor.position(shown) - start) / length * width
         travel = width / length * frame["dt"]  # px the head moves in one frame
         assert abs(x - expected) <= travel + 1, (x, expected, travel)
-        # And the page's own idea of that moment is the stage's clock, to well within a frame.
-        assert abs(frame["t"] - shown) < 0.004, (frame["t"], shown)
+        # And the page's own idea of that moment is the stage's clock, to within half a frame even on a loaded
+        # host (bench/screens.py measures how much better it does).
+        assert abs(frame["t"] - shown) < frame["dt"] / 2, (frame["t"], shown)
 
         # The hit: the streamer ends and its punch shows; the page reports both, the stage keeps the figures.
         punch = next(v.key for v in rig.broadcaster.announcer.events if v.label == "door" and v.kind.value == "punch")
@@ -190,9 +191,24 @@ async def test_after_a_locate_and_play_the_page_shows_cue_bar_beat_and_the_strea
 
 
 def heads_of(frames: list[dict[str, Any]], after: float, keys: set[str] | None = None) -> list[tuple[float, str]]:
-    """(page time, key) of every streamer head drawn for a moment after stage time ``after``."""
-    return [(f["t"], h["key"]) for f in frames if f["t"] > after for h in f["heads"]
+    """(rAF time, key) of every streamer head in a frame drawn after page time ``after`` (ms)."""
+    return [(f["raf"], h["key"]) for f in frames if f["raf"] > after for h in f["heads"]
             if keys is None or h["key"] in keys]
+
+
+async def applied(screen: Screen, anchor: Anchor, offset: float) -> float:
+    """The page time (ms) at which the page took ``anchor`` up; it must do so promptly after the stage did."""
+    async def seen() -> bool:
+        return bool(await screen.page.evaluate(
+            "([t0, p0, speed]) => stageDebug.transports.some((x) => x.anchor.t0 === t0 && x.anchor.p0 === p0"
+            " && x.anchor.speed === speed)", [anchor.t0, anchor.p0, anchor.speed]))
+    await until_async(seen, "the page to take up the new anchor")
+    at = float(await screen.page.evaluate(
+        "([t0, p0]) => stageDebug.transports.find((x) => x.anchor.t0 === t0 && x.anchor.p0 === p0).at",
+        [anchor.t0, anchor.p0]))
+    # Fan-out and the browser's own turn: well under a frame on a quiet machine; a generous bound here.
+    assert screen.truth(at, offset) - anchor.t0 < 0.25 * UNIT
+    return at
 
 
 async def test_a_locate_a_stop_a_varispeed_and_a_chase_correction_are_followed_at_once(tmp_path: Path) -> None:
@@ -200,6 +216,7 @@ async def test_a_locate_a_stop_a_varispeed_and_a_chase_correction_are_followed_a
                 httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.http_port}", headers=AUTH) as api):
         screen = await Screen.open(browser, f"http://127.0.0.1:{rig.http_port}")
         await ready(screen)
+        offset = wall_minus_monotonic()
         key, start, length = door(rig)
         await post(api, "/api/session/arm", {"cue": "1M1"})
 
@@ -213,37 +230,41 @@ async def test_a_locate_a_stop_a_varispeed_and_a_chase_correction_are_followed_a
                 return any(h["key"] == key for f in frames for h in f["heads"])
             await until_async(drawn, "the door streamer on screen")
 
-        async def new_anchor(before: Anchor) -> float:
-            """When the engine's next anchor took over (stage time)."""
+        async def new_anchor(before: Anchor) -> Anchor:
+            """The engine's next anchor, once it took over."""
             await until(lambda: rig.service.transport.anchor != before, "the engine to apply the change")
-            return rig.service.transport.anchor.t0
+            return rig.service.transport.anchor
 
-        # A locate away from the streamer: no frame drawn for a moment after the new anchor shows it.
+        async def settle(at: float) -> list[dict[str, Any]]:
+            """The frames drawn from ``at`` on, once a few have been."""
+            await until_async(lambda: frames_after(at), "frames after the change")
+            return await screen.frames(at)
+
+        async def frames_after(at: float) -> bool:
+            return len(await screen.frames(at)) >= 10
+
+        # A locate away from the streamer: no frame after the page took the new anchor up shows it.
         await door_under_way()
         before = rig.service.transport.anchor
         await post(api, "/api/transport/locate", {"bar": 10})
-        moved = await new_anchor(before)
-        await asyncio.sleep(0.4)
-        frames = await screen.frames()
-        assert heads_of(frames, moved + 0.05 * UNIT, {key}) == []
-        assert any(f["t"] > moved + 0.05 for f in frames), "the page went on drawing"
+        at = await applied(screen, await new_anchor(before), offset)
+        assert heads_of(await settle(at), at, {key}) == []
 
         # A stop: nothing moves.
         await door_under_way()
         before = rig.service.transport.anchor
         await post(api, "/api/transport/stop")
-        stopped = await new_anchor(before)
-        await asyncio.sleep(0.4)
-        assert heads_of(await screen.frames(), stopped + 0.05 * UNIT) == []
+        at = await applied(screen, await new_anchor(before), offset)
+        assert heads_of(await settle(at), at) == []
 
         # A varispeed: the streamer is drawn where picture is at the new speed, not where it would have been.
         await door_under_way()
         before = rig.service.transport.anchor
         await rig_varispeed(api, 1.5)
-        changed = await new_anchor(before)
-        await asyncio.sleep(0.5)
-        assert rig.service.transport.anchor.speed == 1.5
-        check_heads(await screen.frames(), rig.service.transport.anchor, key, start, length, changed + 0.05 * UNIT)
+        anchor = await new_anchor(before)
+        assert anchor.speed == 1.5
+        at = await applied(screen, anchor, offset)
+        check_heads(await settle(at), anchor, key, start, length, at)
         before = rig.service.transport.anchor
         await rig_varispeed(api, 1.0)
         await new_anchor(before)
@@ -256,10 +277,10 @@ async def test_a_locate_a_stop_a_varispeed_and_a_chase_correction_are_followed_a
             old = rig.service.transport.anchor
             rig.service._on_engine_event(m.TransportChanged(now, old.position(now) + jump, 1.0, rolling=True,
                                                             source="internal"))
-            await asyncio.sleep(0.4)
-            new = rig.service.transport.anchor
-            assert new.p0 == pytest.approx(old.position(now) + jump)
-            check_heads(await screen.frames(), new, key, start, length, now + 0.05 * UNIT)
+            anchor = rig.service.transport.anchor
+            assert anchor.p0 == pytest.approx(old.position(now) + jump)
+            at = await applied(screen, anchor, offset)
+            check_heads(await settle(at), anchor, key, start, length, at)
         clean(screen)
 
 
@@ -269,13 +290,13 @@ async def rig_varispeed(api: httpx.AsyncClient, speed: float) -> None:
 
 def check_heads(frames: list[dict[str, Any]], anchor: Anchor, key: str, start: float, length: float,
                 after: float) -> None:
-    """Every head of ``key`` drawn for a moment after ``after`` is where ``anchor`` puts picture then (to 1 µs)."""
-    heads = [(f["t"], h["progress"]) for f in frames if f["t"] > after for h in f["heads"] if h["key"] == key]
+    """Every head of ``key`` drawn after page time ``after`` is where ``anchor`` puts picture (to 1 µs)."""
+    heads = [(f["t"], h["progress"]) for f in frames if f["raf"] > after for h in f["heads"] if h["key"] == key]
     assert heads, "no frame drew the streamer after the change"
     for t, progress in heads:
         expected = min(1.0, (anchor.position(t) - start) / length)
         assert progress == pytest.approx(expected, abs=1e-6), (t, progress, expected)
-    others = [h["key"] for f in frames if f["t"] > after for h in f["heads"] if h["key"] != key]
+    others = [h["key"] for f in frames if f["raf"] > after for h in f["heads"] if h["key"] != key]
     assert others == [], f"streamers left over: {sorted(set(others))}"
 
 
@@ -329,8 +350,11 @@ async def test_the_server_killed_and_restarted_the_page_says_so_reconnects_and_d
             await until_async(lost, "the page to say it lost the stage")
             assert "NO CONNECTION" in await screen.text("warning-title")
             assert "Reconnecting" in await screen.text("warning-text")
+            lost_at = await screen.page_now()
             await asyncio.sleep(0.3)
-            assert heads_of(await screen.frames(await screen.page_now() - 200), 0) == []  # nothing moves
+            frames = await screen.frames(lost_at)
+            assert frames, "the page stopped drawing"
+            assert all(f["warning"] and not f["heads"] for f in frames)  # the warning, and nothing moves
         async with stage_serve(tmp_path, port):
             async def back() -> bool:
                 return not await screen.page.locator("#warning").is_visible()
@@ -349,7 +373,7 @@ async def test_the_server_killed_and_restarted_the_page_says_so_reconnects_and_d
             offset = wall_minus_monotonic()
             for f, h in heads:
                 # The new server's clock, learnt afresh: each frame's moment is the stage's, and the head is there.
-                assert abs(f["t"] - (screen.truth(f["raf"], offset) + f["dt"])) < 0.004
+                assert abs(f["t"] - (screen.truth(f["raf"], offset) + f["dt"])) < f["dt"] / 2
                 assert h["progress"] == pytest.approx((anchor.position(f["t"]) - 14.0) / 4.0, abs=1e-6)
             assert await screen.page.evaluate("window.notReloaded") is True
         assert screen.foreign_requests() == []
