@@ -182,7 +182,10 @@ const idle = new LaneView();
 const nowMusic = new MusicNow();
 let frameDt = 1 / 60;
 let lastRaf = 0;
-let warningKey = '';
+/** @type {'' | 'lost' | 'clock'} */
+let warningKind = 'lost';
+let warningAttempts = -1;
+let warningReason = '';
 
 /**
  * The cue to show at picture position `p`: the one picture is in, else the armed one, else the next one.
@@ -201,16 +204,24 @@ function cueAt(p) {
 }
 
 /**
- * @param {string} title
- * @param {string} text
+ * The full-screen warning: `kind` '' hides it; its text is made only when what it says changes.
+ * @param {'' | 'lost' | 'clock'} kind
+ * @param {number} attempts
+ * @param {string} reason
  */
-function warn(title, text) {
-  const key = title + text;
-  if (key === warningKey) return;
-  warningKey = key;
-  el.warning.hidden = title === '';
-  setText(el.warningTitle, title);
-  setText(el.warningText, text);
+function warn(kind, attempts, reason) {
+  if (kind === warningKind && attempts === warningAttempts && reason === warningReason) return;
+  warningKind = kind;
+  warningAttempts = attempts;
+  warningReason = reason;
+  el.warning.hidden = kind === '';
+  if (kind === 'lost') {
+    setText(el.warningTitle, 'NO CONNECTION TO THE STAGE');
+    setText(el.warningText, attempts > 0 ? `Reconnecting by itself… (attempt ${attempts})` : 'Connecting…');
+  } else if (kind === 'clock') {
+    setText(el.warningTitle, 'CLOCK NOT IN STEP — DO NOT FOLLOW');
+    setText(el.warningText, `Synchronising with the stage: ${reason}.`);
+  }
 }
 
 /** The debug hook (`?debug=1`): what each frame drew, for tests and benchmarks. */
@@ -239,16 +250,13 @@ function frame(raf) {
   lastRaf = raf;
   const q = conn.clock.quality(now(), quality);
   if (conn.state !== 'open' || !q.trusted) {
-    if (conn.state !== 'open') {
-      warn('NO CONNECTION TO THE STAGE', conn.attempts > 0 ? `Reconnecting by itself… (attempt ${conn.attempts})` : 'Connecting…');
-    } else {
-      warn('CLOCK NOT IN STEP — DO NOT FOLLOW', `Synchronising with the stage: ${q.reason}.`);
-    }
+    if (conn.state !== 'open') warn('lost', conn.attempts, '');
+    else warn('clock', 0, q.reason);
     el.lane.blank();
     if (debug !== null) debug.frames.push({ raf, t: NaN, dt: frameDt, p: NaN, heads: [], script: performance.now() - begin, warning: true });
     return;
   }
-  warn('', '');
+  warn('', 0, '');
   // The server time at which this frame's light leaves the screen.
   const t = conn.clock.toServer((raf + frameDt * 1000 + settings.offsetMs) / 1000);
   const anchor = state.anchor;
@@ -296,6 +304,9 @@ function report(t, delay, raf) {
 }
 
 let shownTempo = -2;
+let shownPhase = '';
+let shownBig = NaN;
+let shownRolling = false;
 let shownHit = -2;
 let shownBarsToHit = NaN;
 /** @type {CueSummary | null} */
@@ -315,15 +326,56 @@ function showText(summary, m) {
     shownMusic = m;
     shownTempo = -3;
     shownHit = -3;
+    shownPhase = '';
     setText(el.cueId, summary?.id ?? '–');
     setText(el.cueTitle, summary?.title ?? '');
   }
   if (m === undefined) {
-    setData(document.body, 'phase', 'before');
-    setText(el.phaseLabel, summary === null ? 'NO CUE' : 'LOADING');
+    if (shownPhase !== 'none') {
+      shownPhase = 'none';
+      setData(document.body, 'phase', 'before');
+      setText(el.phaseLabel, summary === null ? 'NO CUE' : 'LOADING');
+      setText(el.bar, '–');
+      setText(el.sep, '');
+      setText(el.beat, '');
+      setText(el.sub, '');
+    }
     return;
   }
   const n = nowMusic;
+  // What the big numbers say, as numbers: their strings are made only when one of them changes.
+  const big = n.phase === 'music' ? n.bar * 1000 + n.beat : n.phase === 'countoff' ? n.countdown
+    : n.phase === 'free' ? Math.floor(n.seconds * 10 + 1e-6) : 0;
+  const rolling = state.anchor.speed > 0;
+  if (n.phase !== shownPhase || big !== shownBig || rolling !== shownRolling) {
+    shownPhase = n.phase;
+    shownBig = big;
+    shownRolling = rolling;
+    showBig(summary, n);
+  }
+  const tempos = m.cue.tempos;
+  const ti = n.tempo >= 0 ? n.tempo : tempos.length ? -1 : -2;
+  if (ti !== shownTempo) {
+    shownTempo = ti;
+    setText(el.tempo, m.cue.free ? 'free timing' : tempoText(tempos[Math.max(0, ti)]));
+    setText(el.change, m.cue.free ? '—' : nextChangeText(tempos, Math.max(0, ti)) || 'none');
+  }
+  const bars = m.barsToHit(n);
+  // Bars to go change the text; within the hit's bar (and in free timing) the seconds count down in tenths.
+  const step = bars !== null && bars > 0 ? bars : -1 - Math.floor(n.toHit * 10);
+  if (n.hit !== shownHit || step !== shownBarsToHit) {
+    shownHit = n.hit;
+    shownBarsToHit = step;
+    setText(el.hit, n.hit >= 0 ? nextHitText(m, n) : 'none');
+  }
+}
+
+/**
+ * The big numbers and the lines around them.
+ * @param {CueSummary | null} summary
+ * @param {MusicNow} n
+ */
+function showBig(summary, n) {
   setData(document.body, 'phase', n.phase);
   switch (n.phase) {
     case 'music':
@@ -360,21 +412,6 @@ function showText(summary, m) {
       setText(el.sep, '');
       setText(el.beat, '');
       setText(el.sub, '');
-  }
-  const tempos = m.cue.tempos;
-  const ti = n.tempo >= 0 ? n.tempo : tempos.length ? -1 : -2;
-  if (ti !== shownTempo) {
-    shownTempo = ti;
-    setText(el.tempo, m.cue.free ? 'free timing' : tempoText(tempos[Math.max(0, ti)]));
-    setText(el.change, m.cue.free ? '—' : nextChangeText(tempos, Math.max(0, ti)) || 'none');
-  }
-  const bars = m.barsToHit(n);
-  // Free timing: the time to the hit counts down in tenths; otherwise bars change the text.
-  const step = bars !== null ? bars : Math.floor(n.toHit * 10);
-  if (n.hit !== shownHit || step !== shownBarsToHit) {
-    shownHit = n.hit;
-    shownBarsToHit = step;
-    setText(el.hit, n.hit >= 0 ? nextHitText(m, n) : 'none');
   }
 }
 
@@ -443,7 +480,8 @@ function scheduleSound() {
   const summary = cueAt(position(anchor, conn.clock.toServer(now())));
   const m = summary !== null ? music.get(summary.id) : undefined;
   if (m === undefined || anchor.speed <= 0) return;
-  const ts = audio.getOutputTimestamp();
+  // Safari has no getOutputTimestamp: the context's own clock, read now, stands in.
+  const ts = typeof audio.getOutputTimestamp === 'function' ? audio.getOutputTimestamp() : {};
   const pageNow = (ts.performanceTime ?? performance.now()) / 1000;
   const audioNow = ts.contextTime ?? audio.currentTime;
   for (const c of m.cue.clicks) {

@@ -132,14 +132,16 @@ async def test_after_a_locate_and_play_the_page_shows_cue_bar_beat_and_the_strea
         assert await screen.text("cue-title") == "Main Title"
         await post(api, "/api/transport/play")
 
-        # Bar|beat as the stage counts them, read at several moments while it plays.
+        # Bar|beat as the stage counts them, read at several moments while it plays: the text on screen is the
+        # stage's bar and beat at the true moment of the last frame drawn (a frame late on a loaded host is
+        # still the right text for its moment).
         offset = wall_minus_monotonic()
         for _ in range(6):
             got = await screen.page.evaluate(
                 "({bar: document.getElementById('bar').textContent, beat: document.getElementById('beat').textContent,"
-                " now: performance.now()})")
-            at = screen.truth(got["now"], offset)
-            possible = {expected_bar_beat(rig, at + d) for d in (-0.05, 0.0, 0.05)}
+                " frame: stageDebug.frames.at(-1)})")
+            at = screen.truth(got["frame"]["raf"], offset) + got["frame"]["dt"]
+            possible = {expected_bar_beat(rig, at + d) for d in (-0.01, 0.0, 0.01)}
             assert (int(got["bar"]), int(got["beat"])) in possible, (got, possible)
             await asyncio.sleep(0.23)
 
