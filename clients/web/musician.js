@@ -17,6 +17,8 @@ import './lib/stage-lane-define.js';
 /** @typedef {{id: string, title: string, first: number, end: number, downbeat: number, free: boolean, start: string}} CueSummary */
 
 const STORE_KEY = 'stage.musician';
+/** Seconds the calibration flash lasts from each click. */
+const FLASH = 0.06;
 
 /**
  * @param {string} id
@@ -227,7 +229,7 @@ function warn(kind, attempts, reason) {
 /** The debug hook (`?debug=1`): what each frame drew, for tests and benchmarks. */
 const debug = settings.debug
   ? {
-      /** @type {{raf: number, t: number, dt: number, p: number, heads: {key: string, progress: number}[], script: number, warning: boolean}[]} */
+      /** @type {{raf: number, t: number, dt: number, p: number, heads: {key: string, progress: number}[], script: number, warning: boolean, flash: boolean}[]} */
       frames: [],
       /** @type {{key: string, kind: string, due: number, shown: number, raf: number}[]} */
       reports: [],
@@ -253,7 +255,7 @@ function frame(raf) {
     if (conn.state !== 'open') warn('lost', conn.attempts, '');
     else warn('clock', 0, q.reason);
     el.lane.blank();
-    if (debug !== null) debug.frames.push({ raf, t: NaN, dt: frameDt, p: NaN, heads: [], script: performance.now() - begin, warning: true });
+    if (debug !== null) debug.frames.push({ raf, t: NaN, dt: frameDt, p: NaN, heads: [], script: performance.now() - begin, warning: true, flash: false });
     return;
   }
   warn('', 0, '');
@@ -266,9 +268,10 @@ function frame(raf) {
   const m = summary !== null ? music.get(summary.id) : undefined;
   if (summary !== null && m === undefined) void loadCue(summary.id);
   if (m !== undefined) m.at(p, nowMusic);
+  const flash = settings.calibrate && m !== undefined && nowMusic.sinceClick < FLASH && anchor.speed > 0;
   if (settings.calibrate) {
     // The calibration pattern: nothing but a flash of the whole lane on every click.
-    el.lane.render(idle, null, m !== undefined && nowMusic.sinceClick < 0.06 && anchor.speed > 0);
+    el.lane.render(idle, null, flash);
   } else {
     el.lane.render(view, m !== undefined ? nowMusic : null);
   }
@@ -280,7 +283,7 @@ function frame(raf) {
       const d = view.drawn[i];
       if (d.item !== null && d.item.kind === 'streamer') heads.push({ key: d.item.key, progress: d.progress });
     }
-    debug.frames.push({ raf, t, dt: frameDt, p, heads, script: performance.now() - begin, warning: false });
+    debug.frames.push({ raf, t, dt: frameDt, p, heads, script: performance.now() - begin, warning: false, flash });
     if (debug.frames.length > 2000) debug.frames.splice(0, 1000);
   }
 }

@@ -133,3 +133,9 @@ def lane_head(png: bytes, color: tuple[int, int, int], row: float = 0.8) -> floa
         return None
     edge = max(solid) + 1
     return edge + (coverage[edge] if edge < width else 0.0)
+
+
+def lane_pixel(png: bytes, x: int, y: int) -> tuple[int, int, int]:
+    """One pixel of a screenshot, as RGB."""
+    r, g, b = Image.open(io.BytesIO(png)).convert("RGB").getpixel((x, y))  # type: ignore[misc]
+    return int(r), int(g), int(b)

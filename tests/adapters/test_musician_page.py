@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from peers.wait import until
-from screenrig import Screen, chromium, lane_head, wall_minus_monotonic
+from screenrig import Screen, chromium, lane_head, lane_pixel, wall_minus_monotonic
 from stagerig import TOKENS, UNIT, Rig, free_port, stage_rig
 
 from stage.core.transport import Anchor
@@ -382,3 +382,60 @@ async def test_the_server_killed_and_restarted_the_page_says_so_reconnects_and_d
         assert screen.errors == []
         # The browser itself logs each refused WebSocket while the stage is down; the page logs nothing.
         assert [e for e in screen.console_errors() if "WebSocket connection" not in e] == []
+
+
+async def test_a_screens_settings_from_its_url_are_kept_and_its_offset_and_calibration_flash_work(
+    tmp_path: Path,
+) -> None:
+    async with (stage_rig(tmp_path, sheet=SHEET, rest=True) as rig, chromium() as browser,
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.http_port}", headers=AUTH) as api):
+        base = f"http://127.0.0.1:{rig.http_port}"
+        screen = await Screen.open(browser, base, "name=violas&offset_ms=40&direction=rtl&size=l&calibrate=1")
+        await ready(screen)
+        page = screen.page
+        assert await page.locator("stage-lane").get_attribute("direction") == "rtl"
+        assert await page.locator("body").get_attribute("data-size") == "l"
+        assert await screen.text("screen-name") == "violas"
+        assert await page.locator("#calibration").is_visible()
+        # Every frame is drawn 40 ms ahead of its moment.
+        offset = wall_minus_monotonic()
+        frames = [f for f in await screen.frames() if not f["warning"]]
+        ahead = [f["t"] - (screen.truth(f["raf"], offset) + f["dt"]) for f in frames[-30:]]
+        assert all(abs(a - 0.040) < 0.004 for a in ahead), ahead
+
+        # The calibration pattern: the lane flashes, and only, in the 60 ms after each click (at the frame's moment).
+        await post(api, "/api/session/arm", {"cue": "1M1"})
+        await post(api, "/api/transport/locate", {"bar": 2})
+        before = await screen.page_now()
+        await post(api, "/api/transport/play")
+        await asyncio.sleep(1.6)
+        cue = rig.service.cue("1M1")
+        assert cue.clicks is not None
+        clicks = [float(cue.downbeat + c.time) for c in cue.clicks.clicks]
+        rolled = [f for f in await screen.frames(before) if not f["warning"] and f["p"] > 12.0]
+        assert rolled
+        flashes = 0
+        for f in rolled:
+            since = min((f["p"] - c for c in clicks if c <= f["p"] + 1e-9), default=1.0)
+            if abs(since - 0.06) > 0.001:  # not on the edge of a flash
+                assert f["flash"] == (since < 0.06), (f["p"], since)
+            flashes += f["flash"]
+        assert flashes >= 3
+        # The pixels: a flash frame is white, another black (screenshots until one of each is caught).
+        seen: set[bool] = set()
+        for _ in range(40):
+            pixel = lane_pixel(await page.locator("stage-lane").screenshot(), 5, 5)
+            assert pixel in {(255, 255, 255), (0, 0, 0)}, pixel
+            seen.add(pixel == (255, 255, 255))
+            if seen == {True, False}:
+                break
+        assert seen == {True, False}
+        await post(api, "/api/transport/stop")
+
+        # Kept by the browser: the same page without parameters has them back (calibration is per visit).
+        await page.goto(f"{base}/musician?debug=1")
+        await ready(screen)
+        assert await screen.text("screen-name") == "violas"
+        assert await page.locator("stage-lane").get_attribute("direction") == "rtl"
+        assert not await page.locator("#calibration").is_visible()
+        clean(screen)
