@@ -66,9 +66,10 @@ class Screen:
     time_origin: float = 0.0  # ms since the epoch at the page's performance.now() zero
 
     @classmethod
-    async def open(cls, browser: Browser, base: str, query: str = "", size: tuple[int, int] = (1280, 720)) -> Screen:
-        """Open ``/musician?debug=1&…`` in a fresh context and wait for it to connect."""
-        context = await browser.new_context(viewport={"width": size[0], "height": size[1]})
+    async def open(cls, browser: Browser, base: str, query: str = "", size: tuple[int, int] = (1280, 720),
+                   scale: float = 1) -> Screen:
+        """Open ``/musician?debug=1&…`` in a fresh context (``scale``: device pixels per CSS pixel)."""
+        context = await browser.new_context(viewport={"width": size[0], "height": size[1]}, device_scale_factor=scale)
         page = await context.new_page()
         screen = cls(page, base)
         page.on("console", screen._console)
@@ -135,7 +136,8 @@ def lane_head(png: bytes, color: tuple[int, int, int], row: float = 0.8) -> floa
     return edge + (coverage[edge] if edge < width else 0.0)
 
 
-def lane_pixel(png: bytes, x: int, y: int) -> tuple[int, int, int]:
-    """One pixel of a screenshot, as RGB."""
-    r, g, b = Image.open(io.BytesIO(png)).convert("RGB").getpixel((x, y))  # type: ignore[misc]
+def lane_pixel(png: bytes, x: float, y: float) -> tuple[int, int, int]:
+    """The pixel of a screenshot at fractions ``x``, ``y`` of its width and height, as RGB."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    r, g, b = image.getpixel((int(x * image.width), int(y * image.height)))  # type: ignore[misc]
     return int(r), int(g), int(b)

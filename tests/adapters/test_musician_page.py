@@ -390,9 +390,16 @@ async def test_a_screens_settings_from_its_url_are_kept_and_its_offset_and_calib
     async with (stage_rig(tmp_path, sheet=SHEET, rest=True) as rig, chromium() as browser,
                 httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.http_port}", headers=AUTH) as api):
         base = f"http://127.0.0.1:{rig.http_port}"
-        screen = await Screen.open(browser, base, "name=violas&offset_ms=40&direction=rtl&size=l&calibrate=1")
+        screen = await Screen.open(browser, base, "name=violas&offset_ms=40&direction=rtl&size=l&calibrate=1",
+                                   size=(640, 360), scale=2)
         await ready(screen)
         page = screen.page
+        # A high-density screen: the lane's canvas has a device pixel for each of the screen's.
+        sizes = await page.evaluate("(() => { const l = document.querySelector('stage-lane');"
+                                    " const c = l.shadowRoot.querySelector('canvas');"
+                                    " return [c.width, c.height, l.clientWidth, l.clientHeight]; })()")
+        assert sizes[0] == 2 * sizes[2]
+        assert sizes[1] == 2 * sizes[3]
         assert await page.locator("stage-lane").get_attribute("direction") == "rtl"
         assert await page.locator("body").get_attribute("data-size") == "l"
         assert await screen.text("screen-name") == "violas"
@@ -424,7 +431,7 @@ async def test_a_screens_settings_from_its_url_are_kept_and_its_offset_and_calib
         # The pixels: a flash frame is white, another black (screenshots until one of each is caught).
         seen: set[bool] = set()
         for _ in range(40):
-            pixel = lane_pixel(await page.locator("stage-lane").screenshot(), 5, 5)
+            pixel = lane_pixel(await page.locator("stage-lane").screenshot(), 0.3, 0.6)
             assert pixel in {(255, 255, 255), (0, 0, 0)}, pixel
             seen.add(pixel == (255, 255, 255))
             if seen == {True, False}:
