@@ -175,6 +175,9 @@ function showHealth() {
   setData(el.link, 'state', conn.state);
   setText(el.link, conn.state === 'open' ? 'connected' : conn.state === 'lost' ? 'reconnecting' : 'connecting');
   setText(el.sync, q.delay === Infinity ? 'sync –' : `sync ±${(q.delay * 500).toFixed(1)} ms`);
+  // The details, for whoever looks closer: the offset to the stage's clock, the round trip, the drift.
+  el.sync.title = q.delay === Infinity ? 'not synchronised'
+    : `offset ${q.offset.toFixed(6)} s, best round trip ${(q.delay * 1000).toFixed(2)} ms, drift ${(q.drift * 1e6).toFixed(1)} ppm`;
 }
 
 // -- the frame ----------------------------------------------------------------------------------------------
