@@ -16,6 +16,8 @@ have mosquitto_sub  || need_apt+=(mosquitto-clients)
 have chromium       || need_apt+=(chromium)
 have psql           || need_apt+=(postgresql-client)
 have openssl        || need_apt+=(openssl)
+have node           || need_apt+=(nodejs)
+have npm            || need_apt+=(npm)
 [ -e /usr/include/jack/jack.h ] || need_apt+=(libjack-jackd2-dev)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -35,8 +37,13 @@ fi
 here="$(pwd -P)/stage"
 installed="$(cd / && python3 -c 'import os, stage; print(os.path.dirname(os.path.realpath(stage.__file__)))' 2>/dev/null || true)"
 if [ "$installed" != "$here" ] \
-   || ! python3 -c "import jack, mido, pythonosc, fastapi, aiomqtt, sqlalchemy, asyncpg, aiosqlite, pytest, hypothesis, playwright, rtmidi, schemathesis, paho.mqtt, jsonschema" 2>/dev/null; then
+   || ! python3 -c "import jack, mido, pythonosc, fastapi, aiomqtt, sqlalchemy, asyncpg, aiosqlite, pytest, hypothesis, playwright, rtmidi, schemathesis, paho.mqtt, jsonschema, PIL" 2>/dev/null; then
   python3 -m pip install -q --disable-pip-version-check -e ".[dev]"
+fi
+
+# The pages' type checker, pinned by package-lock.json.
+if [ ! -x node_modules/.bin/tsc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 # Local services the tests use (started only when not running).

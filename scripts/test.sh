@@ -4,6 +4,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 python3 -m ruff check stage tests bench clients || exit 1
 python3 -m mypy || exit 1
+# The browser pages: JSDoc types checked by the pinned TypeScript, then the pure modules' tests.
+node_modules/.bin/tsc -p clients/web/tsconfig.json || exit 1
+node --test clients/web/test/ || exit 1
 python3 -m pytest -q -p no:cacheprovider "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then

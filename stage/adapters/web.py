@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from stage.adapters.pages import mount_pages
 from stage.core import limits as lim
 from stage.core.breakdown import breakdown_dict, cue_breakdown
 from stage.core.cuesheet import Cue, parse_cue_sheet
@@ -200,7 +201,19 @@ def cue_summary(cue: Cue, revision: str | None = None) -> dict[str, Any]:
         "countoff": cue.clicks.countoff if cue.clicks is not None else 0,
         "length_seconds": float(cue.end_time),
         "hits": len(cue.hits),
+        # Picture seconds, so a screen can place the cue on the transport's own scale.
+        "downbeat": float(cue.downbeat),
+        "first": float(cue.downbeat + cue.first_time),
+        "end_position": float(cue.downbeat + cue.end_time),
     }
+
+
+def cue_clicks(cue: Cue) -> list[dict[str, Any]]:
+    """Every click of ``cue`` (count-off included) as JSON: seconds from the downbeat, bar, beat, kind."""
+    if cue.clicks is None:
+        return []
+    return [{"time": float(c.time), "bar": c.bar, "beat": c.beat, "kind": c.kind.value, "length": float(c.length)}
+            for c in cue.clicks.clicks]
 
 
 def default_breakdown(cue: Cue) -> dict[str, Any]:
@@ -262,6 +275,7 @@ def create_app(
         'of a role allowed to do it; reading needs nothing. Errors are `{"detail": "<reason>"}`.',
     )
     app.state.tokens = tokens(service)
+    mount_pages(app)
     tz = takes.tz if takes is not None else None
 
     def may(role: Role, action: Action) -> None:
@@ -341,6 +355,11 @@ def create_app(
         if breakdown is not None:
             out["breakdown"] = breakdown(cue)
         return out
+
+    @app.get("/api/cues/{cue_id}/clicks", tags=["cues"], responses=_errors(404))
+    async def get_clicks(cue_id: Annotated[str, Path(examples=["1M1"])]) -> list[dict[str, Any]]:
+        """The cue's clicks in time order (empty for free timing): what a screen counts bars and beats from."""
+        return cue_clicks(service.cue(cue_id))
 
     # -- session ---------------------------------------------------------------------------------
 

@@ -375,6 +375,8 @@ class WsHub:
                 client.queue(self._snapshot(client))
             case p.Hello():
                 client.queue(p.encode(p.error(ErrorCode.INVALID, "hello was already said")))
+            case p.Drawn():
+                self.broadcaster.drawn(client.id, msg)
             case p.Command():
                 if len(client.commands) >= MAX_COMMANDS:
                     client.queue(p.encode(p.error(ErrorCode.REFUSED, "too many commands running", msg.id)))
@@ -440,11 +442,16 @@ def _frame(message: Mapping[str, Any]) -> str | bytes:
 
 
 def mount_ws(app: FastAPI, hub: WsHub, path: str = "/ws") -> None:
-    """Serve ``hub`` at ``path`` on ``app``."""
+    """Serve ``hub`` at ``path`` on ``app``, and the list of its clients at ``/api/clients``."""
 
     @app.websocket(path)
     async def websocket_endpoint(websocket: WebSocket) -> None:
         await hub.serve(websocket)
+
+    @app.get("/api/clients", tags=["service"])
+    async def clients() -> list[dict[str, Any]]:
+        """Who is connected; for screens, how late or early they draw streamer ends and punches (``draws``)."""
+        return hub.broadcaster.client_report()
 
 
 __all__ = ["FRAMES_EXTENSION", "HELLO_TIMEOUT", "QUEUE_LIMIT", "SEND_TIMEOUT", "FrameWriter", "WsClient", "WsHub",

@@ -217,6 +217,7 @@ class CommandSpec:
 
 
 _TOPICS = tuple(t.value for t in Topic)
+DRAWN_KINDS = ("streamer", "punch", "flutter")
 _ROLES = tuple(r.value for r in Role)
 
 COMMANDS: Mapping[str, CommandSpec] = {
@@ -340,6 +341,17 @@ MESSAGES: tuple[Spec, ...] = (
             Field("code", Kind.STRING, "Why.", choices=tuple(c.value for c in ErrorCode)),
             Field("message", Kind.STRING, "What was wrong, for a person."),
         )),
+        # -- client → server, added later (kept at the end: the table's order is the documentation's)
+        Spec("drawn", Direction.CLIENT, "A screen's report: the frame that first showed a streamer's end or a "
+             "punch, on the server clock by the screen's own estimate.", (
+            Field("key", Kind.STRING, "The schedule event's key, e.g. 1M1#12.", max_length=64),
+            Field("kind", Kind.STRING, "What ended or appeared.", choices=DRAWN_KINDS),
+            Field("due", Kind.NUMBER, "Server time it was due on screen (from the schedule and the anchor)."),
+            Field("shown", Kind.NUMBER, "Server time of the frame that showed it, by the screen's clock."),
+            Field("delay", Kind.NUMBER, "The best round trip of the screen's clock sync (seconds).", minimum=0,
+                  maximum=60),
+            Field("frame", Kind.NUMBER, "The screen's frame period (seconds).", minimum=0, maximum=1),
+        )),
 )
 
 # Two types have a message each way (sync, snapshot): messages are looked up by direction.
@@ -400,7 +412,24 @@ class Command:
         return COMMANDS[self.name].action
 
 
-ClientMessage = Hello | SyncRequest | Subscribe | SnapshotRequest | Command
+@dataclass(frozen=True)
+class Drawn:
+    """A screen's report of the frame that first showed ``key``'s end; times on the server clock."""
+
+    key: str
+    kind: str
+    due: float
+    shown: float
+    delay: float
+    frame: float
+
+    @property
+    def late(self) -> float:
+        """Seconds the screen showed it after it was due (negative: early)."""
+        return self.shown - self.due
+
+
+ClientMessage = Hello | SyncRequest | Subscribe | SnapshotRequest | Command | Drawn
 
 
 def frame_size(text: str) -> int:
@@ -487,6 +516,9 @@ def _build(kind: str, v: dict[str, Any]) -> ClientMessage:
                     ErrorCode.INVALID, f"command {spec.name}: args: give exactly one of {', '.join(spec.one_of)}"
                 )
             return Command(v.get("id"), spec.name, args)
+        case "drawn":
+            return Drawn(v["key"], v["kind"], float(v["due"]), float(v["shown"]), float(v["delay"]),
+                         float(v["frame"]))
     raise AssertionError(kind)  # pragma: no cover
 
 

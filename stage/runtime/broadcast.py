@@ -29,11 +29,12 @@ from typing import Any, Protocol
 
 from stage.core import protocol as p
 from stage.core.announce import HORIZON, Announcer, visuals_of
-from stage.core.protocol import Command, Topic
+from stage.core.protocol import Command, Drawn, Topic
+from stage.core.screens import DrawStats
 from stage.core.session import Action, Mode, Role, Take, TakeEdit, a_role, allowed, refusal
 from stage.errors import ErrorCode, ProtocolError, SessionError, StageError, Unavailable, refusal_of
 from stage.runtime.bus import BusEvent, Subscription
-from stage.runtime.fanout import STATE, Outgoing, Sink
+from stage.runtime.fanout import STATE, Outgoing, Sink, Throttle
 from stage.runtime.service import Service
 from stage.runtime.takes import take_json
 from stage.runtime.tasks import stop_task
@@ -247,6 +248,8 @@ class Broadcaster:
         self.seq = 0  # the last bus event handed out
         self.latest: dict[Topic, Mapping[str, Any]] = {}
         self.clients: dict[int, ClientInfo] = {}
+        self.draws: dict[int, DrawStats] = {}  # per screen: how late it draws (its ``drawn`` reports)
+        self._draw_log = Throttle()
         self.stats: collections.Counter[str] = collections.Counter()
         offset = service.config.http.screen_latency_ms / 1000
         self.announcer = Announcer(visuals_of(service.plan()), horizon=horizon, offset=offset)
@@ -296,8 +299,39 @@ class Broadcaster:
     def leave(self, client_id: int) -> None:
         """Forget a client and tell everyone."""
         info = self.clients.pop(client_id, None)
+        draws = self.draws.pop(client_id, None)
         if info is not None:
+            if draws is not None and draws.count:
+                d = draws.as_dict()
+                log.info("screen %d (%s, %s) drew %d ends: median %+.2f ms, |p99| %.2f ms, %d off their frame",
+                         info.id, info.name or "unnamed", info.address, d["count"], d["late_p50_ms"],
+                         d["abs_p99_ms"], d["off_frame"])
             self._publish_clients("left", info)
+
+    def drawn(self, client_id: int, report: Drawn) -> None:
+        """A screen's report of the frame that showed a streamer's end or a punch: counted, and logged."""
+        info = self.clients.get(client_id)
+        if info is None:
+            return
+        stats = self.draws.setdefault(client_id, DrawStats())
+        late = stats.add(report)
+        self.stats["drawn"] += 1
+        name = info.name or "unnamed"
+        if abs(late) > report.frame + report.delay / 2 and self._draw_log(f"{client_id}"):
+            log.warning("screen %d (%s) showed %s %s %+.1f ms from its time (frame %.1f ms, sync ±%.2f ms)",
+                        client_id, name, report.kind, report.key, late * 1000, report.frame * 1000,
+                        report.delay * 500)
+        else:
+            log.debug("screen %d (%s) showed %s %s %+.2f ms from its time", client_id, name, report.kind,
+                      report.key, late * 1000)
+
+    def client_report(self) -> list[dict[str, Any]]:
+        """Every connected client, with how each screen draws (``draws``: None until it has reported)."""
+        out = []
+        for info in self.clients.values():
+            draws = self.draws.get(info.id)
+            out.append({**info.as_dict(), "draws": None if draws is None else draws.as_dict()})
+        return out
 
     def _publish_clients(self, event: str, info: ClientInfo) -> None:
         self.service.bus.publish(Topic.CLIENTS, {

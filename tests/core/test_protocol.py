@@ -43,6 +43,20 @@ def test_sync_subscribe_snapshot() -> None:
     assert p.parse('{"type":"snapshot"}') == p.SnapshotRequest()
 
 
+def test_a_screens_draw_report() -> None:
+    got = p.parse('{"type":"drawn","key":"1M1#12","kind":"punch","due":100.5,"shown":100.5015,"delay":0.0004,'
+                  '"frame":0.0166}')
+    assert got == p.Drawn("1M1#12", "punch", 100.5, 100.5015, 0.0004, 0.0166)
+    assert isinstance(got, p.Drawn)
+    assert got.late == pytest.approx(0.0015)
+    assert refused('{"type":"drawn","key":"k","kind":"click","due":1,"shown":1,"delay":0,"frame":0.016}') == (
+        "invalid", "drawn: kind: must be one of streamer, punch, flutter, not \"click\"", None)
+    assert refused('{"type":"drawn","key":"k","kind":"punch","due":1,"shown":1,"delay":-1,"frame":0.016}')[1] == (
+        "drawn: delay: must be at least 0, not -1")
+    assert refused('{"type":"drawn","key":"k","kind":"punch","due":1,"shown":1,"delay":0}')[1] == (
+        "drawn: frame is missing")
+
+
 def test_commands() -> None:
     got = p.parse('{"type":"command","id":"a1","command":"locate","args":{"bar":33,"beat":2.5}}')
     assert got == p.Command("a1", "locate", {"bar": 33, "beat": 2.5})
@@ -69,9 +83,9 @@ def test_commands() -> None:
         ('{"type":"sync","t0":NaN}', "invalid_json", "not JSON: NaN is not JSON", None),
         ("[1,2]", "invalid", "a message is a JSON object, not [1, 2]", None),
         ('{"type":"welcome"}', "invalid",
-         'type must be one of hello, sync, subscribe, unsubscribe, snapshot, command, not "welcome"', None),
+         'type must be one of hello, sync, subscribe, unsubscribe, snapshot, command, drawn, not "welcome"', None),
         ('{"role":"musician"}', "invalid",
-         "type must be one of hello, sync, subscribe, unsubscribe, snapshot, command, not null", None),
+         "type must be one of hello, sync, subscribe, unsubscribe, snapshot, command, drawn, not null", None),
         ('{"type":"hello"}', "invalid", "hello: role is missing", None),
         ('{"type":"hello","role":"producer"}', "invalid",
          'hello: role: must be one of conductor, engineer, editor, musician, not "producer"', None),
@@ -172,9 +186,9 @@ def test_docs_hold_the_schemas_generated_from_the_code() -> None:
     on_disk = {f.name: f.read_text(encoding="utf-8") for f in DOCS.glob("*.json")}
     assert on_disk == generated, "docs/ws/ is out of date: run STAGE_WRITE_SCHEMAS=1 pytest tests/core/test_protocol.py"
     assert sorted(generated) == [
-        "client.command.json", "client.hello.json", "client.snapshot.json", "client.subscribe.json",
-        "client.sync.json", "client.unsubscribe.json", "server.error.json", "server.event.json",
-        "server.result.json", "server.snapshot.json", "server.sync.json", "server.welcome.json",
+        "client.command.json", "client.drawn.json", "client.hello.json", "client.snapshot.json",
+        "client.subscribe.json", "client.sync.json", "client.unsubscribe.json", "server.error.json",
+        "server.event.json", "server.result.json", "server.snapshot.json", "server.sync.json", "server.welcome.json",
     ]
 
 
