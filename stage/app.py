@@ -26,7 +26,8 @@ from stage.adapters.ws import WsHub, mount_ws
 from stage.config import AuthConfig, Config, load_config
 from stage.core.cuesheet import CueSheet, load_cue_sheet
 from stage.errors import ConfigError, CueSheetError, StoreError
-from stage.runtime.broadcast import Broadcaster, Takes
+from stage.runtime.broadcast import Broadcaster
+from stage.runtime.commands import Takes
 from stage.runtime.service import Service
 from stage.runtime.takes import ExportFormat, TakeLogger, sheet_text
 from stage.runtime.tasks import stop_task

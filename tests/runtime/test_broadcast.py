@@ -17,8 +17,9 @@ from stage.core.cuesheet import parse_cue_sheet
 from stage.core.protocol import Topic
 from stage.core.session import Role
 from stage.errors import ErrorCode, ProtocolError
-from stage.runtime.broadcast import Broadcaster, Controls
+from stage.runtime.broadcast import Broadcaster
 from stage.runtime.bus import BusEvent
+from stage.runtime.commands import Controls
 from stage.runtime.fanout import LatestWins, Outgoing, Throttle
 from stage.runtime.service import Service
 

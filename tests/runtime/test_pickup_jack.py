@@ -26,7 +26,7 @@ from stage.core.schedule import Pickup, pickup_schedule
 from stage.core.session import Role
 from stage.core.tempo import ClickKind
 from stage.core.timecode import RATES
-from stage.runtime.broadcast import Controls
+from stage.runtime.commands import Controls
 from stage.runtime.service import Service, cue_clicks
 
 SR = 48000

@@ -1,0 +1,200 @@
+"""The one way in: every edge (REST, ``/ws``, OSC, MQTT) hands a ``Command`` and a role to :meth:`Controls.run`.
+
+:class:`Controls` turns a token into a role, checks the role may do the
+command now (play and stop need RECORD while recording), and calls the service
+or the take logger.  Whatever refuses it comes back as one
+:class:`~stage.errors.ProtocolError` whose code comes from
+:func:`~stage.errors.refusal_of`, the table REST takes its status from too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Hashable, Mapping
+from datetime import tzinfo
+from typing import Any, Protocol
+
+from stage.core.protocol import Command
+from stage.core.session import Action, Mode, Role, Take, TakeEdit, a_role, allowed, refusal
+from stage.errors import ErrorCode, ProtocolError, SessionError, StageError, Unavailable, refusal_of
+from stage.runtime.service import Service
+from stage.runtime.takes import take_json
+
+
+class Takes(Protocol):
+    """What the control edges need of the take logger (:class:`stage.runtime.takes.TakeLogger`)."""
+
+    tz: tzinfo | None  # the zone a take's dates and times of day are shown in
+
+    def state(self) -> dict[str, Any]:
+        """The session as plain data."""
+
+    def play_action(self) -> Action:
+        """What rolling needs now."""
+
+    def stop_action(self) -> Action:
+        """What stopping needs now."""
+
+    async def set_mode(self, mode: Mode) -> None:
+        """Rehearse or record."""
+
+    async def play(
+        self,
+        *,
+        pickup_bar: int | None = None,
+        wild: bool = False,
+        locate: bool = True,
+        pickup_beat: int = 1,
+        countin: int | None = None,
+        from_top: bool = False,
+    ) -> Take | None:
+        """Roll (from the top, or as a pickup with a count-in); the new take once committed in record mode."""
+
+    async def stop(self) -> Take | None:
+        """Stop; the ended take once committed."""
+
+    async def edit(
+        self, take_id: int, changes: Mapping[str, object], role: Role, expected_version: int | None = None
+    ) -> tuple[Take, tuple[TakeEdit, ...]]:
+        """Edit a take as ``role``."""
+
+
+class Controls:
+    """Control commands from any transport: token → role, role → permission, then the service or take logger."""
+
+    def __init__(self, service: Service, takes: Takes | None = None) -> None:
+        self.service = service
+        self.takes = takes
+        self.latest_take: int | None = None  # id of the take the last take event was about
+        self._turns: dict[Hashable, tuple[asyncio.Lock, int]] = {}  # source → its lock, commands holding or waiting
+
+    # -- who is asking ---------------------------------------------------------------------------
+
+    def _tokens(self) -> list[tuple[str, Role]]:
+        auth = self.service.config.auth
+        pairs = [(getattr(auth, r.value), r) for r in (Role.CONDUCTOR, Role.ENGINEER, Role.EDITOR)]
+        return [(t, r) for t, r in pairs if t]
+
+    def role_of_token(self, token: str) -> Role | None:
+        """The role whose ``[auth]`` token is ``token`` (compared in constant time), if any."""
+        found: Role | None = None
+        for candidate, role in self._tokens():
+            if secrets.compare_digest(candidate.encode(), token.encode()):
+                found = role
+        return found
+
+    def authorize(self, role: Role, token: str | None) -> Role:
+        """``role`` if ``token`` is its token (musicians need none); :class:`ProtocolError` otherwise."""
+        if role is Role.MUSICIAN:
+            return role
+        if not token:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, f"{a_role(role)} must give the role's token from [auth]")
+        if self.role_of_token(token) is not role:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, f"wrong token for {role.value}")
+        return role
+
+    # -- commands --------------------------------------------------------------------------------
+
+    def action_for(self, command: Command) -> Action:
+        """The action a role needs for ``command`` now (play and stop need RECORD while recording)."""
+        if command.name in ("play", "from_top") and self.takes is not None:
+            return self.takes.play_action()
+        if command.name == "stop" and self.takes is not None:
+            return self.takes.stop_action()
+        return command.action
+
+    async def run(self, command: Command, role: Role, source: Hashable | None = None) -> dict[str, Any]:
+        """Do ``command`` as ``role``; its result, or :class:`ProtocolError` with the code and reason.
+
+        Commands of one ``source`` (a WebSocket client, an OSC host, the MQTT
+        link) run one at a time in the order they were given: *complete* then
+        *print* pressed in quick succession ends at *print*, although each
+        waits on the take log.
+        """
+        if source is None:
+            return await self._run(command, role)
+        lock, users = self._turns.get(source) or (asyncio.Lock(), 0)
+        self._turns[source] = (lock, users + 1)
+        try:
+            async with lock:  # asyncio.Lock wakes its waiters first come, first served
+                return await self._run(command, role)
+        finally:
+            lock, users = self._turns[source]
+            if users == 1:
+                del self._turns[source]
+            else:
+                self._turns[source] = (lock, users - 1)
+
+    async def _run(self, command: Command, role: Role) -> dict[str, Any]:
+        action = self.action_for(command)
+        if not allowed(role, action):
+            raise ProtocolError(ErrorCode.FORBIDDEN, refusal(role, action), command.id)
+        try:
+            return await self._do(command, role)
+        except StageError as exc:
+            raise ProtocolError(refusal_of(exc)[0], str(exc), command.id) from None
+
+    def _take_json(self, take: Take | None) -> dict[str, Any] | None:
+        return None if take is None else take_json(take, self.takes.tz if self.takes is not None else None)
+
+    def _need_takes(self, what: str) -> Takes:
+        if self.takes is None:
+            raise Unavailable(f"cannot {what}: the take log is not running")
+        return self.takes
+
+    async def _do(self, c: Command, role: Role) -> dict[str, Any]:  # noqa: PLR0911 -- one return per command
+        s, a = self.service, c.args
+        match c.name:
+            case "arm":
+                s.arm(a["cue"])
+                return s.session_state()
+            case "mode":
+                await self._need_takes("change mode").set_mode(Mode(a["mode"]))
+                return s.session_state()
+            case "play" | "from_top":
+                top = c.name == "from_top"
+                if self.takes is None:
+                    if top:
+                        s.cue_top()
+                    elif a.get("pickup_bar") is not None:
+                        s.cue_pickup(a["pickup_bar"], a.get("pickup_beat", 1), a.get("countin"), once=True)
+                    s.play()
+                    return {"take": None}
+                take = await self.takes.play(
+                    pickup_bar=a.get("pickup_bar"), wild=a.get("wild", False), pickup_beat=a.get("pickup_beat", 1),
+                    countin=a.get("countin"), from_top=top,
+                )
+                return {"take": self._take_json(take)}
+            case "pickup":
+                if a.get("bar") is None:
+                    position = s.cue_top()
+                else:
+                    position = s.cue_pickup(a["bar"], a.get("beat", 1), a.get("countin"))
+                if position is not None:
+                    await s.located(position)
+                return {**s.session_state(), "position": position}
+            case "stop":
+                if self.takes is None:
+                    s.stop_transport()
+                    return {"take": None}
+                return {"take": self._take_json(await self.takes.stop())}
+            case "locate":
+                if "timecode" in a:
+                    position = s.locate_timecode(a["timecode"])
+                else:
+                    position = s.locate_bar(a["bar"], a.get("beat", 1), a.get("cue"))
+                await s.located(position)
+                return {"position": position}
+            case "varispeed":
+                s.varispeed(a["speed"])
+                return {"speed": a["speed"]}
+            case "take_status" | "note":
+                takes = self._need_takes("edit a take")
+                take_id = a.get("take", self.latest_take)
+                if take_id is None:
+                    raise SessionError("no take has been recorded yet: name the take")
+                changes = {"status": a["status"]} if c.name == "take_status" else {"note": a["text"]}
+                take, _ = await takes.edit(take_id, changes, role)
+                return {"take": self._take_json(take)}
+        raise AssertionError(c.name)  # pragma: no cover
