@@ -132,13 +132,18 @@ class ErrorCode(enum.Enum):
 class ProtocolError(StageError, ValueError):
     """A client message that breaks the protocol; ``code`` is the error code sent back.
 
-    ``msg_id`` echoes the client's message id when it had one.
+    ``msg_id`` echoes the client's message id when it had one; ``status`` is
+    the HTTP status when the refusal came from an error with its own (a
+    timecode that can never work: 400), else the code's.
     """
 
-    def __init__(self, code: ErrorCode, message: str, msg_id: str | int | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str, msg_id: str | int | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.msg_id = msg_id
+        self.status = status
 
 
 # Why a refusal, for each kind of error, most specific first: (error class, protocol code, HTTP status).
@@ -171,7 +176,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 def refusal_of(exc: StageError) -> tuple[ErrorCode, int]:
     """The protocol code and the HTTP status that answer ``exc``, the same on every edge."""
     if isinstance(exc, ProtocolError):
-        return exc.code, HTTP_STATUS[exc.code]
+        return exc.code, exc.status or HTTP_STATUS[exc.code]
     for kind, code, status in REFUSALS:
         if isinstance(exc, kind):
             return code, status

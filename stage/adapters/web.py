@@ -22,11 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stage.adapters.pages import mount_pages
 from stage.core import limits as lim
+from stage.core import protocol as p
 from stage.core.breakdown import breakdown_dict, cue_breakdown
 from stage.core.cuesheet import Cue, parse_cue_sheet
 from stage.core.schedule import cue_revision
 from stage.core.session import EDITABLE, Action, Mode, Role, Take, allowed, refusal
 from stage.errors import CueSheetError, StageError, Unavailable, refusal_of
+from stage.runtime.commands import Controls
 from stage.runtime.service import Service
 from stage.runtime.takes import TakeLogger, edit_json, take_json
 
@@ -238,18 +240,22 @@ def role_of(request: Request, authorization: Annotated[str | None, Header()] = N
     raise HTTPException(401, "unknown token")
 
 
-def need(action: Action | None) -> Callable[..., Role]:
-    """A dependency: the caller's role, which must be allowed ``action`` (None: any role with a token)."""
+def need(action: Action | None, *, check: bool = True) -> Callable[..., Role]:
+    """A dependency: the caller's role, which must be allowed ``action`` (None: any role with a token).
+
+    With ``check`` false only the token is asked for here: the command's
+    permission is checked where every edge's is, in :meth:`Controls.run`.
+    """
     what = action.value if action is not None else "control the session"
 
-    def check(role: Annotated[Role | None, Depends(role_of)]) -> Role:
+    def caller(role: Annotated[Role | None, Depends(role_of)]) -> Role:
         if role is None:
             raise HTTPException(401, f"to {what} send Authorization: Bearer <token> of a role allowed to")
-        if action is not None and not allowed(role, action):
+        if check and action is not None and not allowed(role, action):
             raise HTTPException(403, refusal(role, action))
         return role
 
-    return check
+    return caller
 
 
 def _reason(error: Mapping[str, Any]) -> str:
@@ -265,8 +271,13 @@ def create_app(
     service: Service,
     breakdown: Callable[[Cue], dict[str, Any]] | None = default_breakdown,
     takes: TakeLogger | None = None,
+    controls: Controls | None = None,
 ) -> FastAPI:
-    """The FastAPI application over ``service``; ``takes`` is the take log (without it: rehearse only)."""
+    """The FastAPI application over ``service``; ``takes`` is the take log (without it: rehearse only).
+
+    Session and transport commands become protocol commands run by
+    ``controls`` (made here when not given), as every other edge's are.
+    """
     app = FastAPI(
         title="stage",
         summary="Session controller of a film-scoring stage",
@@ -278,9 +289,17 @@ def create_app(
     mount_pages(app)
     tz = takes.tz if takes is not None else None
 
+    one_way_in = controls if controls is not None else Controls(service, takes)
+
     def may(role: Role, action: Action) -> None:
         if not allowed(role, action):
             raise HTTPException(403, refusal(role, action))
+
+    async def run(name: str, args: Mapping[str, Any], role: Role) -> dict[str, Any]:
+        """Run a command as every edge does; the protocol's table checks its arguments too."""
+        command = p.parse_value({"type": "command", "command": name, "args": dict(args)})
+        assert isinstance(command, p.Command)
+        return await one_way_in.run(command, role)
 
     def log() -> TakeLogger:
         if takes is None:
@@ -290,9 +309,9 @@ def create_app(
     def as_json(take: Take | None) -> dict[str, Any] | None:
         return None if take is None else take_json(take, tz)
 
-    def rolled(take: Take | None) -> dict[str, Any]:
+    def rolled(result: Mapping[str, Any]) -> dict[str, Any]:
         mode = takes.session.mode.value if takes is not None else Mode.REHEARSE.value
-        return {"take": as_json(take), "mode": mode, "transport": service.transport_state()}
+        return {"take": result["take"], "mode": mode, "transport": service.transport_state()}
 
     @app.exception_handler(StageError)
     async def _refused(_: Request, exc: StageError) -> JSONResponse:
@@ -369,17 +388,15 @@ def create_app(
         return log().state()
 
     @app.post("/api/session/arm", tags=["session"], responses=_errors(401, 403, 404, 409, 422))
-    async def arm(body: ArmRequest, _: Annotated[Role, Depends(need(Action.ARM))]) -> dict[str, Any]:
+    async def arm(body: ArmRequest, role: Annotated[Role, Depends(need(Action.ARM, check=False))]) -> dict[str, Any]:
         """Arm a cue: the next roll is on it (refused while rolling)."""
-        service.arm(body.cue)
-        return service.session_state()
+        return await run("arm", {"cue": body.cue}, role)
 
     @app.post("/api/session/mode", tags=["session"], responses=_errors(401, 403, 409, 422, 503))
-    async def mode(body: ModeRequest, _: Annotated[Role, Depends(need(Action.ARM))]) -> dict[str, Any]:
+    async def mode(body: ModeRequest, role: Annotated[Role, Depends(need(Action.ARM, check=False))]) -> dict[str, Any]:
         """Rehearse (nothing is logged) or record (every roll is a new take); refused while rolling."""
-        logger = log()
-        await logger.set_mode(Mode(body.mode))
-        return logger.state()
+        log()
+        return await run("mode", {"mode": body.mode}, role)
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -408,59 +425,41 @@ def create_app(
     ) -> dict[str, Any]:
         """Roll. In record mode: answers once the new take is in the take log, with the take."""
         request = body or PlayRequest()
-        if takes is None:
-            may(role, Action.PLAY)
-            service.play()
-            return rolled(None)
-        may(role, takes.play_action())
-        take = await takes.play(pickup_bar=request.pickup_bar, wild=request.wild, locate=request.locate,
-                                pickup_beat=request.pickup_beat, countin=request.countin)
-        return rolled(take)
+        return rolled(await run("play", request.model_dump(exclude_none=True), role))
 
     @app.post("/api/transport/from_top", tags=["transport"], responses=_errors(401, 403, 409, 503))
     async def from_top(role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:
         """From the top: locate to the pre-roll before the armed cue's count-off and roll (record: a new take)."""
-        if takes is None:
-            may(role, Action.PLAY)
-            service.cue_top()
-            service.play()
-            return rolled(None)
-        may(role, takes.play_action())
-        return rolled(await takes.play(from_top=True))
+        return rolled(await run("from_top", {}, role))
 
     @app.post("/api/session/pickup", tags=["session"], responses=_errors(400, 401, 403, 409, 422, 503))
-    async def pickup(body: PickupRequest, _: Annotated[Role, Depends(need(Action.ARM))]) -> dict[str, Any]:
+    async def pickup(
+        body: PickupRequest, role: Annotated[Role, Depends(need(Action.ARM, check=False))]
+    ) -> dict[str, Any]:
         """Cue up a pickup with a count-in (or, bar null, the top); picture goes to its pre-roll. Play rolls."""
-        position = service.cue_top() if body.bar is None else service.cue_pickup(body.bar, body.beat, body.countin)
-        if position is not None:
-            await service.located(position)
-        return {**service.session_state(), "transport": service.transport_state()}
+        result = await run("pickup", {**body.model_dump(exclude_none=True), "bar": body.bar}, role)
+        result.pop("position")
+        return {**result, "transport": service.transport_state()}
 
     @app.post("/api/transport/stop", tags=["transport"], responses=_errors(401, 403, 409, 503))
     async def stop(role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:
         """Stop. A take being recorded ends: answers once its end is in the take log, with the take."""
-        if takes is None:
-            may(role, Action.PLAY)
-            service.stop_transport()
-            return rolled(None)
-        may(role, takes.stop_action())
-        return rolled(await takes.stop())
+        return rolled(await run("stop", {}, role))
 
     @app.post("/api/transport/locate", tags=["transport"], responses=_errors(400, 401, 403, 404, 409, 422))
-    async def locate(body: LocateRequest, _: Annotated[Role, Depends(need(Action.PLAY))]) -> dict[str, Any]:
+    async def locate(body: LocateRequest, role: Annotated[Role, Depends(need(Action.PLAY, check=False))]) -> dict[
+        str, Any
+    ]:
         """Jump to a timecode, or to a bar (and beat) of a cue."""
-        if body.timecode is not None:
-            position = service.locate_timecode(body.timecode)
-        else:
-            assert body.bar is not None
-            position = service.locate_bar(body.bar, body.beat, body.cue)
-        await service.located(position)  # the engine applies it on its next cycle: answer with its new anchor
+        await run("locate", body.model_dump(exclude_none=True), role)  # answered once the engine has it
         return service.transport_state()
 
     @app.post("/api/transport/varispeed", tags=["transport"], responses=_errors(401, 403, 409, 422))
-    async def varispeed(body: VarispeedRequest, _: Annotated[Role, Depends(need(Action.PLAY))]) -> dict[str, Any]:
+    async def varispeed(
+        body: VarispeedRequest, role: Annotated[Role, Depends(need(Action.PLAY, check=False))]
+    ) -> dict[str, Any]:
         """Set the internal clock's speed."""
-        service.varispeed(body.speed)
+        await run("varispeed", {"speed": body.speed}, role)
         return service.transport_state()
 
     # -- takes -----------------------------------------------------------------------------------

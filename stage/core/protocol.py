@@ -234,7 +234,9 @@ COMMANDS: Mapping[str, CommandSpec] = {
                      Field("pickup_beat", Kind.INTEGER, "The pickup's beat in its bar (default 1).", required=False,
                            minimum=lim.MIN_BEAT, maximum=lim.MAX_BEAT),
                      Field("countin", Kind.INTEGER, "Bars of count-in (default: the cue's count-off).",
-                           required=False, minimum=0, maximum=lim.MAX_COUNTIN))),
+                           required=False, minimum=0, maximum=lim.MAX_COUNTIN),
+                     Field("locate", Kind.BOOLEAN, "With pickup_bar: locate to the pre-roll before the count-in "
+                           "(default true); false rolls from where picture is.", required=False))),
         CommandSpec("stop", "Stop: a take being recorded ends.", Action.PLAY),
         CommandSpec("locate", "Jump to a timecode, or to a bar (and beat) of a cue (the armed one by default).",
                     Action.PLAY,

@@ -133,7 +133,8 @@ class Controls:
         try:
             return await self._do(command, role)
         except StageError as exc:
-            raise ProtocolError(refusal_of(exc)[0], str(exc), command.id) from None
+            code, status = refusal_of(exc)
+            raise ProtocolError(code, str(exc), command.id, status) from None
 
     def _take_json(self, take: Take | None) -> dict[str, Any] | None:
         return None if take is None else take_json(take, self.takes.tz if self.takes is not None else None)
@@ -158,12 +159,13 @@ class Controls:
                     if top:
                         s.cue_top()
                     elif a.get("pickup_bar") is not None:
-                        s.cue_pickup(a["pickup_bar"], a.get("pickup_beat", 1), a.get("countin"), once=True)
+                        s.cue_pickup(a["pickup_bar"], a.get("pickup_beat", 1), a.get("countin"),
+                                     locate=a.get("locate", True), once=True)
                     s.play()
                     return {"take": None}
                 take = await self.takes.play(
                     pickup_bar=a.get("pickup_bar"), wild=a.get("wild", False), pickup_beat=a.get("pickup_beat", 1),
-                    countin=a.get("countin"), from_top=top,
+                    countin=a.get("countin"), from_top=top, locate=a.get("locate", True),
                 )
                 return {"take": self._take_json(take)}
             case "pickup":
