@@ -27,7 +27,7 @@ from stage.config import AuthConfig, Config, load_config
 from stage.core.cuesheet import CueSheet, load_cue_sheet
 from stage.errors import ConfigError, CueSheetError, StoreError
 from stage.runtime.broadcast import Broadcaster
-from stage.runtime.commands import Takes
+from stage.runtime.commands import Controls, Takes
 from stage.runtime.service import Service
 from stage.runtime.takes import ExportFormat, TakeLogger, sheet_text
 from stage.runtime.tasks import stop_task
@@ -78,8 +78,9 @@ async def serve(
 
 
 async def _run(config: Config, service: Service, takes: TakeLogger) -> None:
-    app = create_app(service, takes=takes)
-    broadcaster = await start_broadcast(service, app, takes)  # /ws, OSC and MQTT
+    controls = Controls(service, takes)  # the one way in, for REST and for /ws, OSC and MQTT
+    app = create_app(service, takes=takes, controls=controls)
+    broadcaster = await start_broadcast(service, app, takes, controls)  # /ws, OSC and MQTT
     server = http_server(app, config.http.host, config.http.port)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -88,13 +89,16 @@ async def _run(config: Config, service: Service, takes: TakeLogger) -> None:
     await broadcaster.close()
 
 
-async def start_broadcast(service: Service, app: FastAPI, takes: Takes | None = None) -> Broadcaster:
+async def start_broadcast(
+    service: Service, app: FastAPI, takes: Takes | None = None, controls: Controls | None = None
+) -> Broadcaster:
     """Mount ``/ws`` on ``app``, start OSC and MQTT as configured, and start broadcasting.
 
-    Call :meth:`Broadcaster.close` on the way out.
+    ``controls`` runs their commands (made here when not given).  Call
+    :meth:`Broadcaster.close` on the way out.
     """
     config = service.config
-    b = Broadcaster(service, takes)
+    b = Broadcaster(service, takes, controls=controls)
     hub = WsHub(b)
     mount_ws(app, hub)
     b.sinks.append(hub)

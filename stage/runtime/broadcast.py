@@ -61,9 +61,12 @@ class ClientInfo:
 class Broadcaster:
     """Reads the bus, announces the schedule ahead, and hands every event to the sinks."""
 
-    def __init__(self, service: Service, takes: Takes | None = None, *, horizon: float = HORIZON) -> None:
+    def __init__(
+        self, service: Service, takes: Takes | None = None, *, horizon: float = HORIZON,
+        controls: Controls | None = None,
+    ) -> None:
         self.service = service
-        self.controls = Controls(service, takes)
+        self.controls = controls if controls is not None else Controls(service, takes)
         self.sinks: list[Sink] = []
         self.seq = 0  # the last bus event handed out
         self.latest: dict[Topic, Mapping[str, Any]] = {}

@@ -40,6 +40,7 @@ from stage.app import start_broadcast
 from stage.config import parse_config
 from stage.core.cuesheet import parse_cue_sheet
 from stage.runtime.broadcast import Broadcaster
+from stage.runtime.commands import Controls
 from stage.runtime.service import Service
 from stage.runtime.takes import TakeLogger
 
@@ -158,8 +159,9 @@ async def stage_rig(
         store = await open_store(f"sqlite:///{tmp_path / 'takes.db'}")
         logger = TakeLogger(service, store)
         await logger.start()
-    app = create_app(service, takes=logger) if rest else FastAPI()
-    broadcaster = await start_broadcast(service, app, logger)
+    controls = Controls(service, logger)  # one way in for every transport, as `stage serve` wires it
+    app = create_app(service, takes=logger, controls=controls) if rest else FastAPI()
+    broadcaster = await start_broadcast(service, app, logger, controls)
     server = http_server(app, "127.0.0.1", 0, log_level="warning")  # as `stage serve` runs it
     if plain_asgi:
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
