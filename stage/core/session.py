@@ -482,16 +482,3 @@ class Session:
         ended = replace(take, tc_out=str(position), ended_at=at, duration=float(seconds))
         self._roll = None
         return (TakeEnded(ended),)
-
-    def edit(
-        self, take: Take, changes: Mapping[str, object], role: Role, at: datetime
-    ) -> tuple[Take, tuple[TakeEdit, ...]]:
-        """Edit ``take`` as ``role`` (see :func:`apply_edit`); the take being recorded stays current."""
-        current = self.take
-        if current is not None and (current.cue, current.number) == (take.cue, take.number):
-            # The session's copy of the rolling take is the freshest one there is.
-            new, edits = apply_edit(current, changes, role, at)
-            assert self._roll is not None
-            self._roll.take = new
-            return new, edits
-        return apply_edit(take, changes, role, at)

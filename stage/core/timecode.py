@@ -39,11 +39,6 @@ class Rate:
         return self.nominal // 15 if self.drop else 0
 
     @property
-    def frame_duration(self) -> Fraction:
-        """Seconds of real time per frame."""
-        return 1 / self.fps
-
-    @property
     def frames_per_day(self) -> int:
         """Frames from 00:00:00:00 up to (not including) 24:00:00:00."""
         return 24 * 6 * self.frames_per_10min

@@ -141,7 +141,6 @@ class Service:
         self.engine_ready: m.Ready | None = None
         self.stats: m.EngineStats | None = None
         self.sync: m.SyncStatus | None = None
-        self.last_beat: m.BeatSounded | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cue_timer: asyncio.TimerHandle | None = None
         self.pickup: Pickup | None = None  # the pickup cued up on the armed cue; None: from the top
@@ -454,7 +453,6 @@ class Service:
                 self.pickup, self._pickup_once = None, False  # a one-roll pickup is over: back to the top
                 self._replan()
         elif isinstance(ev, m.BeatSounded):
-            self.last_beat = ev
             self.bus.publish(Topic.BEAT, {"cue": ev.cue, "bar": ev.bar, "beat": ev.beat, "kind": ev.kind,
                                       "position": ev.p, "time": ev.t})
         elif isinstance(ev, m.SyncStatus):

@@ -370,31 +370,6 @@ def test_edits_that_are_refused(changes: dict[str, object], role: Role, message:
         apply_edit(take, changes, role, T0)
 
 
-def test_session_edit_of_the_rolling_take_keeps_it_current() -> None:
-    s = recording()
-    (started,) = s.roll(tc("01:00:10:00"), T0)
-    assert isinstance(started, TakeStarted)
-    s.edit(started.take, {"note": "watch the tempo"}, Role.CONDUCTOR, T0)
-    # Edits from a stale copy still land on the session's own copy.
-    new, _ = s.edit(started.take, {"status": "false_start"}, Role.ENGINEER, T0)
-    assert [n.text for n in new.notes] == ["watch the tempo"]
-    assert s.take == new
-    (ended,) = s.stop(tc("01:00:11:00"), T0)
-    assert isinstance(ended, TakeEnded)
-    assert (ended.take.status, ended.take.version, len(ended.take.notes)) == (TakeStatus.FALSE_START, 2, 1)
-
-
-def test_session_edit_of_an_earlier_take_leaves_the_rolling_one_alone() -> None:
-    s = recording()
-    first = take_of(s)
-    s.roll(tc("01:00:10:00"), T0)
-    new, edits = s.edit(first, {"status": "breakdown"}, Role.ENGINEER, T0)
-    assert new.status is TakeStatus.BREAKDOWN
-    assert len(edits) == 1
-    assert s.take is not None
-    assert s.take.status is None
-
-
 def test_a_take_validates_itself() -> None:
     with pytest.raises(SessionError, match=r"^take 1M1-0: take numbers start at 1$"):
         Take("1M1", 0, "01:00:00:00", T0)
