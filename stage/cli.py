@@ -21,11 +21,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, TextIO
 
-from stage.adapters.midifile import cue_toml, import_cue, read_smf, write_smf
+from stage.adapters.midifile import read_smf, write_smf
 from stage.adapters.wavfile import render_click_track, write_wav
 from stage.core.breakdown import breakdown_dict, format_breakdown, format_duration, sheet_breakdown
 from stage.core.cuesheet import Cue, CueSheet, load_cue_sheet, parse_cue_sheet
 from stage.core.eventlist import events_csv
+from stage.core.smfimport import cue_toml, import_cue
 from stage.core.timecode import Timecode
 from stage.errors import CueSheetError, MidiError, NotFound, RenderError, StageError
 

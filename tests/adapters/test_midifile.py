@@ -15,12 +15,11 @@ from stage.adapters.midifile import (
     WARNING_NOTE,
     SmfMap,
     click_file,
-    cue_toml,
-    import_cue,
     read_smf,
     write_smf,
 )
 from stage.core.cuesheet import Cue, parse_cue_sheet
+from stage.core.smfimport import cue_toml, import_cue
 from stage.errors import MidiError, RenderError
 
 FPS_23976 = Fraction(24000, 1001)
