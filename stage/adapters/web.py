@@ -11,7 +11,6 @@ keeps running; ask again).  ``docs/rest.md`` lists every endpoint.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -179,17 +178,6 @@ class TakePatch(BaseModel):
         return {name: getattr(self, f) for f, name in PATCH_FIELDS.items() if f in self.model_fields_set}
 
 
-def tokens(service: Service) -> dict[str, Role]:
-    """Bearer token → role, from ``[auth]``."""
-    auth = service.config.auth
-    out: dict[str, Role] = {}
-    for role in (Role.CONDUCTOR, Role.ENGINEER, Role.EDITOR):
-        token = getattr(auth, role.value)
-        if token:
-            out[token] = role
-    return out
-
-
 def cue_summary(cue: Cue, revision: str | None = None) -> dict[str, Any]:
     """A cue as JSON (with the revision the service runs, when given)."""
     return {
@@ -233,10 +221,10 @@ def role_of(request: Request, authorization: Annotated[str | None, Header()] = N
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "Authorization must be 'Bearer <token>'")
-    known: dict[str, Role] = request.app.state.tokens
-    for candidate, role in known.items():
-        if secrets.compare_digest(candidate, token):
-            return role
+    controls: Controls = request.app.state.controls
+    role = controls.role_of_token(token)  # the same check every transport makes
+    if role is not None:
+        return role
     raise HTTPException(401, "unknown token")
 
 
@@ -285,11 +273,11 @@ def create_app(
         description="Cues, session, transport and the take log. Control needs `Authorization: Bearer <token>` "
         'of a role allowed to do it; reading needs nothing. Errors are `{"detail": "<reason>"}`.',
     )
-    app.state.tokens = tokens(service)
     mount_pages(app)
     tz = takes.tz if takes is not None else None
 
     one_way_in = controls if controls is not None else Controls(service, takes)
+    app.state.controls = one_way_in  # the dependencies above read the caller's role through it
 
     def may(role: Role, action: Action) -> None:
         if not allowed(role, action):

@@ -27,9 +27,6 @@ class Takes(Protocol):
 
     tz: tzinfo | None  # the zone a take's dates and times of day are shown in
 
-    def state(self) -> dict[str, Any]:
-        """The session as plain data."""
-
     def play_action(self) -> Action:
         """What rolling needs now."""
 
