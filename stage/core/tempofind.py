@@ -1,0 +1,544 @@
+"""The tempo finder: steady tempos that put a cue's hits on beats, and the fewest changes when none does.
+
+Everything is counted in picture frames from the cue's start.  A hit is
+*caught* when it lies within the tolerance of a grid point: a click, or a
+subdivision of it.  Its *error* is the hit's time minus that grid point's
+(positive: the hit comes after the beat).  Tempos come in two families, as
+music editors quote them: frame clicks in eighth-frame steps (``"12-3"``) and
+clicks per minute to 0.01 (``117.55``).
+
+How it stays fast.  For a hit ``x`` frames after the downbeat, the grid
+catches it with the n-th grid point when ``|x − n·g| ≤ tol``: for each n that
+is one interval of the family's integer parameter (eighths of a frame, or
+hundredths of a click per minute).  Adding those intervals into a difference
+array counts, for every tempo of the range at once, how many hits it
+catches; only the best few are then measured exactly (:class:`Fraction`).
+The changes search (:func:`find_changes`) intersects the same intervals hit by
+hit to learn how far each tempo reaches from a bar line.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import accumulate, pairwise
+
+from stage.core.tempo import MAX_CLICKS_PER_MINUTE, MIN_CLICKS_PER_MINUTE, Meter
+from stage.core.timecode import Rate
+from stage.errors import TempoError
+
+__all__ = [
+    "Candidate",
+    "ChangePlan",
+    "Family",
+    "FindSpec",
+    "HitFit",
+    "Segment",
+    "SpotHit",
+    "Tempo",
+    "find_changes",
+    "find_steady",
+    "fit_hits",
+]
+
+
+class Family(enum.Enum):
+    """How a tempo is quoted."""
+
+    FRAME = "frame"  # a frame click in eighths of a frame
+    BPM = "bpm"  # clicks per minute in hundredths
+
+
+@dataclass(frozen=True, order=True)
+class Tempo:
+    """A tempo of one family: ``value`` is eighths of a frame (FRAME) or hundredths of a click per minute (BPM)."""
+
+    family: Family = field(compare=False)
+    value: int
+
+    def frames(self, rate: Rate) -> Fraction:
+        """Click length in picture frames."""
+        if self.family is Family.FRAME:
+            return Fraction(self.value, 8)
+        return 6000 * rate.fps / self.value
+
+    def seconds(self, rate: Rate) -> Fraction:
+        """Click length in seconds."""
+        return self.frames(rate) / rate.fps
+
+    def clicks_per_minute(self, rate: Rate) -> Fraction:
+        """Real-time clicks per minute."""
+        return 60 / self.seconds(rate)
+
+    @property
+    def text(self) -> str:
+        """``"12-3"`` or ``"117.55"``."""
+        if self.family is Family.FRAME:
+            return f"{self.value // 8}-{self.value % 8}"
+        whole, cents = divmod(self.value, 100)
+        return f"{whole}" if cents == 0 else f"{whole}.{cents:02d}".rstrip("0")
+
+    @property
+    def toml(self) -> str | float | int:
+        """The value a cue sheet's ``tempo`` key takes."""
+        if self.family is Family.FRAME:
+            return self.text
+        return self.value // 100 if self.value % 100 == 0 else float(self.text)
+
+
+@dataclass(frozen=True)
+class SpotHit:
+    """A hit to catch: its label and its time in frames from the cue's start (the written downbeat)."""
+
+    label: str
+    frames: Fraction
+
+
+@dataclass(frozen=True)
+class FindSpec:
+    """What the finder may try."""
+
+    rate: Rate
+    meter: Meter
+    lowest: Fraction = Fraction(40)  # clicks per minute
+    highest: Fraction = Fraction(240)
+    tolerance: Fraction = Fraction(1)  # frames either way
+    subdivision: int = 1  # grid points per click: 1 the clicks, 2 their halves …
+    move: tuple[int, int] = (0, 0)  # whole frames the downbeat may move (earliest, latest)
+    families: frozenset[Family] = frozenset(Family)
+
+    def __post_init__(self) -> None:
+        if not MIN_CLICKS_PER_MINUTE <= self.lowest <= self.highest <= MAX_CLICKS_PER_MINUTE:
+            raise TempoError(
+                f"tempo range {float(self.lowest):g}-{float(self.highest):g}: give a range within "
+                f"{MIN_CLICKS_PER_MINUTE}-{MAX_CLICKS_PER_MINUTE} clicks per minute, lowest first"
+            )
+        if self.tolerance < 0:
+            raise TempoError("the tolerance must be 0 frames or more")
+        if not 1 <= self.subdivision <= 16:
+            raise TempoError(f"subdivision {self.subdivision}: 1 (clicks) to 16")
+        if self.move[0] > self.move[1]:
+            raise TempoError("the downbeat's move range must be earliest first")
+        if not self.families:
+            raise TempoError("try at least one family of tempos")
+
+    def bounds(self, family: Family) -> tuple[int, int]:
+        """The family's parameter range for the tempo range."""
+        if family is Family.BPM:
+            return math.ceil(self.lowest * 100), math.floor(self.highest * 100)
+        return math.ceil(480 * self.rate.fps / self.highest), math.floor(480 * self.rate.fps / self.lowest)
+
+
+@dataclass(frozen=True)
+class HitFit:
+    """Where one hit falls on a candidate's grid."""
+
+    label: str
+    frames: Fraction  # from the written start
+    bar: int
+    beat: Fraction  # 1-based, fractional on a subdivision
+    error: Fraction  # frames: the hit minus its grid point
+    caught: bool
+
+    def error_ms(self, rate: Rate) -> Fraction:
+        """The error in milliseconds."""
+        return self.error / rate.fps * 1000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A steady tempo, the downbeat's move (frames) and how the hits fall on it."""
+
+    tempo: Tempo
+    move: int
+    fits: tuple[HitFit, ...]
+
+    @property
+    def caught(self) -> int:
+        """How many hits it catches."""
+        return sum(1 for f in self.fits if f.caught)
+
+    @property
+    def worst(self) -> Fraction:
+        """The largest error of a caught hit, in frames (0 when none is caught)."""
+        return max((abs(f.error) for f in self.fits if f.caught), default=Fraction(0))
+
+
+# -- the intervals of tempos that catch one hit ---------------------------------------------------
+
+
+class _Grid:
+    """Interval arithmetic of one family, in integers: frames are scaled by ``q`` so every input is whole."""
+
+    def __init__(self, family: Family, spec: FindSpec, q: int) -> None:
+        self.family = family
+        self.lo, self.hi = spec.bounds(family)
+        self.q = q
+        s = spec.subdivision
+        if family is Family.BPM:
+            # n·g = n·6000·fps/(s·p) frames: p = n·a/(b·x) for a hit x·q.
+            self.a = 6000 * spec.rate.fps.numerator * q
+            self.b = spec.rate.fps.denominator * s
+        else:
+            # n·g = n·p/(8·s) frames: p = 8·s·x/(n·q).
+            self.a = 8 * s
+            self.b = q
+
+    def intervals(self, x: int, t: int, lo: int | None = None, hi: int | None = None) -> list[tuple[int, int]]:
+        """The parameters in [lo, hi] whose grid catches a hit ``x`` (scaled frames from the anchor), merged."""
+        lo = self.lo if lo is None else lo
+        hi = self.hi if hi is None else hi
+        x = abs(x)  # the grid is the same either side of its anchor (count-off hits)
+        if x <= t:
+            return [(lo, hi)]
+        out: list[tuple[int, int]] = []
+        a, b = self.a, self.b
+        if self.family is Family.BPM:
+            # p in [n·a/(b·(x+t)), n·a/(b·(x−t))]; n from lo·b·(x−t)/a to hi·b·(x+t)/a, p falling as n falls
+            n_lo = max(1, -(-lo * b * (x - t) // a))
+            n_hi = hi * b * (x + t) // a
+            for n in range(n_lo, n_hi + 1):
+                p1 = max(lo, -(-n * a // (b * (x + t))))
+                p2 = min(hi, n * a // (b * (x - t)))
+                if p1 <= p2:
+                    if out and p1 <= out[-1][1] + 1:
+                        out[-1] = (out[-1][0], max(out[-1][1], p2))
+                    else:
+                        out.append((p1, p2))
+        else:
+            # p in [a·(x−t)/(n·b), a·(x+t)/(n·b)], p falling as n rises: walk n downwards
+            n_lo = max(1, -(-a * (x - t) // (hi * b)))
+            n_hi = a * (x + t) // (lo * b)
+            for n in range(n_hi, n_lo - 1, -1):
+                p1 = max(lo, -(-a * (x - t) // (n * b)))
+                p2 = min(hi, a * (x + t) // (n * b))
+                if p1 <= p2:
+                    if out and p1 <= out[-1][1] + 1:
+                        out[-1] = (out[-1][0], max(out[-1][1], p2))
+                    else:
+                        out.append((p1, p2))
+        return out
+
+    def counts(self, xs: Sequence[int], t: int) -> list[int]:
+        """For every parameter of the range, how many of the hits ``xs`` it catches."""
+        diff = [0] * (self.hi - self.lo + 2)
+        for x in xs:
+            for p1, p2 in self.intervals(x, t):
+                diff[p1 - self.lo] += 1
+                diff[p2 - self.lo + 1] -= 1
+        return list(accumulate(diff[:-1]))
+
+    def grid_frames(self, p: int, spec: FindSpec) -> Fraction:
+        """The grid step (click ÷ subdivision) of parameter ``p``, in frames."""
+        return Tempo(self.family, p).frames(spec.rate) / spec.subdivision
+
+
+def _scale(hits: Sequence[SpotHit], tolerance: Fraction) -> int:
+    return math.lcm(tolerance.denominator, *(Fraction(h.frames).denominator for h in hits))
+
+
+def _float_error(x: float, g: float) -> float:
+    r = math.fmod(abs(x), g)
+    return min(r, g - r)
+
+
+# -- one steady tempo -----------------------------------------------------------------------------
+
+
+def fit_hits(hits: Sequence[SpotHit], tempo: Tempo, move: int, spec: FindSpec) -> tuple[HitFit, ...]:
+    """Exactly where each hit falls on ``tempo``'s grid with the downbeat moved by ``move`` frames."""
+    g = tempo.frames(spec.rate) / spec.subdivision
+    per_bar = spec.meter.clicks_per_bar
+    out = []
+    for h in hits:
+        x = Fraction(h.frames) - move
+        n = round(x / g)
+        beats = Fraction(n, spec.subdivision)
+        bar = math.floor(beats / per_bar) + 1
+        error = x - n * g
+        out.append(HitFit(h.label, Fraction(h.frames), bar, beats - (bar - 1) * per_bar + 1, error,
+                          abs(error) <= spec.tolerance))
+    return tuple(out)
+
+
+def find_steady(hits: Sequence[SpotHit], spec: FindSpec, top: int = 10) -> list[Candidate]:
+    """The ``top`` steady tempos (and downbeat moves) ranked by hits caught, then by how close they fall.
+
+    Ties go to frame clicks, then to the smaller move, then to the slower
+    tempo.  Two tempos of the same exact length are listed once, as the frame
+    click.
+    """
+    if not hits:
+        raise TempoError("the cue has no hits to find a tempo for")
+    q = _scale(hits, spec.tolerance)
+    t = int(spec.tolerance * q)
+    xs0 = [int(Fraction(h.frames) * q) for h in hits]
+    floats = [float(h.frames) for h in hits]
+    ranked: list[tuple[tuple[float, ...], Tempo, int]] = []
+    for family in sorted(spec.families, key=lambda f: f.value, reverse=True):  # frame clicks first
+        grid = _Grid(family, spec, q)
+        for move in range(spec.move[0], spec.move[1] + 1):
+            counts = grid.counts([x - move * q for x in xs0], t)
+            ranked.extend(_best_runs(counts, grid, move, floats, spec, top))
+    ranked.sort(key=lambda r: r[0])
+    out: list[Candidate] = []
+    seen: set[tuple[Fraction, int]] = set()
+    for _, tempo, move in ranked:
+        key = (tempo.frames(spec.rate), move)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Candidate(tempo, move, fit_hits(hits, tempo, move, spec)))
+        if len(out) == top:
+            break
+    return out
+
+
+_RUN_SAMPLES = 24
+
+
+def _best_runs(
+    counts: list[int], grid: _Grid, move: int, floats: list[float], spec: FindSpec, top: int
+) -> list[tuple[tuple[float, ...], Tempo, int]]:
+    """The best member of each run of equal counts among the highest counts: enough to fill ``top``."""
+    if not counts:
+        return []
+    levels = sorted(set(counts), reverse=True)
+    out: list[tuple[tuple[float, ...], Tempo, int]] = []
+    tol = float(spec.tolerance)
+    for level in levels:
+        if level == 0 or len(out) >= top:
+            break
+        p = 0
+        while p < len(counts):
+            if counts[p] != level:
+                p += 1
+                continue
+            end = p
+            while end + 1 < len(counts) and counts[end + 1] == level:
+                end += 1
+            members = range(p, end + 1)
+            if len(members) > _RUN_SAMPLES:
+                step = len(members) / _RUN_SAMPLES
+                members = sorted({p, end, *(p + int(i * step) for i in range(_RUN_SAMPLES))})  # type: ignore[assignment]
+            best: tuple[tuple[float, ...], Tempo, int] | None = None
+            for i in members:
+                tempo = Tempo(grid.family, grid.lo + i)
+                g = float(grid.grid_frames(tempo.value, spec))
+                errors = [_float_error(x - move, g) for x in floats]
+                sse = sum(e * e for e in errors if e <= tol + 1e-9)
+                key = (-level, round(sse, 9), 0 if grid.family is Family.FRAME else 1, abs(move), -g)
+                if best is None or key < best[0]:
+                    best = (key, tempo, move)
+            assert best is not None
+            out.append(best)
+            p = end + 1
+    return out
+
+
+# -- the fewest changes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A steady stretch from ``bar`` on."""
+
+    bar: int
+    tempo: Tempo
+
+
+@dataclass(frozen=True)
+class ChangePlan:
+    """A tempo map (first tempo, then a change at each later segment's bar) and how the hits fall on it."""
+
+    segments: tuple[Segment, ...]
+    fits: tuple[HitFit, ...]
+
+    @property
+    def changes(self) -> int:
+        """How many tempo changes it takes."""
+        return len(self.segments) - 1
+
+
+@dataclass(frozen=True)
+class _State:
+    bar: int  # the bar line the current segment starts on
+    anchor: Fraction  # its time, frames from the written start
+    next_hit: int  # the first hit not yet placed in a segment
+    segments: tuple[Segment, ...]
+    sse: float  # squared errors (frames²) of the hits placed so far
+
+
+def _intersect(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _reach(
+    hits: Sequence[SpotHit], state: _State, family: Family, spec: FindSpec
+) -> list[list[tuple[int, int]]]:
+    """``sets[j]``: the family's tempos that, from the state's bar line, catch its next ``j`` hits (j ≥ 1)."""
+    grid = _Grid(family, spec, 1)
+    current = [(grid.lo, grid.hi)]
+    sets: list[list[tuple[int, int]]] = [current]
+    for h in hits[state.next_hit :]:
+        x = Fraction(h.frames) - state.anchor
+        q = math.lcm(x.denominator, spec.tolerance.denominator)
+        scaled = _Grid(family, spec, q)
+        caught = scaled.intervals(int(x * q), int(spec.tolerance * q), current[0][0], current[-1][1])
+        current = _intersect(current, caught)
+        if not current:
+            break
+        sets.append(current)
+    return sets
+
+
+def _representatives(intervals: list[tuple[int, int]], most: int) -> list[int]:
+    out: list[int] = []
+    for lo, hi in intervals:
+        if hi - lo + 1 <= most:
+            out.extend(range(lo, hi + 1))
+        else:
+            out.extend(sorted({lo + (hi - lo) * i // (most - 1) for i in range(most)}))
+    return out
+
+
+def find_changes(
+    hits: Sequence[SpotHit],
+    spec: FindSpec,
+    *,
+    most_changes: int = 16,
+    beam: int = 48,
+    per_interval: int = 8,
+    bars_back: int = 16,
+) -> ChangePlan | None:
+    """The fewest tempo changes, at bar lines, that catch every hit within the tolerance (None: none found).
+
+    A breadth-first search over segments: from a bar line, every tempo that
+    catches the next hits is found by intersecting their intervals; the
+    segment may end at any bar line before the first hit it misses (up to
+    ``bars_back`` of them), and the next segment starts there.  Each round
+    keeps, for every count of hits placed, the ``beam`` states whose hits
+    fall closest; the first round that places every hit gives the plan with
+    the fewest changes found, the closest of its plans.  The downbeat stays
+    where the sheet writes it.
+    """
+    if not hits:
+        raise TempoError("the cue has no hits to find a tempo for")
+    hits = sorted(hits, key=lambda h: h.frames)
+    per_bar = spec.meter.clicks_per_bar
+    layer = [_State(1, Fraction(0), 0, (), 0.0)]
+    for _ in range(most_changes + 1):
+        finished: list[tuple[float, tuple[Segment, ...]]] = []
+        successors: dict[tuple[int, Fraction, int], _State] = {}
+        for state in layer:
+            for family in spec.families:
+                sets = _reach(hits, state, family, spec)
+                reached = len(sets) - 1
+                remaining = len(hits) - state.next_hit
+                if reached == remaining:
+                    for p in _representatives(sets[-1], per_interval):
+                        tempo = Tempo(family, p)
+                        sse = state.sse + _sse(hits[state.next_hit :], state.anchor, tempo, spec)
+                        finished.append((sse, (*state.segments, Segment(state.bar, tempo))))
+                    continue
+                _successors(hits, state, family, sets, spec, per_bar, per_interval, bars_back, successors)
+        if finished:
+            finished.sort(key=lambda f: f[0])
+            segments = finished[0][1]
+            return ChangePlan(segments, fit_plan(hits, segments, spec))
+        layer = _prune(list(successors.values()), beam)
+        if not layer:
+            return None
+    return None
+
+
+def _successors(
+    hits: Sequence[SpotHit],
+    state: _State,
+    family: Family,
+    sets: list[list[tuple[int, int]]],
+    spec: FindSpec,
+    per_bar: int,
+    per_interval: int,
+    bars_back: int,
+    out: dict[tuple[int, Fraction, int], _State],
+) -> None:
+    """Every next state: a tempo that catches the next hits, changing at a bar line before the first it misses."""
+    reached = len(sets) - 1
+    if reached == 0:
+        return
+    first = state.next_hit
+    miss = hits[first + reached]
+    limit = Fraction(miss.frames) + spec.tolerance
+    times = [Fraction(h.frames) for h in hits]
+    a = float(state.anchor)
+    for p in _representatives(sets[reached], per_interval):
+        tempo = Tempo(family, p)
+        bar_frames = tempo.frames(spec.rate) * per_bar
+        g = float(bar_frames) / per_bar / spec.subdivision
+        # squared errors of the hits this tempo places, summed hit by hit
+        running = list(accumulate((_float_error(float(t) - a, g) ** 2 for t in times[first : first + reached]),
+                                  initial=state.sse))
+        # The latest bar line at or before the missed hit (plus tolerance: it may land on the new downbeat).
+        last = state.bar + math.floor((limit - state.anchor) / bar_frames)
+        for bar in range(last, max(state.bar, last - bars_back), -1):
+            anchor = state.anchor + (bar - state.bar) * bar_frames
+            k = bisect.bisect_left(times, anchor, lo=first)
+            if k == first or k > first + reached:
+                continue  # a segment must place a hit, and only hits its tempo catches
+            key = (bar, anchor, k)
+            if key not in out:
+                out[key] = _State(bar, anchor, k, (*state.segments, Segment(state.bar, tempo)), running[k - first])
+
+
+def _sse(hits: Sequence[SpotHit], anchor: Fraction, tempo: Tempo, spec: FindSpec) -> float:
+    g = float(tempo.frames(spec.rate) / spec.subdivision)
+    a = float(anchor)
+    return sum(_float_error(float(h.frames) - a, g) ** 2 for h in hits)
+
+
+def _prune(states: list[_State], beam: int) -> list[_State]:
+    """The ``beam`` closest states for each count of hits placed, so that slow starters are not crowded out."""
+    groups: dict[int, list[_State]] = {}
+    for s in states:
+        groups.setdefault(s.next_hit, []).append(s)
+    out: list[_State] = []
+    for k in sorted(groups, reverse=True):
+        out.extend(sorted(groups[k], key=lambda s: (len(s.segments), s.sse, -s.bar))[:beam])
+    return out
+
+
+def fit_plan(hits: Sequence[SpotHit], segments: Sequence[Segment], spec: FindSpec) -> tuple[HitFit, ...]:
+    """Exactly where each hit falls on a piecewise-steady tempo map (meter fixed, changes at bar lines)."""
+    per_bar = spec.meter.clicks_per_bar
+    anchors: list[Fraction] = [Fraction(0)]
+    for a, b in pairwise(segments):
+        anchors.append(anchors[-1] + (b.bar - a.bar) * per_bar * a.tempo.frames(spec.rate))
+    out = []
+    for h in sorted(hits, key=lambda h: h.frames):
+        i = max((k for k, a in enumerate(anchors) if a <= h.frames), default=0)
+        seg, anchor = segments[i], anchors[i]
+        g = seg.tempo.frames(spec.rate) / spec.subdivision
+        x = Fraction(h.frames) - anchor
+        n = round(x / g)
+        beats = Fraction(n, spec.subdivision)
+        bar_offset = math.floor(beats / per_bar)
+        bar = seg.bar + bar_offset
+        error = x - n * g
+        out.append(HitFit(h.label, Fraction(h.frames), bar, beats - bar_offset * per_bar + 1, error,
+                          abs(error) <= spec.tolerance))
+    return tuple(out)
