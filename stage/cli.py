@@ -159,6 +159,7 @@ def register_info(commands: Subcommands) -> None:
     p.add_argument("cues", metavar="CUES", type=Path, help="the cue sheet (TOML)")
     p.add_argument("--cue", action="append", default=[], metavar="ID", help="only this cue (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--pdf", type=Path, metavar="FILE", help="also write the breakdown as a printable PDF (A4)")
     p.set_defaults(run=run_info)
 
 
@@ -173,7 +174,19 @@ def run_info(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(format_breakdown(sheet, breakdowns))
+    if args.pdf is not None:
+        _write_pdf(args.pdf, sheet, args.cue, report=sys.stderr if args.json else sys.stdout)
     return EXIT_OK
+
+
+def _write_pdf(path: Path, sheet: CueSheet, cue_ids: list[str], report: TextIO) -> None:
+    from stage.adapters.pdfsheet import write_breakdown_pdf  # noqa: PLC0415 - reportlab only when printing
+    from stage.core.paper import paper_cue  # noqa: PLC0415
+
+    cues = [sheet.cue(i) for i in cue_ids] if cue_ids else list(sheet.cues)
+    title = sheet.title or "(untitled)"
+    pages = write_breakdown_pdf(path, [paper_cue(sheet, c) for c in cues], f"{title}: cue breakdown")
+    print(f"wrote {path}: {_plural(pages, 'page')}, {_plural(len(cues), 'cue')}", file=report)
 
 
 # -- import-midi -----------------------------------------------------------------------
