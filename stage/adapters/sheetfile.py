@@ -60,8 +60,9 @@ def _cue_table(cue: SpottedCue, tempo: str | float | None, meter: str) -> Table:
         t.add("title", cue.title)
     t.add("start", str(cue.start))
     if tempo is None:
-        t.add("free", value=True)
-        t["free"].comment("no tempo yet: stage tempo CUES --cue " + cue.id)
+        free = tomlkit.item(True)  # noqa: FBT003 - a TOML value, not a flag
+        free.comment(f"no tempo yet: stage tempo CUES --cue {cue.id}")
+        t.add("free", free)
     else:
         t.add("tempo", tempo)
         t.add("meter", meter)
@@ -119,7 +120,7 @@ def apply_tempo_edit(text: str, cue_id: str, edit: TempoEdit) -> str:
     def place_tempo() -> None:
         new.add("tempo", edit.tempo)
         if edit.note:
-            new["tempo"].comment(edit.note)
+            new.item("tempo").comment(edit.note)
         new.add("meter", edit.meter)
 
     for key, item in old.value.body:
