@@ -118,9 +118,10 @@ def apply_tempo_edit(text: str, cue_id: str, edit: TempoEdit) -> str:
     placed = False
 
     def place_tempo() -> None:
-        new.add("tempo", edit.tempo)
+        tempo = tomlkit.item(edit.tempo)
         if edit.note:
-            new.item("tempo").comment(edit.note)
+            tempo.comment(edit.note)
+        new.add("tempo", tempo)
         new.add("meter", edit.meter)
 
     for key, item in old.value.body:

@@ -24,6 +24,7 @@ notes; a hit's comment is kept beside it.  Every line that cannot be used is a
 from __future__ import annotations
 
 import csv
+import dataclasses
 import enum
 import io
 import math
@@ -174,6 +175,7 @@ def read_pro_tools(text: str, rate: Rate | None = None) -> MarkerList:
 
     columns: list[str] = []
     markers: list[Marker] = []
+    follows = 0  # the last line that belongs to the last marker
     for i in range(start_index + 1, len(lines)):
         n, line = i + 1, lines[i]
         if not columns:
@@ -187,11 +189,20 @@ def read_pro_tools(text: str, rate: Rate | None = None) -> MarkerList:
         if not line.strip():
             continue
         if _MARKER_RE.match(line) is None:
+            fields = line.split("\t")
+            if markers and len(fields) > 5 and not any(f.strip() for f in fields[:5]) and follows == n - 1:
+                # A comment with a line break: the rest comes on a line whose other columns are blank.
+                last = markers[-1]
+                more = "\t".join(fields[5:]).strip()
+                markers[-1] = dataclasses.replace(last, comment=f"{last.comment}\n{more}".strip())
+                follows = n
+                continue
             problems.append(_continuation(n, line))
             continue
         marker = _pt_marker(n, line, columns, rate, session_start, sample_rate, problems)
         if marker is not None:
             markers.append(marker)
+            follows = n
     return MarkerList(tuple(markers), tuple(problems), rate, title)
 
 
@@ -215,6 +226,7 @@ def _pt_marker(
         return None
     location, reference, units = fields[1].strip(), fields[2].strip(), fields[3].strip()
     name, comment = _name_and_comment(fields[4:], with_track="TRACK TYPE" in columns)
+    name = " ".join(name.split())  # a tab typed into a name is a space to the reader
     if _TC_RE.match(location):
         try:
             tc = _timecode(location, rate)

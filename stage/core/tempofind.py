@@ -321,19 +321,23 @@ def _best_runs(
             end = p
             while end + 1 < len(counts) and counts[end + 1] == level:
                 end += 1
-            members = range(p, end + 1)
-            if len(members) > _RUN_SAMPLES:
-                step = len(members) / _RUN_SAMPLES
-                members = sorted({p, end, *(p + int(i * step) for i in range(_RUN_SAMPLES))})  # type: ignore[assignment]
             best: tuple[tuple[float, ...], Tempo, int] | None = None
-            for i in members:
-                tempo = Tempo(grid.family, grid.lo + i)
-                g = float(grid.grid_frames(tempo.value, spec))
-                errors = [_float_error(x - move, g) for x in floats]
-                sse = sum(e * e for e in errors if e <= tol + 1e-9)
-                key = (-level, round(sse, 9), 0 if grid.family is Family.FRAME else 1, abs(move), -g)
-                if best is None or key < best[0]:
-                    best = (key, tempo, move)
+            step = max(1, (end - p + 1) // _RUN_SAMPLES)
+            # Sample a long run, then look closely around the best sample.
+            for sampled in (range(p, end + 1, step), None):
+                around = sampled
+                if around is None:
+                    assert best is not None
+                    centre = best[1].value - grid.lo
+                    around = range(max(p, centre - step), min(end, centre + step) + 1)
+                for i in around:
+                    tempo = Tempo(grid.family, grid.lo + i)
+                    g = float(grid.grid_frames(tempo.value, spec))
+                    errors = [_float_error(x - move, g) for x in floats]
+                    sse = sum(e * e for e in errors if e <= tol + 1e-9)
+                    key = (-level, round(sse, 9), 0 if grid.family is Family.FRAME else 1, abs(move), -g)
+                    if best is None or key < best[0]:
+                        best = (key, tempo, move)
             assert best is not None
             out.append(best)
             p = end + 1
