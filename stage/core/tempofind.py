@@ -377,20 +377,6 @@ class _State:
     sse: float  # squared errors (frames²) of the hits placed so far
 
 
-def _intersect(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
 def _reach(
     hits: Sequence[SpotHit], state: _State, family: Family, spec: FindSpec
 ) -> list[list[tuple[int, int]]]:
@@ -402,8 +388,9 @@ def _reach(
         x = Fraction(h.frames) - state.anchor
         q = math.lcm(x.denominator, spec.tolerance.denominator)
         scaled = _Grid(family, spec, q)
-        caught = scaled.intervals(int(x * q), int(spec.tolerance * q), current[0][0], current[-1][1])
-        current = _intersect(current, caught)
+        xq, tq = int(x * q), int(spec.tolerance * q)
+        # Within each interval still open: a few grid points each, where the whole range would have thousands.
+        current = [part for lo, hi in current for part in scaled.intervals(xq, tq, lo, hi)]
         if not current:
             break
         sets.append(current)
@@ -443,35 +430,58 @@ def find_changes(
     if not hits:
         raise TempoError("the cue has no hits to find a tempo for")
     hits = sorted(hits, key=lambda h: h.frames)
+    times = [Fraction(h.frames) for h in hits]
+    floats = [float(t) for t in times]
     per_bar = spec.meter.clicks_per_bar
     layer = [_State(1, Fraction(0), 0, (), 0.0)]
     for _ in range(most_changes + 1):
         finished: list[tuple[float, tuple[Segment, ...]]] = []
-        successors: dict[tuple[int, Fraction, int], _State] = {}
+        successors: dict[tuple[int, float, int], _Next] = {}
         for state in layer:
             for family in spec.families:
                 sets = _reach(hits, state, family, spec)
                 reached = len(sets) - 1
-                remaining = len(hits) - state.next_hit
-                if reached == remaining:
+                if reached == len(hits) - state.next_hit:
                     for p in _representatives(sets[-1], per_interval):
                         tempo = Tempo(family, p)
                         sse = state.sse + _sse(hits[state.next_hit :], state.anchor, tempo, spec)
                         finished.append((sse, (*state.segments, Segment(state.bar, tempo))))
                     continue
-                _successors(hits, state, family, sets, spec, per_bar, per_interval, bars_back, successors)
+                _successors(floats, state, family, sets, spec, per_bar, per_interval, bars_back, successors)
         if finished:
             finished.sort(key=lambda f: f[0])
             segments = finished[0][1]
             return ChangePlan(segments, fit_plan(hits, segments, spec))
-        layer = _prune(list(successors.values()), beam)
+        layer = [n.state(times, spec, per_bar) for n in _prune(list(successors.values()), beam)]
         if not layer:
             return None
     return None
 
 
+@dataclass(frozen=True)
+class _Next:
+    """A next state before its exact anchor is worked out (most are pruned before they need it)."""
+
+    parent: _State
+    tempo: Tempo
+    bars: int  # bars of the tempo from the parent's bar line
+    next_hit: int
+    sse: float
+
+    def state(self, times: list[Fraction], spec: FindSpec, per_bar: int) -> _State:
+        anchor = self.parent.anchor + self.bars * per_bar * self.tempo.frames(spec.rate)
+        # The float search placed the hits; the exact anchor has the last word on a hit right at the bar line.
+        k = self.next_hit
+        while k > self.parent.next_hit and times[k - 1] >= anchor:
+            k -= 1
+        while k < len(times) and times[k] < anchor:
+            k += 1
+        segments = (*self.parent.segments, Segment(self.parent.bar, self.tempo))
+        return _State(self.parent.bar + self.bars, anchor, k, segments, self.sse)
+
+
 def _successors(
-    hits: Sequence[SpotHit],
+    floats: list[float],
     state: _State,
     family: Family,
     sets: list[list[tuple[int, int]]],
@@ -479,34 +489,34 @@ def _successors(
     per_bar: int,
     per_interval: int,
     bars_back: int,
-    out: dict[tuple[int, Fraction, int], _State],
+    out: dict[tuple[int, float, int], _Next],
 ) -> None:
     """Every next state: a tempo that catches the next hits, changing at a bar line before the first it misses."""
     reached = len(sets) - 1
     if reached == 0:
         return
     first = state.next_hit
-    miss = hits[first + reached]
-    limit = Fraction(miss.frames) + spec.tolerance
-    times = [Fraction(h.frames) for h in hits]
+    limit = floats[first + reached] + float(spec.tolerance)
     a = float(state.anchor)
     for p in _representatives(sets[reached], per_interval):
         tempo = Tempo(family, p)
-        bar_frames = tempo.frames(spec.rate) * per_bar
-        g = float(bar_frames) / per_bar / spec.subdivision
+        bar_frames = float(tempo.frames(spec.rate)) * per_bar
+        g = bar_frames / per_bar / spec.subdivision
         # squared errors of the hits this tempo places, summed hit by hit
-        running = list(accumulate((_float_error(float(t) - a, g) ** 2 for t in times[first : first + reached]),
+        running = list(accumulate((_float_error(t - a, g) ** 2 for t in floats[first : first + reached]),
                                   initial=state.sse))
-        # The latest bar line at or before the missed hit (plus tolerance: it may land on the new downbeat).
-        last = state.bar + math.floor((limit - state.anchor) / bar_frames)
-        for bar in range(last, max(state.bar, last - bars_back), -1):
-            anchor = state.anchor + (bar - state.bar) * bar_frames
-            k = bisect.bisect_left(times, anchor, lo=first)
+        # From the latest bar line at or before the missed hit (plus tolerance: it may land on the new
+        # downbeat) back to the first that still places a hit.
+        last = math.floor((limit - a) / bar_frames)
+        lowest = max(1, math.floor((floats[first] - a) / bar_frames), last - bars_back + 1)
+        for bars in range(last, lowest - 1, -1):
+            anchor = a + bars * bar_frames
+            k = bisect.bisect_left(floats, anchor, lo=first)
             if k == first or k > first + reached:
                 continue  # a segment must place a hit, and only hits its tempo catches
-            key = (bar, anchor, k)
+            key = (state.bar + bars, round(anchor, 9), k)
             if key not in out:
-                out[key] = _State(bar, anchor, k, (*state.segments, Segment(state.bar, tempo)), running[k - first])
+                out[key] = _Next(state, tempo, bars, k, running[k - first])
 
 
 def _sse(hits: Sequence[SpotHit], anchor: Fraction, tempo: Tempo, spec: FindSpec) -> float:
@@ -515,14 +525,14 @@ def _sse(hits: Sequence[SpotHit], anchor: Fraction, tempo: Tempo, spec: FindSpec
     return sum(_float_error(float(h.frames) - a, g) ** 2 for h in hits)
 
 
-def _prune(states: list[_State], beam: int) -> list[_State]:
+def _prune(states: list[_Next], beam: int) -> list[_Next]:
     """The ``beam`` closest states for each count of hits placed, so that slow starters are not crowded out."""
-    groups: dict[int, list[_State]] = {}
+    groups: dict[int, list[_Next]] = {}
     for s in states:
         groups.setdefault(s.next_hit, []).append(s)
-    out: list[_State] = []
+    out: list[_Next] = []
     for k in sorted(groups, reverse=True):
-        out.extend(sorted(groups[k], key=lambda s: (len(s.segments), s.sse, -s.bar))[:beam])
+        out.extend(sorted(groups[k], key=lambda s: (s.sse, -s.bars))[:beam])
     return out
 
 
