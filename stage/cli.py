@@ -440,7 +440,8 @@ def _write_tempo(
     if use_plan and plan is not None:
         first, *rest = plan.segments
         edit = TempoEdit(cue.start, first.tempo.toml, meter, tuple((s.bar, s.tempo.toml) for s in rest),
-                         f"{_plural(plan.changes, 'change')} catch every hit within {args.tolerance} f")
+                         f"{_plural(plan.changes, 'change')} {'catches' if plan.changes == 1 else 'catch'} "
+                         f"every hit within {args.tolerance} f")
     elif steady:
         best = steady[0]
         edit = TempoEdit(cue.start + best.move, best.tempo.toml, meter, (),

@@ -73,7 +73,8 @@ def format_tempo_report(cue: Cue, spec: FindSpec, steady: Sequence[Candidate], p
     if plan is not None:
         lines.append("")
         caught = sum(1 for f in plan.fits if f.caught)
-        lines.append(f"changes: {plan.changes} tempo change{'s' if plan.changes != 1 else ''} at bar lines catch "
+        verb = "catches" if plan.changes == 1 else "catch"
+        lines.append(f"changes: {plan.changes} tempo change{'s' if plan.changes != 1 else ''} at bar lines {verb} "
                      f"{caught}/{n} hits")
         lines.extend(_fit_rows(cue, plan.fits, spec))
         lines.append("")

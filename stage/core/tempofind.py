@@ -269,8 +269,8 @@ def find_steady(hits: Sequence[SpotHit], spec: FindSpec, top: int = 10) -> list[
     """The ``top`` steady tempos (and downbeat moves) ranked by hits caught, then by how close they fall.
 
     Ties go to frame clicks, then to the smaller move, then to the slower
-    tempo.  Two tempos of the same exact length are listed once, as the frame
-    click.
+    tempo.  Tempos within 0.005 clicks per minute of one already listed (a
+    frame click and its rounded clicks per minute) are listed once.
     """
     if not hits:
         raise TempoError("the cue has no hits to find a tempo for")
@@ -286,9 +286,10 @@ def find_steady(hits: Sequence[SpotHit], spec: FindSpec, top: int = 10) -> list[
             ranked.extend(_best_runs(counts, grid, move, floats, spec, top))
     ranked.sort(key=lambda r: r[0])
     out: list[Candidate] = []
-    seen: set[tuple[Fraction, int]] = set()
+    seen: set[tuple[int, int]] = set()
     for _, tempo, move in ranked:
-        key = (tempo.frames(spec.rate), move)
+        # Tempos that print alike (12-0 at 23.976 and 119.88) are one candidate: the better placed is kept.
+        key = (round(tempo.clicks_per_minute(spec.rate) * 100), move)
         if key in seen:
             continue
         seen.add(key)

@@ -96,12 +96,12 @@ def test_csv_without_header() -> None:
 
 
 def test_pairing_problems_name_their_lines() -> None:
-    rows = "\n".join([
-        "01:00:00:00,1M1 start",   # 1: never ends
-        "01:00:01:00,1M2 end",     # 2: ends a cue that has not started
-        "01:00:02:00,1M3 start",   # 3: starts while 1M1 is open
-        "01:00:03:00,a hit",       # 4: belongs to 1M1, which has no end
-    ]) + "\n"
+    rows = (
+        "01:00:00:00,1M1 start\n"  # 1: never ends
+        "01:00:01:00,1M2 end\n"  # 2: ends a cue that has not started
+        "01:00:02:00,1M3 start\n"  # 3: starts while 1M1 is open
+        "01:00:03:00,a hit\n"  # 4: belongs to 1M1, which has no end
+    )
     spotting = spot(read_csv(rows, RATES["24"]).markers)
     assert spotting.cues == ()
     assert where(spotting.problems) == [("line 1", "marker"), ("line 2", "marker"), ("line 3", "marker"),
