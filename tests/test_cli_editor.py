@@ -192,3 +192,13 @@ def test_info_pdf_to_a_folder_that_does_not_exist(tmp_path: Path) -> None:
     done = stage("info", DEMO, "--pdf", tmp_path / "no" / "such.pdf")
     assert done.returncode == 1
     assert done.stderr.startswith("stage: cannot write")
+
+
+def test_the_worked_example_in_the_docs_is_what_the_commands_make(tmp_path: Path) -> None:
+    session = tmp_path / EXAMPLE.name
+    shutil.copy(EXAMPLE, session)
+    sheet = tmp_path / "lighthouse-r2.toml"
+    assert stage("spot", session, "-o", sheet).returncode == 0
+    assert stage("tempo", sheet, "--cue", "2M1", "--range", "90-150", "--write").returncode == 0
+    expected = (REPO / "docs" / "examples" / "lighthouse-r2.toml").read_text(encoding="utf-8")
+    assert sheet.read_text(encoding="utf-8") == expected
