@@ -414,6 +414,7 @@ def find_changes(
     *,
     most_changes: int = 16,
     beam: int = 48,
+    most_states: int = 400,
     per_interval: int = 8,
     bars_back: int = 16,
 ) -> ChangePlan | None:
@@ -424,7 +425,7 @@ def find_changes(
     segment may end at any bar line before the first hit it misses (up to
     ``bars_back`` of them), and the next segment starts there.  Each round
     keeps, for every count of hits placed, the ``beam`` states whose hits
-    fall closest; the first round that places every hit gives the plan with
+    fall closest (``most_states`` in all); the first round that places every hit gives the plan with
     the fewest changes found, the closest of its plans.  The downbeat stays
     where the sheet writes it.
     """
@@ -453,7 +454,7 @@ def find_changes(
             finished.sort(key=lambda f: f[0])
             segments = finished[0][1]
             return ChangePlan(segments, fit_plan(hits, segments, spec))
-        layer = [n.state(times, spec, per_bar) for n in _prune(list(successors.values()), beam)]
+        layer = [n.state(times, spec, per_bar) for n in _prune(list(successors.values()), beam, most_states)]
         if not layer:
             return None
     return None
@@ -526,14 +527,20 @@ def _sse(hits: Sequence[SpotHit], anchor: Fraction, tempo: Tempo, spec: FindSpec
     return sum(_float_error(float(h.frames) - a, g) ** 2 for h in hits)
 
 
-def _prune(states: list[_Next], beam: int) -> list[_Next]:
-    """The ``beam`` closest states for each count of hits placed, so that slow starters are not crowded out."""
+def _prune(states: list[_Next], beam: int, most: int) -> list[_Next]:
+    """The ``beam`` closest states for each count of hits placed, so that slow starters are not crowded out,
+    and at most ``most`` in all: taken rank by rank across the counts, the furthest first."""
     groups: dict[int, list[_Next]] = {}
     for s in states:
         groups.setdefault(s.next_hit, []).append(s)
+    ranked = [sorted(groups[k], key=lambda s: (s.sse, -s.bars))[:beam] for k in sorted(groups, reverse=True)]
     out: list[_Next] = []
-    for k in sorted(groups, reverse=True):
-        out.extend(sorted(groups[k], key=lambda s: (s.sse, -s.bars))[:beam])
+    for rank in range(beam):
+        for group in ranked:
+            if rank < len(group):
+                out.append(group[rank])
+                if len(out) == most:
+                    return out
     return out
 
 
