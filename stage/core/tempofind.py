@@ -225,11 +225,33 @@ class _Grid:
 
     def counts(self, xs: Sequence[int], t: int) -> list[int]:
         """For every parameter of the range, how many of the hits ``xs`` it catches."""
-        diff = [0] * (self.hi - self.lo + 2)
-        for x in xs:
-            for p1, p2 in self.intervals(x, t):
-                diff[p1 - self.lo] += 1
-                diff[p2 - self.lo + 1] -= 1
+        lo, hi, a, b = self.lo, self.hi, self.a, self.b
+        diff = [0] * (hi - lo + 2)
+        for x in map(abs, xs):
+            if x <= t:
+                diff[0] += 1
+                diff[-1] -= 1
+                continue
+            # The same intervals as `intervals`, built by comprehensions: this is the finder's inner loop.
+            if self.family is Family.BPM:
+                ns = range(max(1, -(-lo * b * (x - t) // a)), hi * b * (x + t) // a + 1)
+                d1, d2 = b * (x + t), b * (x - t)
+                starts = [-(-n * a // d1) for n in ns]
+                ends = [n * a // d2 for n in ns]
+            else:
+                ns = range(a * (x + t) // (lo * b), max(1, -(-a * (x - t) // (hi * b))) - 1, -1)
+                u1, u2 = a * (x - t), a * (x + t)
+                starts = [-(-u1 // (n * b)) for n in ns]
+                ends = [u2 // (n * b) for n in ns]
+            if not ends:
+                continue
+            # Clip to the range; neighbouring intervals of one hit may overlap: count each tempo once.
+            ends = [min(e, hi) for e in ends]
+            starts = [max(s, e + 1, lo) for s, e in zip(starts, [lo - 1, *ends[:-1]], strict=True)]
+            for s, e in zip(starts, ends, strict=True):
+                if s <= e:
+                    diff[s - lo] += 1
+                    diff[e - lo + 1] -= 1
         return list(accumulate(diff[:-1]))
 
     def grid_frames(self, p: int, spec: FindSpec) -> Fraction:
@@ -305,7 +327,10 @@ _RUN_SAMPLES = 24
 def _best_runs(
     counts: list[int], grid: _Grid, move: int, floats: list[float], spec: FindSpec, top: int
 ) -> list[tuple[tuple[float, ...], Tempo, int]]:
-    """The best member of each run of equal counts among the highest counts: enough to fill ``top``."""
+    """The best member of each run of equal counts among the highest counts: enough to fill ``top``.
+
+    A level with very many runs (a low count) is sampled: its widest runs only.
+    """
     if not counts:
         return []
     levels = sorted(set(counts), reverse=True)
@@ -314,14 +339,7 @@ def _best_runs(
     for level in levels:
         if level == 0 or len(out) >= top:
             break
-        p = 0
-        while p < len(counts):
-            if counts[p] != level:
-                p += 1
-                continue
-            end = p
-            while end + 1 < len(counts) and counts[end + 1] == level:
-                end += 1
+        for p, end in _runs([i for i, c in enumerate(counts) if c == level]):
             best: tuple[tuple[float, ...], Tempo, int] | None = None
             step = max(1, (end - p + 1) // _RUN_SAMPLES)
             # Sample a long run, then look closely around the best sample.
@@ -341,8 +359,23 @@ def _best_runs(
                         best = (key, tempo, move)
             assert best is not None
             out.append(best)
-            p = end + 1
     return out
+
+
+_MOST_RUNS = 64
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive indices as (first, last); of many, the widest (they leave the hits most room)."""
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    if len(runs) > _MOST_RUNS:
+        runs = sorted(sorted(runs, key=lambda r: r[0] - r[1])[:_MOST_RUNS])
+    return runs
 
 
 # -- the fewest changes ---------------------------------------------------------------------------

@@ -111,3 +111,29 @@ def test_hits_on_a_piecewise_tempo_are_all_caught_with_no_more_changes(
     times = [c.time * rate.fps for c in clicks.clicks]
     for x in frames:
         assert min(abs(t - x) for t in times) <= 1, f"hit at frame {x} is not within a frame of a click"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(RATE_NAMES),
+    st.lists(st.integers(-30, 2000), min_size=1, max_size=8),
+    st.sampled_from([F(0), F(1, 4), F(1, 2), F(1), F(5, 2)]),
+    st.integers(1, 4),
+    st.integers(40, 200),
+)
+def test_the_counts_are_the_hits_each_tempo_catches_exactly(
+    rate_name: str, frames: list[int], tolerance: Fraction, subdivision: int, lowest: int
+) -> None:
+    """The interval counting agrees, tempo by tempo, with measuring every hit on that tempo's grid."""
+    from stage.core.tempofind import _Grid  # noqa: PLC0415 - the counting itself is under test
+
+    rate = RATES[rate_name]
+    spec = FindSpec(rate, FOUR, F(lowest), F(lowest + 1), tolerance, subdivision)
+    hits = [SpotHit(str(x), F(x)) for x in frames]
+    q = tolerance.denominator
+    for family in Family:
+        grid = _Grid(family, spec, q)
+        counts = grid.counts([x * q for x in frames], int(tolerance * q))
+        for i, count in enumerate(counts):
+            fits = fit_hits(hits, Tempo(family, grid.lo + i), 0, spec)
+            assert count == sum(1 for f in fits if f.caught), (family, grid.lo + i)
