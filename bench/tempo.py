@@ -20,7 +20,8 @@ import time
 from fractions import Fraction
 
 from stage.core.tempo import Meter
-from stage.core.tempofind import FindSpec, SpotHit, find_changes, find_steady
+from stage.core.tempochanges import find_changes
+from stage.core.tempofind import FindSpec, SpotHit, find_steady
 from stage.core.timecode import RATES
 
 RATE = RATES["23.976"]

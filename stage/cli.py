@@ -28,7 +28,8 @@ from stage.core.cuesheet import Cue, CueSheet, load_cue_sheet, parse_cue_sheet
 from stage.core.eventlist import events_csv
 from stage.core.tempo import Meter
 from stage.core.tempo_report import format_tempo_report, tempo_report
-from stage.core.tempofind import Candidate, ChangePlan, Family, FindSpec, SpotHit, find_changes, find_steady
+from stage.core.tempochanges import ChangePlan, find_changes
+from stage.core.tempofind import Candidate, Family, FindSpec, SpotHit, find_steady
 from stage.core.timecode import Timecode, parse_rate
 from stage.errors import CueSheetError, MidiError, NotFound, Problem, RenderError, StageError
 

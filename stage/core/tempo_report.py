@@ -9,7 +9,8 @@ from typing import Any
 from stage.core.breakdown import decimal_text, format_position, text_table
 from stage.core.cuesheet import Cue
 from stage.core.tempo import frame_click
-from stage.core.tempofind import Candidate, ChangePlan, FindSpec, HitFit, Tempo
+from stage.core.tempochanges import ChangePlan
+from stage.core.tempofind import Candidate, FindSpec, HitFit, Tempo
 from stage.core.timecode import Timecode
 
 __all__ = ["change_blocks", "format_tempo_report", "tempo_report"]

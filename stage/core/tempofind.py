@@ -13,19 +13,18 @@ is one interval of the family's integer parameter (eighths of a frame, or
 hundredths of a click per minute).  Adding those intervals into a difference
 array counts, for every tempo of the range at once, how many hits it
 catches; only the best few are then measured exactly (:class:`Fraction`).
-The changes search (:func:`find_changes`) intersects the same intervals hit by
-hit to learn how far each tempo reaches from a bar line.
+The changes search (:mod:`stage.core.tempochanges`) intersects the same
+intervals hit by hit to learn how far each tempo reaches from a bar line.
 """
 
 from __future__ import annotations
 
-import bisect
 import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import accumulate, pairwise
+from itertools import accumulate
 
 from stage.core.tempo import MAX_CLICKS_PER_MINUTE, MIN_CLICKS_PER_MINUTE, Meter
 from stage.core.timecode import Rate
@@ -33,16 +32,15 @@ from stage.errors import TempoError
 
 __all__ = [
     "Candidate",
-    "ChangePlan",
     "Family",
     "FindSpec",
     "HitFit",
-    "Segment",
     "SpotHit",
     "Tempo",
-    "find_changes",
+    "TempoGrid",
     "find_steady",
     "fit_hits",
+    "grid_distance",
 ]
 
 
@@ -171,8 +169,11 @@ class Candidate:
 # -- the intervals of tempos that catch one hit ---------------------------------------------------
 
 
-class _Grid:
-    """Interval arithmetic of one family, in integers: frames are scaled by ``q`` so every input is whole."""
+class TempoGrid:
+    """Interval arithmetic of one family, in integers: frames are scaled by ``q`` so every input is whole.
+
+    ``lo``..``hi`` is the family's parameter range for the spec's tempo range.
+    """
 
     def __init__(self, family: Family, spec: FindSpec, q: int) -> None:
         self.family = family
@@ -263,7 +264,8 @@ def _scale(hits: Sequence[SpotHit], tolerance: Fraction) -> int:
     return math.lcm(tolerance.denominator, *(Fraction(h.frames).denominator for h in hits))
 
 
-def _float_error(x: float, g: float) -> float:
+def grid_distance(x: float, g: float) -> float:
+    """How far ``x`` lies from the nearest multiple of ``g`` (floats: for ranking, never for the answer)."""
     r = math.fmod(abs(x), g)
     return min(r, g - r)
 
@@ -302,7 +304,7 @@ def find_steady(hits: Sequence[SpotHit], spec: FindSpec, top: int = 10) -> list[
     floats = [float(h.frames) for h in hits]
     ranked: list[tuple[tuple[float, ...], Tempo, int]] = []
     for family in sorted(spec.families, key=lambda f: f.value, reverse=True):  # frame clicks first
-        grid = _Grid(family, spec, q)
+        grid = TempoGrid(family, spec, q)
         for move in range(spec.move[0], spec.move[1] + 1):
             counts = grid.counts([x - move * q for x in xs0], t)
             ranked.extend(_best_runs(counts, grid, move, floats, spec, top))
@@ -325,7 +327,7 @@ _RUN_SAMPLES = 24
 
 
 def _best_runs(
-    counts: list[int], grid: _Grid, move: int, floats: list[float], spec: FindSpec, top: int
+    counts: list[int], grid: TempoGrid, move: int, floats: list[float], spec: FindSpec, top: int
 ) -> list[tuple[tuple[float, ...], Tempo, int]]:
     """The best member of each run of equal counts among the highest counts: enough to fill ``top``.
 
@@ -352,7 +354,7 @@ def _best_runs(
                 for i in around:
                     tempo = Tempo(grid.family, grid.lo + i)
                     g = float(grid.grid_frames(tempo.value, spec))
-                    errors = [_float_error(x - move, g) for x in floats]
+                    errors = [grid_distance(x - move, g) for x in floats]
                     sse = sum(e * e for e in errors if e <= tol + 1e-9)
                     key = (-level, round(sse, 9), 0 if grid.family is Family.FRAME else 1, abs(move), -g)
                     if best is None or key < best[0]:
@@ -376,224 +378,3 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
     if len(runs) > _MOST_RUNS:
         runs = sorted(sorted(runs, key=lambda r: r[0] - r[1])[:_MOST_RUNS])
     return runs
-
-
-# -- the fewest changes ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A steady stretch from ``bar`` on."""
-
-    bar: int
-    tempo: Tempo
-
-
-@dataclass(frozen=True)
-class ChangePlan:
-    """A tempo map (first tempo, then a change at each later segment's bar) and how the hits fall on it."""
-
-    segments: tuple[Segment, ...]
-    fits: tuple[HitFit, ...]
-
-    @property
-    def changes(self) -> int:
-        """How many tempo changes it takes."""
-        return len(self.segments) - 1
-
-
-@dataclass(frozen=True)
-class _State:
-    bar: int  # the bar line the current segment starts on
-    anchor: Fraction  # its time, frames from the written start
-    next_hit: int  # the first hit not yet placed in a segment
-    segments: tuple[Segment, ...]
-    sse: float  # squared errors (frames²) of the hits placed so far
-
-
-def _reach(
-    hits: Sequence[SpotHit], state: _State, family: Family, spec: FindSpec
-) -> list[list[tuple[int, int]]]:
-    """``sets[j]``: the family's tempos that, from the state's bar line, catch its next ``j`` hits (j ≥ 1)."""
-    grid = _Grid(family, spec, 1)
-    current = [(grid.lo, grid.hi)]
-    sets: list[list[tuple[int, int]]] = [current]
-    for h in hits[state.next_hit :]:
-        x = Fraction(h.frames) - state.anchor
-        q = math.lcm(x.denominator, spec.tolerance.denominator)
-        scaled = _Grid(family, spec, q)
-        xq, tq = int(x * q), int(spec.tolerance * q)
-        # Within each interval still open: a few grid points each, where the whole range would have thousands.
-        current = [part for lo, hi in current for part in scaled.intervals(xq, tq, lo, hi)]
-        if not current:
-            break
-        sets.append(current)
-    return sets
-
-
-def _representatives(intervals: list[tuple[int, int]], most: int) -> list[int]:
-    out: list[int] = []
-    for lo, hi in intervals:
-        if hi - lo + 1 <= most:
-            out.extend(range(lo, hi + 1))
-        else:
-            out.extend(sorted({lo + (hi - lo) * i // (most - 1) for i in range(most)}))
-    return out
-
-
-def find_changes(
-    hits: Sequence[SpotHit],
-    spec: FindSpec,
-    *,
-    most_changes: int = 16,
-    beam: int = 48,
-    most_states: int = 400,
-    per_interval: int = 8,
-    bars_back: int = 16,
-) -> ChangePlan | None:
-    """The fewest tempo changes, at bar lines, that catch every hit within the tolerance (None: none found).
-
-    A breadth-first search over segments: from a bar line, every tempo that
-    catches the next hits is found by intersecting their intervals; the
-    segment may end at any bar line before the first hit it misses (up to
-    ``bars_back`` of them), and the next segment starts there.  Each round
-    keeps, for every count of hits placed, the ``beam`` states whose hits
-    fall closest (``most_states`` in all); the first round that places every hit gives the plan with
-    the fewest changes found, the closest of its plans.  The downbeat stays
-    where the sheet writes it.
-    """
-    if not hits:
-        raise TempoError("the cue has no hits to find a tempo for")
-    hits = sorted(hits, key=lambda h: h.frames)
-    times = [Fraction(h.frames) for h in hits]
-    floats = [float(t) for t in times]
-    per_bar = spec.meter.clicks_per_bar
-    layer = [_State(1, Fraction(0), 0, (), 0.0)]
-    for _ in range(most_changes + 1):
-        finished: list[tuple[float, tuple[Segment, ...]]] = []
-        successors: dict[tuple[int, float, int], _Next] = {}
-        for state in layer:
-            for family in spec.families:
-                sets = _reach(hits, state, family, spec)
-                reached = len(sets) - 1
-                if reached == len(hits) - state.next_hit:
-                    for p in _representatives(sets[-1], per_interval):
-                        tempo = Tempo(family, p)
-                        sse = state.sse + _sse(hits[state.next_hit :], state.anchor, tempo, spec)
-                        finished.append((sse, (*state.segments, Segment(state.bar, tempo))))
-                    continue
-                _successors(floats, state, family, sets, spec, per_bar, per_interval, bars_back, successors)
-        if finished:
-            finished.sort(key=lambda f: f[0])
-            segments = finished[0][1]
-            return ChangePlan(segments, fit_plan(hits, segments, spec))
-        layer = [n.state(times, spec, per_bar) for n in _prune(list(successors.values()), beam, most_states)]
-        if not layer:
-            return None
-    return None
-
-
-@dataclass(frozen=True)
-class _Next:
-    """A next state before its exact anchor is worked out (most are pruned before they need it)."""
-
-    parent: _State
-    tempo: Tempo
-    bars: int  # bars of the tempo from the parent's bar line
-    next_hit: int
-    sse: float
-
-    def state(self, times: list[Fraction], spec: FindSpec, per_bar: int) -> _State:
-        anchor = self.parent.anchor + self.bars * per_bar * self.tempo.frames(spec.rate)
-        # The float search placed the hits; the exact anchor has the last word on a hit right at the bar line.
-        k = self.next_hit
-        while k > self.parent.next_hit and times[k - 1] >= anchor:
-            k -= 1
-        while k < len(times) and times[k] < anchor:
-            k += 1
-        segments = (*self.parent.segments, Segment(self.parent.bar, self.tempo))
-        return _State(self.parent.bar + self.bars, anchor, k, segments, self.sse)
-
-
-def _successors(
-    floats: list[float],
-    state: _State,
-    family: Family,
-    sets: list[list[tuple[int, int]]],
-    spec: FindSpec,
-    per_bar: int,
-    per_interval: int,
-    bars_back: int,
-    out: dict[tuple[int, float, int], _Next],
-) -> None:
-    """Every next state: a tempo that catches the next hits, changing at a bar line before the first it misses."""
-    reached = len(sets) - 1
-    if reached == 0:
-        return
-    first = state.next_hit
-    limit = floats[first + reached] + float(spec.tolerance)
-    a = float(state.anchor)
-    for p in _representatives(sets[reached], per_interval):
-        tempo = Tempo(family, p)
-        bar_frames = float(tempo.frames(spec.rate)) * per_bar
-        g = bar_frames / per_bar / spec.subdivision
-        # squared errors of the hits this tempo places, summed hit by hit
-        running = list(accumulate((_float_error(t - a, g) ** 2 for t in floats[first : first + reached]),
-                                  initial=state.sse))
-        # From the latest bar line at or before the missed hit (plus tolerance: it may land on the new
-        # downbeat) back to the first that still places a hit.
-        last = math.floor((limit - a) / bar_frames)
-        lowest = max(1, math.floor((floats[first] - a) / bar_frames), last - bars_back + 1)
-        for bars in range(last, lowest - 1, -1):
-            anchor = a + bars * bar_frames
-            k = bisect.bisect_left(floats, anchor, lo=first)
-            if k == first or k > first + reached:
-                continue  # a segment must place a hit, and only hits its tempo catches
-            key = (state.bar + bars, round(anchor, 9), k)
-            if key not in out:
-                out[key] = _Next(state, tempo, bars, k, running[k - first])
-
-
-def _sse(hits: Sequence[SpotHit], anchor: Fraction, tempo: Tempo, spec: FindSpec) -> float:
-    g = float(tempo.frames(spec.rate) / spec.subdivision)
-    a = float(anchor)
-    return sum(_float_error(float(h.frames) - a, g) ** 2 for h in hits)
-
-
-def _prune(states: list[_Next], beam: int, most: int) -> list[_Next]:
-    """The ``beam`` closest states for each count of hits placed, so that slow starters are not crowded out,
-    and at most ``most`` in all: taken rank by rank across the counts, the furthest first."""
-    groups: dict[int, list[_Next]] = {}
-    for s in states:
-        groups.setdefault(s.next_hit, []).append(s)
-    ranked = [sorted(groups[k], key=lambda s: (s.sse, -s.bars))[:beam] for k in sorted(groups, reverse=True)]
-    out: list[_Next] = []
-    for rank in range(beam):
-        for group in ranked:
-            if rank < len(group):
-                out.append(group[rank])
-                if len(out) == most:
-                    return out
-    return out
-
-
-def fit_plan(hits: Sequence[SpotHit], segments: Sequence[Segment], spec: FindSpec) -> tuple[HitFit, ...]:
-    """Exactly where each hit falls on a piecewise-steady tempo map (meter fixed, changes at bar lines)."""
-    per_bar = spec.meter.clicks_per_bar
-    anchors: list[Fraction] = [Fraction(0)]
-    for a, b in pairwise(segments):
-        anchors.append(anchors[-1] + (b.bar - a.bar) * per_bar * a.tempo.frames(spec.rate))
-    out = []
-    for h in sorted(hits, key=lambda h: h.frames):
-        i = max((k for k, a in enumerate(anchors) if a <= h.frames), default=0)
-        seg, anchor = segments[i], anchors[i]
-        g = seg.tempo.frames(spec.rate) / spec.subdivision
-        x = Fraction(h.frames) - anchor
-        n = round(x / g)
-        beats = Fraction(n, spec.subdivision)
-        bar_offset = math.floor(beats / per_bar)
-        bar = seg.bar + bar_offset
-        error = x - n * g
-        out.append(HitFit(h.label, Fraction(h.frames), bar, beats - bar_offset * per_bar + 1, error,
-                          abs(error) <= spec.tolerance))
-    return tuple(out)

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stage.core.tempo import ClickMap, Meter, TempoChange
-from stage.core.tempofind import Family, FindSpec, SpotHit, Tempo, find_changes, find_steady, fit_hits
+from stage.core.tempochanges import find_changes
+from stage.core.tempofind import Family, FindSpec, SpotHit, Tempo, TempoGrid, find_steady, fit_hits
 from stage.core.timecode import RATES
 
 F = Fraction
@@ -125,14 +126,12 @@ def test_the_counts_are_the_hits_each_tempo_catches_exactly(
     rate_name: str, frames: list[int], tolerance: Fraction, subdivision: int, lowest: int
 ) -> None:
     """The interval counting agrees, tempo by tempo, with measuring every hit on that tempo's grid."""
-    from stage.core.tempofind import _Grid  # noqa: PLC0415 - the counting itself is under test
-
     rate = RATES[rate_name]
     spec = FindSpec(rate, FOUR, F(lowest), F(lowest + 1), tolerance, subdivision)
     hits = [SpotHit(str(x), F(x)) for x in frames]
     q = tolerance.denominator
     for family in Family:
-        grid = _Grid(family, spec, q)
+        grid = TempoGrid(family, spec, q)
         counts = grid.counts([x * q for x in frames], int(tolerance * q))
         for i, count in enumerate(counts):
             fits = fit_hits(hits, Tempo(family, grid.lo + i), 0, spec)
