@@ -377,6 +377,8 @@ def register_tempo(commands: Subcommands) -> None:
     p.add_argument("--only", choices=("frame", "bpm"), help="only frame clicks, or only clicks per minute")
     p.add_argument("--top", type=_positive, default=5, metavar="N", help="candidates to show (default 5)")
     p.add_argument("--changes", action="store_true", help="propose changes even when a steady tempo catches all")
+    p.add_argument("--ramps", type=_natural, default=0, metavar="N",
+                   help="changes may ramp over 2, 4, … N clicks before their bar (an even N; default 0: steps)")
     p.add_argument("--write", action="store_true", help="write the best answer into CUES, keeping its comments")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(run=run_tempo, parser=p)
@@ -406,13 +408,15 @@ def run_tempo(args: argparse.Namespace) -> int:
     sheet = load_cue_sheet(args.cues)
     cue = _cue(sheet, args.cue)
     spec = _spec(args, cue)
+    if args.ramps % 2:
+        args.parser.error("--ramps takes an even number of clicks (2, 4, …)")
     if not cue.hits:
         raise StageError(f"cue {cue.id} has no hits to find a tempo for")
     hits = [SpotHit(h.label, h.time * cue.rate.fps) for h in cue.hits]
     steady = find_steady(hits, spec, args.top)
     plan = None
     if args.changes or not steady or steady[0].caught < len(hits):
-        plan = find_changes(hits, spec)
+        plan = find_changes(hits, spec, ramps=args.ramps)
     if args.json:
         print(json.dumps(tempo_report(cue, spec, steady, plan), indent=2, ensure_ascii=False))
     else:
@@ -440,7 +444,7 @@ def _write_tempo(
     use_plan = plan is not None and (args.changes or not steady or steady[0].caught < len(cue.hits))
     if use_plan and plan is not None:
         first, *rest = plan.segments
-        edit = TempoEdit(cue.start, first.tempo.toml, meter, tuple((s.bar, s.tempo.toml) for s in rest),
+        edit = TempoEdit(cue.start, first.tempo.toml, meter, tuple((s.bar, s.tempo.toml, s.ramp) for s in rest),
                          f"{_plural(plan.changes, 'change')} {'catches' if plan.changes == 1 else 'catch'} "
                          f"every hit within {args.tolerance} f")
     elif steady:

@@ -202,3 +202,35 @@ def test_the_worked_example_in_the_docs_is_what_the_commands_make(tmp_path: Path
     assert stage("tempo", sheet, "--cue", "2M1", "--range", "90-150", "--write").returncode == 0
     expected = (REPO / "docs" / "examples" / "lighthouse-r2.toml").read_text(encoding="utf-8")
     assert sheet.read_text(encoding="utf-8") == expected
+
+
+RAMPED = """\
+[picture]
+rate = "24"
+
+[[cue]]
+id = "7M1"
+start = "01:00:00:00"
+free = true
+end = "01:00:16:00"
+"""
+
+
+def test_tempo_ramps_into_a_change_where_a_step_cannot(tmp_path: Path) -> None:
+    # On 12-0 for four bars, then an accel. over the 4 clicks before bar 5 into 10-0: bar 5 is at frame 188.
+    frames = [24, 60, 96, 188, 248, 318]
+    hits = "".join(f'\n[[cue.hit]]\nat = "01:00:{x // 24:02d}:{x % 24:02d}"\nlabel = "f{x}"\n' for x in frames)
+    sheet = tmp_path / "ramp.toml"
+    sheet.write_text(RAMPED + hits, encoding="utf-8")
+    args = ("tempo", sheet, "--cue", "7M1", "--range", "100-160", "--only", "frame", "--tolerance", "0")
+    steps = json.loads(stage(*args, "--json").stdout)["changes"]
+    assert steps["count"] >= 2  # without ramps it takes more than one change
+    done = stage(*args, "--ramps", "4", "--write")
+    assert done.returncode == 0, done.stderr
+    assert '[[cue.change]]\nbar = 5\ntempo = "10-0"\nramp = 4\n' in done.stdout
+    info = json.loads(stage("info", sheet, "--json").stdout)["cues"][0]
+    assert [(t["bar"], t["frame_click"], t["ramp"], t["ramp_kind"]) for t in info["tempos"]] == [
+        (1, "12-0", 0, ""), (5, "10-0", 4, "accel.")
+    ]
+    assert [(h["bar"], h["beat"]) for h in info["hits"]] == [(1, 3.0), (2, 2.0), (3, 1.0), (5, 1.0), (6, 3.0), (8, 2.0)]
+    assert stage("tempo", sheet, "--cue", "7M1", "--ramps", "3").returncode == 2

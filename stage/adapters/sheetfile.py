@@ -89,14 +89,14 @@ def _cue_table(cue: SpottedCue, tempo: str | float | None, meter: str) -> Table:
 class TempoEdit:
     """What ``stage tempo --write`` sets on a cue: its downbeat, first tempo and meter, and its changes.
 
-    ``changes`` are ``(bar, tempo)`` pairs; tempos are TOML values as the
-    sheet writes them (``"12-0"`` or ``117.55``).
+    ``changes`` are ``(bar, tempo, ramp)``: tempos are TOML values as the
+    sheet writes them (``"12-0"`` or ``117.55``), ramp 0 for a step.
     """
 
     start: Timecode
     tempo: str | float
     meter: str
-    changes: tuple[tuple[int, str | float], ...] = ()
+    changes: tuple[tuple[int, str | float, int], ...] = ()
     note: str = ""
 
 
@@ -154,9 +154,11 @@ def _add_changes(table: Table, edit: TempoEdit) -> None:
     if not edit.changes:
         return
     changes = tomlkit.aot()
-    for bar, tempo in edit.changes:
+    for bar, tempo, ramp in edit.changes:
         c = tomlkit.table()
         c.add("bar", bar)
         c.add("tempo", tempo)
+        if ramp:
+            c.add("ramp", ramp)
         changes.append(c)
     table.add("change", changes)

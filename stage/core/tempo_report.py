@@ -48,6 +48,8 @@ def change_blocks(cue: Cue, plan: ChangePlan, spec: FindSpec) -> str:
              f'meter = "{spec.meter}"']
     for seg in rest:
         lines += ["", "[[cue.change]]", f"bar = {seg.bar}", f"tempo = {_toml_value(seg.tempo)}"]
+        if seg.ramp:
+            lines.append(f"ramp = {seg.ramp}")
     return "\n".join(lines) + "\n"
 
 
@@ -133,7 +135,7 @@ def tempo_report(cue: Cue, spec: FindSpec, steady: Sequence[Candidate], plan: Ch
         if plan is None
         else {
             "count": plan.changes,
-            "segments": [{"bar": s.bar, **_tempo_json(s.tempo, spec)} for s in plan.segments],
+            "segments": [{"bar": s.bar, "ramp": s.ramp, **_tempo_json(s.tempo, spec)} for s in plan.segments],
             "hits": _fits_json(cue, plan.fits, spec),
             "toml": change_blocks(cue, plan, spec),
         },

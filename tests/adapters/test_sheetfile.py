@@ -36,7 +36,8 @@ end = "01:01:10:00"
 
 
 def test_the_edit_keeps_comments_and_other_cues() -> None:
-    edit = TempoEdit(Timecode.parse("01:00:00:01", R24), "12-0", "3/4", ((5, "10-4"), (9, 96.5)), "from the finder")
+    changes = ((5, "10-4", 0), (9, 96.5, 4))
+    edit = TempoEdit(Timecode.parse("01:00:00:01", R24), "12-0", "3/4", changes, "from the finder")
     text = apply_tempo_edit(SHEET, "5M1", edit)
     for comment in ("# Reel 5, as spotted on Monday", "# the cut plays at 24", "# keep this id", "# the first hit",
                     "# leave me alone"):
@@ -51,12 +52,13 @@ def test_the_edit_keeps_comments_and_other_cues() -> None:
     assert cue.clicks is not None
     frames = [(s.bar, s.length * 24) for s in cue.clicks.segments]
     assert frames == [(1, Fraction(12)), (5, Fraction(21, 2)), (9, Fraction(24 * 60 * 2, 193))]  # 96.5 a minute
+    assert [s.ramp for s in cue.clicks.segments] == [0, 0, 4]
     assert sheet.cue("5M2").clicks is not None
 
 
 def test_the_edit_replaces_old_changes() -> None:
-    once = apply_tempo_edit(SHEET, "5M2", TempoEdit(Timecode.parse("01:01:00:00", R24), 90, "4/4", ((3, 80),)))
-    twice = apply_tempo_edit(once, "5M2", TempoEdit(Timecode.parse("01:01:00:00", R24), 90, "4/4", ((4, 70),)))
+    once = apply_tempo_edit(SHEET, "5M2", TempoEdit(Timecode.parse("01:01:00:00", R24), 90, "4/4", ((3, 80, 0),)))
+    twice = apply_tempo_edit(once, "5M2", TempoEdit(Timecode.parse("01:01:00:00", R24), 90, "4/4", ((4, 70, 0),)))
     assert twice.count("[[cue.change]]") == 1
     assert "bar = 4" in twice
     assert parse_cue_sheet(twice).cue("5M2").clicks is not None

@@ -136,3 +136,54 @@ def test_the_counts_are_the_hits_each_tempo_catches_exactly(
         for i, count in enumerate(counts):
             fits = fit_hits(hits, Tempo(family, grid.lo + i), 0, spec)
             assert count == sum(1 for f in fits if f.caught), (family, grid.lo + i)
+
+
+@st.composite
+def ramped_cues(draw: st.DrawFn) -> tuple[str, list[TempoChange], list[int]]:
+    """A frame click that ramps (an even number of clicks) into another at a bar line; hits on beats outside the
+    ramp, each in the frame its beat falls in."""
+    rate = RATES[draw(st.sampled_from(["23.976", "24", "25"]))]
+    a, b = draw(st.integers(72, 150)), draw(st.integers(72, 150))
+    change = draw(st.integers(4, 7))
+    ramp = draw(st.sampled_from([2, 4, 6, 8]))
+    first = F(a, 8) / rate.fps
+    changes = [TempoChange(change, 1, F(b, 8) / rate.fps, ramp=ramp)]
+    clicks = ClickMap(first, FOUR, changes, bars=change + 5)
+    ramp_start = 4 * (change - 1) - ramp  # index of the ramp's first click
+    before = draw(st.lists(st.integers(0, ramp_start - 1), min_size=2, max_size=4, unique=True))
+    after = draw(st.lists(st.integers(4 * (change - 1), 4 * (change + 4) - 1), min_size=2, max_size=4, unique=True))
+    hits = sorted({math.floor(clicks.clicks[i].time * rate.fps) for i in before + after})
+    return rate.name, changes, hits
+
+
+@settings(max_examples=8, deadline=None)
+@given(ramped_cues())
+def test_hits_around_a_ramp_are_caught_with_no_more_changes(
+    cue: tuple[str, list[TempoChange], list[int]],
+) -> None:
+    rate_name, changes, frames = cue
+    rate = RATES[rate_name]
+    hits = [SpotHit(f"h{i}", F(x)) for i, x in enumerate(frames)]
+    plan = find_changes(hits, FindSpec(rate, FOUR, tolerance=F(1)), ramps=8)
+    assert plan is not None
+    assert plan.changes <= len(changes)
+    first, *rest = plan.segments
+    clicks = ClickMap(first.tempo.seconds(rate), FOUR,
+                      [TempoChange(s.bar, 1, s.tempo.seconds(rate), ramp=s.ramp) for s in rest], bars=60)
+    times = [c.time * rate.fps for c in clicks.clicks]
+    for x in frames:
+        assert min(abs(t - x) for t in times) <= 1, f"hit at frame {x} is not within a frame of a click"
+    assert all(f.caught for f in plan.fits)
+
+
+def test_a_ramp_is_proposed_where_a_step_cannot_catch_the_hits() -> None:
+    rate = RATES["24"]
+    # 12-0 for 4 bars, then a 4-click accel. into 10-0 at bar 5: the bar line comes 4 frames early
+    clicks = ClickMap(F(1, 2), FOUR, [TempoChange(5, 1, F(10, 24), ramp=4)], bars=9)
+    frames = [int(clicks.time_of(bar, beat) * 24) for bar, beat in ((1, 3), (2, 2), (3, 1), (5, 1), (6, 3), (8, 2))]
+    hits = [SpotHit(str(x), F(x)) for x in frames]
+    spec = FindSpec(rate, FOUR, F(100), F(160), tolerance=F(0), families=frozenset({Family.FRAME}))
+    plan = find_changes(hits, spec, ramps=4)
+    assert plan is not None
+    assert [(s.bar, s.tempo.text, s.ramp) for s in plan.segments] == [(1, "12-0", 0), (5, "10-0", 4)]
+    assert all(f.error == 0 for f in plan.fits)
