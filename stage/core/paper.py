@@ -122,13 +122,25 @@ def paper_cue(sheet: CueSheet, cue: Cue) -> PaperCue:
                               decimal_text(e.length, 3) + " s", e.color, e.label))
         elif e.kind is EventKind.WARNING:
             warnings.append((where, _tc(cue, e.time), seconds_text(e.time)))
+    if cue.free:
+        # A free-timing cue has no bars: leave out the bar|beat columns rather than print them empty.
+        tables = [_without(t, "bar|beat") for t in tables]
+        streamers = [r[:1] + r[2:] for r in streamers]
     if streamers:
-        tables.append(PaperTable("Streamers", ("lands", "bar|beat", "starts", "length", "colour", "into"),
-                                 tuple(streamers)))
+        header = ("lands", "bar|beat", "starts", "length", "colour", "into")
+        tables.append(PaperTable("Streamers", header if not cue.free else header[:1] + header[2:], tuple(streamers)))
     if warnings:
         tables.append(PaperTable("Warning clicks (count-off)", ("bar|beat", "timecode", "seconds"), tuple(warnings)))
     heading = f"{b.id}  {b.title}" if b.title else b.id
     return PaperCue(heading, subtitle, tuple(lines), tuple(tables))
+
+
+def _without(table: PaperTable, column: str) -> PaperTable:
+    if column not in table.header:
+        return table
+    i = table.header.index(column)
+    return PaperTable(table.title, table.header[:i] + table.header[i + 1 :],
+                      tuple(r[:i] + r[i + 1 :] for r in table.rows), table.emphasis)
 
 
 def where_at(cue: Cue, time: Fraction) -> str:

@@ -38,5 +38,9 @@ def test_free_cue_on_paper() -> None:
     sheet = load_cue_sheet(DEMO)
     page = paper_cue(sheet, sheet.cue("1M2"))
     assert "free timing: no click" in page.lines
-    assert [t.title for t in page.tables] == ["Hits", "Streamers"]
-    assert page.tables[0].rows[0][:2] == ("", "01:02:20:00")
+    hits, streamers = page.tables
+    assert (hits.title, streamers.title) == ("Hits", "Streamers")
+    assert hits.header == ("timecode", "seconds", "feet", "hit", "")  # no bar|beat without bars
+    assert hits.rows[0] == ("01:02:20:00", "16.850", "25+04", "beam sweeps the rocks", "cyan")
+    assert streamers.header == ("lands", "starts", "length", "colour", "into")
+    assert streamers.rows[0] == ("01:02:03:04", "01:02:01:04", "2.002 s", "green", "start")
