@@ -234,3 +234,18 @@ def test_tempo_ramps_into_a_change_where_a_step_cannot(tmp_path: Path) -> None:
     ]
     assert [(h["bar"], h["beat"]) for h in info["hits"]] == [(1, 3.0), (2, 2.0), (3, 1.0), (5, 1.0), (6, 3.0), (8, 2.0)]
     assert stage("tempo", sheet, "--cue", "7M1", "--ramps", "3").returncode == 2
+
+
+def test_spot_reads_windows_line_ends_and_mac_roman(tmp_path: Path) -> None:
+    text = (FIXTURES / "protools-tracks-24.txt").read_text(encoding="utf-8")
+    crlf = tmp_path / "crlf.txt"
+    crlf.write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
+    done = stage("spot", crlf)
+    assert done.returncode == 0, done.stderr
+    assert 'label = "splash"' in done.stdout
+    # Pro Tools' "TextEdit" export on a Mac: Mac Roman, where é is byte 0x8E
+    roman = tmp_path / "roman.txt"
+    roman.write_bytes(text.replace("splash", "café fight").encode("mac_roman"))
+    done = stage("spot", roman)
+    assert done.returncode == 0, done.stderr
+    assert 'label = "café fight"' in done.stdout
