@@ -262,7 +262,7 @@ def run_import_midi(args: argparse.Namespace) -> int:
 
 
 def register_spot(commands: Subcommands) -> None:
-    """``stage spot FILE [--format F] [--rate R] [--title T] [--tempo T] [--meter M] [--cues-only] [-o OUT]``."""
+    """``stage spot FILE [--format F] [--rate R] [--title T] [--tempo T] [--meter M] [-o OUT | --add-to SHEET]``."""
     p = commands.add_parser(
         "spot",
         help="turn spotting notes (Pro Tools session text, CSV) into a cue sheet",
@@ -277,7 +277,9 @@ def register_spot(commands: Subcommands) -> None:
     p.add_argument("--tempo", metavar="T", help="give every cue this tempo (default: free timing until one is found)")
     p.add_argument("--meter", default="4/4", metavar="M", help="the meter with --tempo (default 4/4)")
     p.add_argument("--cues-only", action="store_true", help="print only the [[cue]] blocks, to add to a sheet")
-    p.add_argument("-o", "--output", type=Path, metavar="OUT", help="write the sheet here (default: stdout)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("-o", "--output", type=Path, metavar="OUT", help="write the sheet here (default: stdout)")
+    out.add_argument("--add-to", type=Path, metavar="SHEET", help="add the cues to this sheet, keeping its comments")
     p.add_argument("--strict", action="store_true", help="exit 1 when any line could not be used")
     p.set_defaults(run=run_spot)
 
@@ -296,7 +298,7 @@ def _read_text(path: Path) -> str:
 
 def run_spot(args: argparse.Namespace) -> int:
     """Write the cue sheet of a marker list."""
-    from stage.adapters.sheetfile import spotted_sheet  # noqa: PLC0415 - tomlkit only when writing a sheet
+    from stage.adapters.sheetfile import add_cues, spotted_sheet  # noqa: PLC0415 - tomlkit only when writing
     from stage.core.spotting import read_csv, read_pro_tools, spot  # noqa: PLC0415
 
     text = _read_text(args.file)
@@ -323,12 +325,21 @@ def run_spot(args: argparse.Namespace) -> int:
         tempo=_tempo_value(args.tempo) if args.tempo else None,
         meter=args.meter,
         source=args.file.name,
-        cues_only=args.cues_only,
+        cues_only=args.cues_only or args.add_to is not None,
     )
-    # What is written must load: check it the way `validate` would.
-    parse_cue_sheet(sheet if not args.cues_only else f'[picture]\nrate = "{markers.rate}"\n{sheet}')
     hits = sum(len(c.hits) for c in spotting.cues)
     summary = f"{_plural(len(spotting.cues), 'cue')}, {_plural(hits, 'hit')}, {_plural(len(problems), 'line')} not used"
+    if args.add_to is not None:
+        old = load_cue_sheet(args.add_to)  # it must be a valid sheet to begin with
+        if old.rate != markers.rate:
+            raise StageError(f"{args.add_to} is at {old.rate} fps, the markers at {markers.rate}: give --rate")
+        new = add_cues(_read_text(args.add_to), sheet)
+        parse_cue_sheet(new, source=str(args.add_to))  # a repeated id or an overlap refuses the whole addition
+        _write(args.add_to, lambda: args.add_to.write_text(new, encoding="utf-8"))
+        print(f"added to {args.add_to}: {summary}")
+        return EXIT_FAILED if args.strict and problems else EXIT_OK
+    # What is written must load: check it the way `validate` would.
+    parse_cue_sheet(sheet if not args.cues_only else f'[picture]\nrate = "{markers.rate}"\n{sheet}')
     if args.output is not None:
         _write(args.output, lambda: args.output.write_text(sheet, encoding="utf-8"))
         print(f"wrote {args.output}: {summary}")

@@ -249,3 +249,20 @@ def test_spot_reads_windows_line_ends_and_mac_roman(tmp_path: Path) -> None:
     done = stage("spot", roman)
     assert done.returncode == 0, done.stderr
     assert 'label = "café fight"' in done.stdout
+
+
+def test_spot_adds_cues_to_a_sheet_once(tmp_path: Path) -> None:
+    sheet = tmp_path / "lighthouse.toml"
+    shutil.copy(DEMO, sheet)
+    done = stage("spot", EXAMPLE, "--add-to", sheet)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"added to {sheet}: 1 cue, 6 hits, 0 lines not used\n"
+    text = sheet.read_text(encoding="utf-8")
+    assert text.startswith(DEMO.read_text(encoding="utf-8").rstrip("\n"))  # the sheet as it was, comments and all
+    assert [c.id for c in load_cue_sheet(sheet).cues] == ["1M1", "1M2", "1M3", "2M1"]
+    again = stage("spot", EXAMPLE, "--add-to", sheet)
+    assert (again.returncode, again.stderr) == (1, "cue 2M1: id: used by another cue\n")
+    assert sheet.read_text(encoding="utf-8") == text
+    wrong_rate = stage("spot", EXAMPLE, "--add-to", sheet, "--rate", "24")
+    assert wrong_rate.returncode == 1
+    assert "is at 23.976 fps, the markers at 24" in wrong_rate.stderr

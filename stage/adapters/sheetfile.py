@@ -18,7 +18,7 @@ from stage.core.spotting import SpottedCue
 from stage.core.timecode import Rate, Timecode
 from stage.errors import StageError
 
-__all__ = ["TempoEdit", "apply_tempo_edit", "spotted_sheet"]
+__all__ = ["TempoEdit", "add_cues", "apply_tempo_edit", "spotted_sheet"]
 
 
 def spotted_sheet(
@@ -80,6 +80,23 @@ def _cue_table(cue: SpottedCue, tempo: str | float | None, meter: str) -> Table:
             hits.append(h)
         t.add("hit", hits)
     return t
+
+
+def add_cues(text: str, blocks: str) -> str:
+    """The sheet ``text`` with the ``[[cue]]`` tables of ``blocks`` added after its own, its comments kept."""
+    doc = tomlkit.parse(text)
+    new = tomlkit.parse(blocks).get("cue")
+    if not isinstance(new, AoT):
+        return text
+    cues = doc.get("cue")
+    if cues is None:
+        doc.add("cue", new)
+    elif isinstance(cues, AoT):
+        for table in new:
+            cues.append(table)
+    else:
+        raise StageError("the sheet's cue key is not an array of [[cue]] tables")
+    return tomlkit.dumps(doc)
 
 
 # -- the tempo finder's edit ----------------------------------------------------------------
