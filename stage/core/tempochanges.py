@@ -119,9 +119,9 @@ def find_changes(
     segment may end at any bar line before the first hit it misses (up to
     ``bars_back`` of them), and the next segment starts there.  Each round
     keeps, for every count of hits placed, the ``beam`` states whose hits
-    fall closest (``most_states`` in all); the first round that places every hit gives the plan with
-    the fewest changes found, the closest of its plans.  The downbeat stays
-    where the sheet writes it.
+    fall closest (``most_states`` in all); the first round that places every
+    hit gives the plan with the fewest changes found, the closest of its
+    plans.  The downbeat stays where the sheet writes it.
 
     With ``ramps`` (an even number of clicks, 2 or more) a change may also be
     an accel. or rit. over 2, 4, … ``ramps`` clicks before its bar, where no
@@ -150,10 +150,12 @@ def find_changes(
                         finished.append((sse, (*state.segments, Segment(state.bar, tempo, state.ramp))))
                     continue
                 _successors(floats, state, family, sets, spec, per_bar, per_interval, bars_back, ramps, successors)
-        if finished:
-            finished.sort(key=lambda f: f[0])
-            segments = finished[0][1]
-            return ChangePlan(segments, fit_plan(hits, segments, spec))
+        finished.sort(key=lambda f: f[0])
+        for _, segments in finished:
+            # Measured again on the click map the sheet would build: the answer stands on that alone.
+            fits = fit_plan(hits, segments, spec)
+            if all(f.caught for f in fits):
+                return ChangePlan(segments, fits)
         kept = _prune(list(successors.values()), beam, most_states)
         layer = [v for n in kept for v in n.states(times, spec, per_bar, ramps)]
         if not layer:
