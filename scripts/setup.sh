@@ -18,6 +18,7 @@ have psql           || need_apt+=(postgresql-client)
 have openssl        || need_apt+=(openssl)
 have node           || need_apt+=(nodejs)
 have npm            || need_apt+=(npm)
+have pdftoppm       || need_apt+=(poppler-utils)
 [ -e /usr/include/jack/jack.h ] || need_apt+=(libjack-jackd2-dev)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -37,7 +38,7 @@ fi
 here="$(pwd -P)/stage"
 installed="$(cd / && python3 -c 'import os, stage; print(os.path.dirname(os.path.realpath(stage.__file__)))' 2>/dev/null || true)"
 if [ "$installed" != "$here" ] \
-   || ! python3 -c "import jack, mido, pythonosc, fastapi, aiomqtt, sqlalchemy, asyncpg, aiosqlite, pytest, hypothesis, playwright, rtmidi, schemathesis, paho.mqtt, jsonschema, PIL" 2>/dev/null; then
+   || ! python3 -c "import jack, mido, pythonosc, fastapi, aiomqtt, sqlalchemy, asyncpg, aiosqlite, pytest, hypothesis, playwright, rtmidi, schemathesis, paho.mqtt, jsonschema, PIL, tomlkit, reportlab, pypdf" 2>/dev/null; then
   python3 -m pip install -q --disable-pip-version-check -e ".[dev]"
 fi
 

@@ -27,8 +27,12 @@ from stage.core.breakdown import breakdown_dict, format_breakdown, format_durati
 from stage.core.cuesheet import Cue, CueSheet, load_cue_sheet, parse_cue_sheet
 from stage.core.eventlist import events_csv
 from stage.core.smfimport import cue_toml, import_cue
-from stage.core.timecode import Timecode
-from stage.errors import CueSheetError, MidiError, NotFound, RenderError, StageError
+from stage.core.tempo import Meter
+from stage.core.tempo_report import format_tempo_report, tempo_report
+from stage.core.tempochanges import ChangePlan, find_changes
+from stage.core.tempofind import Candidate, Family, FindSpec, SpotHit, find_steady
+from stage.core.timecode import Timecode, parse_rate
+from stage.errors import CueSheetError, MidiError, NotFound, Problem, RenderError, StageError
 
 __all__ = ["COMMANDS", "Subcommands", "build_parser", "main"]
 
@@ -164,6 +168,7 @@ def register_info(commands: Subcommands) -> None:
     p.add_argument("cues", metavar="CUES", type=Path, help="the cue sheet (TOML)")
     p.add_argument("--cue", action="append", default=[], metavar="ID", help="only this cue (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--pdf", type=Path, metavar="FILE", help="also write the breakdown as a printable PDF (A4)")
     p.set_defaults(run=run_info)
 
 
@@ -178,7 +183,19 @@ def run_info(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(format_breakdown(sheet, breakdowns))
+    if args.pdf is not None:
+        _write_pdf(args.pdf, sheet, args.cue, report=sys.stderr if args.json else sys.stdout)
     return EXIT_OK
+
+
+def _write_pdf(path: Path, sheet: CueSheet, cue_ids: list[str], report: TextIO) -> None:
+    from stage.adapters.pdfsheet import write_breakdown_pdf  # noqa: PLC0415 - reportlab only when printing
+    from stage.core.paper import paper_cue  # noqa: PLC0415
+
+    cues = [sheet.cue(i) for i in cue_ids] if cue_ids else list(sheet.cues)
+    title = sheet.title or "(untitled)"
+    pages = write_breakdown_pdf(path, [paper_cue(sheet, c) for c in cues], f"{title}: cue breakdown")
+    print(f"wrote {path}: {_plural(pages, 'page')}, {_plural(len(cues), 'cue')}", file=report)
 
 
 # -- import-midi -----------------------------------------------------------------------
@@ -246,6 +263,220 @@ def run_import_midi(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- spot ------------------------------------------------------------------------------
+
+
+def register_spot(commands: Subcommands) -> None:
+    """``stage spot FILE [--format F] [--rate R] [--title T] [--tempo T] [--meter M] [-o OUT | --add-to SHEET]``."""
+    p = commands.add_parser(
+        "spot",
+        help="turn spotting notes (Pro Tools session text, CSV) into a cue sheet",
+        description="Read a marker list — a Pro Tools 'Session Info as Text' export or a CSV of timecode,name,"
+        "comment — and write a cue sheet: '<ID> start [title]' and '<ID> end' markers make a cue, the markers "
+        "between them its hits. Every line that cannot be used is reported on stderr with its line number.",
+    )
+    p.add_argument("file", metavar="FILE", type=Path, help="the marker list")
+    p.add_argument("--format", choices=("auto", "protools", "csv"), default="auto", help="default: by content")
+    p.add_argument("--rate", metavar="R", help="picture rate (a CSV needs it; Pro Tools: its TIMECODE FORMAT)")
+    p.add_argument("--title", metavar="T", help="the picture's title (default: the session name)")
+    p.add_argument("--tempo", metavar="T", help="give every cue this tempo (default: free timing until one is found)")
+    p.add_argument("--meter", default="4/4", metavar="M", help="the meter with --tempo (default 4/4)")
+    p.add_argument("--cues-only", action="store_true", help="print only the [[cue]] blocks, to add to a sheet")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("-o", "--output", type=Path, metavar="OUT", help="write the sheet here (default: stdout)")
+    out.add_argument("--add-to", type=Path, metavar="SHEET", help="add the cues to this sheet, keeping its comments")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any line could not be used")
+    p.set_defaults(run=run_spot)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Pro Tools' "TextEdit" export on a Mac is Mac Roman.
+        return data.decode("mac_roman")
+
+
+def run_spot(args: argparse.Namespace) -> int:
+    """Write the cue sheet of a marker list."""
+    from stage.adapters.sheetfile import add_cues, spotted_sheet  # noqa: PLC0415 - tomlkit only when writing
+    from stage.core.spotting import read_csv, read_pro_tools, spot  # noqa: PLC0415
+
+    text = _read_text(args.file)
+    rate = parse_rate(args.rate) if args.rate else None
+    fmt = args.format
+    if fmt == "auto":
+        fmt = "protools" if "M A R K E R S  L I S T I N G" in text or text.startswith("SESSION NAME:") else "csv"
+    if fmt == "csv":
+        if rate is None:
+            raise StageError(f"{args.file}: a CSV marker list needs --rate")
+        markers = read_csv(text, rate)
+    else:
+        markers = read_pro_tools(text, rate)
+    spotting = spot(markers.markers)
+    problems = [*markers.problems, *spotting.problems]
+    for problem in sorted(problems, key=_line_number):
+        print(f"stage: {args.file} {problem}", file=sys.stderr)
+    if markers.rate is None:
+        return EXIT_FAILED
+    sheet = spotted_sheet(
+        spotting.cues,
+        markers.rate,
+        title=args.title if args.title is not None else markers.title,
+        tempo=_tempo_value(args.tempo) if args.tempo else None,
+        meter=args.meter,
+        source=args.file.name,
+        cues_only=args.cues_only or args.add_to is not None,
+    )
+    hits = sum(len(c.hits) for c in spotting.cues)
+    summary = f"{_plural(len(spotting.cues), 'cue')}, {_plural(hits, 'hit')}, {_plural(len(problems), 'line')} not used"
+    if args.add_to is not None:
+        old = load_cue_sheet(args.add_to)  # it must be a valid sheet to begin with
+        if old.rate != markers.rate:
+            raise StageError(f"{args.add_to} is at {old.rate} fps, the markers at {markers.rate}: give --rate")
+        new = add_cues(_read_text(args.add_to), sheet)
+        parse_cue_sheet(new, source=str(args.add_to))  # a repeated id or an overlap refuses the whole addition
+        _write(args.add_to, lambda: args.add_to.write_text(new, encoding="utf-8"))
+        print(f"added to {args.add_to}: {summary}")
+        return EXIT_FAILED if args.strict and problems else EXIT_OK
+    # What is written must load: check it the way `validate` would.
+    parse_cue_sheet(sheet if not args.cues_only else f'[picture]\nrate = "{markers.rate}"\n{sheet}')
+    if args.output is not None:
+        _write(args.output, lambda: args.output.write_text(sheet, encoding="utf-8"))
+        print(f"wrote {args.output}: {summary}")
+    else:
+        sys.stdout.write(sheet)
+        print(f"stage: {summary}", file=sys.stderr)
+    return EXIT_FAILED if args.strict and problems else EXIT_OK
+
+
+def _line_number(problem: Problem) -> int:
+    parts = problem.where.split()
+    return int(parts[1]) if len(parts) == 2 and parts[0] == "line" else 0
+
+
+def _tempo_value(text: str) -> str | float:
+    """A tempo as the sheet writes it: a frame click stays text, a number becomes one."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() else value
+
+
+# -- tempo -----------------------------------------------------------------------------
+
+
+def register_tempo(commands: Subcommands) -> None:
+    """``stage tempo CUES --cue ID [options]``."""
+    p = commands.add_parser(
+        "tempo",
+        help="find tempos that put a cue's hits on beats, or the fewest changes that do",
+        description="Rank steady tempos (frame clicks in eighth frames, clicks per minute to 0.01) by how many "
+        "of the cue's hits land on a click or a subdivision within the tolerance. When no steady tempo catches "
+        "every hit, propose the fewest tempo changes at bar lines that do, as [[cue.change]] blocks.",
+    )
+    p.add_argument("cues", metavar="CUES", type=Path, help="the cue sheet (TOML)")
+    p.add_argument("--cue", required=True, metavar="ID", help="the cue")
+    p.add_argument("--range", default="40-240", metavar="LO-HI", help="clicks per minute to try (default 40-240)")
+    p.add_argument("--meter", metavar="M", help="meter for bar numbers (default: the cue's, or 4/4)")
+    p.add_argument("--click", metavar="U", help="the note value of a click in that meter (default: its denominator)")
+    p.add_argument("--subdivision", type=_positive, default=1, metavar="N",
+                   help="hits may land on 1/N of a click (default 1: on clicks)")
+    p.add_argument("--tolerance", default="1", metavar="FRAMES", help="frames either way (default 1; 0.5, 1/4 …)")
+    p.add_argument("--move", default="0", metavar="A:B",
+                   help="whole frames the downbeat may move, earliest:latest, or N for -N:N (default 0)")
+    p.add_argument("--only", choices=("frame", "bpm"), help="only frame clicks, or only clicks per minute")
+    p.add_argument("--top", type=_positive, default=5, metavar="N", help="candidates to show (default 5)")
+    p.add_argument("--changes", action="store_true", help="propose changes even when a steady tempo catches all")
+    p.add_argument("--ramps", type=_natural, default=0, metavar="N",
+                   help="changes may ramp over 2, 4, … N clicks before their bar (an even N; default 0: steps)")
+    p.add_argument("--write", action="store_true", help="write the best answer into CUES, keeping its comments")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(run=run_tempo, parser=p)
+
+
+def _spec(args: argparse.Namespace, cue: Cue) -> FindSpec:
+    try:
+        lo_text, _, hi_text = args.range.partition("-")
+        lo, hi = Fraction(lo_text), Fraction(hi_text)
+        tolerance = Fraction(args.tolerance)
+        a, sep, b = args.move.partition(":")
+        move = (int(a), int(b)) if sep else (-abs(int(a)), abs(int(a)))
+    except (ValueError, ZeroDivisionError):
+        args.parser.error("--range LO-HI, --tolerance FRAMES and --move A:B take numbers")
+    if args.meter is not None:
+        meter = Meter.parse(args.meter, args.click)
+    elif cue.clicks is not None:
+        meter = cue.clicks.clicks[cue.clicks.downbeat_index].meter
+    else:
+        meter = Meter.parse("4/4", args.click)
+    families = frozenset({Family(args.only)}) if args.only else frozenset(Family)
+    return FindSpec(cue.rate, meter, lo, hi, tolerance, args.subdivision, move, families)
+
+
+def run_tempo(args: argparse.Namespace) -> int:
+    """Rank tempos for a cue; propose changes; optionally write the best into the sheet."""
+    sheet = load_cue_sheet(args.cues)
+    cue = _cue(sheet, args.cue)
+    spec = _spec(args, cue)
+    if args.ramps % 2:
+        args.parser.error("--ramps takes an even number of clicks (2, 4, …)")
+    if not cue.hits:
+        raise StageError(f"cue {cue.id} has no hits to find a tempo for")
+    hits = [SpotHit(h.label, h.time * cue.rate.fps) for h in cue.hits]
+    steady = find_steady(hits, spec, args.top)
+    plan = None
+    if args.changes or not steady or steady[0].caught < len(hits):
+        plan = find_changes(hits, spec, ramps=args.ramps)
+    if args.json:
+        print(json.dumps(tempo_report(cue, spec, steady, plan), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(format_tempo_report(cue, spec, steady, plan))
+    if args.write:
+        _write_tempo(args, cue, spec, steady, plan, report=sys.stderr if args.json else sys.stdout)
+    return EXIT_OK
+
+
+def _write_tempo(
+    args: argparse.Namespace,
+    cue: Cue,
+    spec: FindSpec,
+    steady: list[Candidate],
+    plan: ChangePlan | None,
+    report: TextIO,
+) -> None:
+    from stage.adapters.sheetfile import TempoEdit, apply_tempo_edit  # noqa: PLC0415 - tomlkit only when writing
+
+    placed = [k for k, h in enumerate(cue.hits, start=1) if h.bar is not None]
+    if placed:
+        raise StageError(f"cue {cue.id}: hit {placed[0]} is placed by bar|beat and would move with a new tempo: "
+                         "place it with at = \"TC\" before --write")
+    meter = str(spec.meter)
+    use_plan = plan is not None and (args.changes or not steady or steady[0].caught < len(cue.hits))
+    if use_plan and plan is not None:
+        first, *rest = plan.segments
+        edit = TempoEdit(cue.start, first.tempo.toml, meter, tuple((s.bar, s.tempo.toml, s.ramp) for s in rest),
+                         f"{_plural(plan.changes, 'change')} {'catches' if plan.changes == 1 else 'catch'} "
+                         f"every hit within {args.tolerance} f")
+    elif steady:
+        best = steady[0]
+        edit = TempoEdit(cue.start + best.move, best.tempo.toml, meter, (),
+                         f"catches {best.caught} of {len(cue.hits)} hits within {args.tolerance} f")
+    else:
+        raise StageError(f"cue {cue.id}: no tempo to write")
+    text = _read_text(args.cues)
+    new = apply_tempo_edit(text, cue.id, edit)
+    parse_cue_sheet(new, source=str(args.cues))  # never write a sheet that does not load
+    _write(args.cues, lambda: args.cues.write_text(new, encoding="utf-8"))
+    print(f"wrote {args.cues}: cue {cue.id} at {edit.tempo} from {edit.start}"
+          + (f", {_plural(len(edit.changes), 'change')}" if edit.changes else ""), file=report)
+
+
 # -- serve and takes --------------------------------------------------------------------
 # The service and the take log pull in the web server and the database drivers: imported when used,
 # so that validating or rendering a cue sheet stays quick.
@@ -305,6 +536,8 @@ COMMANDS: list[Callable[[Subcommands], None]] = [
     register_render,
     register_info,
     register_import_midi,
+    register_spot,
+    register_tempo,
     register_serve,
     register_takes,
 ]

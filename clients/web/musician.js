@@ -112,6 +112,9 @@ let cues = [];
 const music = new Map();
 /** @type {Set<string>} */
 const loading = new Set();
+/** The session's plan the cues' music was loaded under. */
+/** @type {unknown} */
+let plan;
 /** Keys whose end this screen has reported (cleared when the schedule is voided). */
 const reported = new Set();
 
@@ -150,6 +153,12 @@ conn.onmessage = (/** @type {import('./lib/protocol.js').ServerMessage} */ msg) 
   if (changed & CHANGED.DROPPED) reported.clear();
   if (changed & CHANGED.SCHEDULE) state.schedule.prune(serverNow);
   if (changed & (CHANGED.SESSION | CHANGED.TAKE | CHANGED.TRANSPORT)) showTake();
+  if (changed & CHANGED.SESSION && state.session.plan !== plan) {
+    // A pickup cued up or a new cue sheet: the clicks and cues to count from are new.
+    plan = state.session.plan;
+    music.clear();
+    void loadCues();
+  }
 };
 conn.onstate = () => showHealth();
 conn.onsync = () => showHealth();
@@ -392,11 +401,11 @@ function showBig(summary, n) {
       setText(el.sub, '');
       break;
     case 'countoff':
-      setText(el.phaseLabel, 'COUNT-OFF');
+      setText(el.phaseLabel, n.into === 1 ? 'COUNT-OFF' : 'COUNT-IN');
       setText(el.bar, String(n.countdown));
       setText(el.sep, '');
       setText(el.beat, '');
-      setText(el.sub, `${n.countdown === 1 ? 'click' : 'clicks'} into bar 1`);
+      setText(el.sub, `${n.countdown === 1 ? 'click' : 'clicks'} into bar ${n.into}`);
       break;
     case 'free':
       setText(el.phaseLabel, 'FREE TIMING');

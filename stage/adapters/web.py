@@ -11,7 +11,7 @@ keeps running; ask again).  ``docs/rest.md`` lists every endpoint.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
@@ -24,7 +24,7 @@ from stage.core import limits as lim
 from stage.core import protocol as p
 from stage.core.breakdown import breakdown_dict, cue_breakdown
 from stage.core.cuesheet import Cue, parse_cue_sheet
-from stage.core.schedule import cue_revision
+from stage.core.schedule import CueEvent, EventKind, click_kind, cue_revision
 from stage.core.session import EDITABLE, Action, Mode, Role, Take, allowed, refusal
 from stage.errors import CueSheetError, StageError, Unavailable, refusal_of
 from stage.runtime.commands import Controls
@@ -198,12 +198,21 @@ def cue_summary(cue: Cue, revision: str | None = None) -> dict[str, Any]:
     }
 
 
-def cue_clicks(cue: Cue) -> list[dict[str, Any]]:
-    """Every click of ``cue`` (count-off included) as JSON: seconds from the downbeat, bar, beat, kind."""
+def cue_clicks(cue: Cue, events: Sequence[CueEvent]) -> list[dict[str, Any]]:
+    """The clicks of ``cue`` as its schedule ``events`` play them (count-off, or a pickup's count-in, included).
+
+    As JSON: seconds from the downbeat, bar, beat, kind and length (the time to the next click).
+    """
     if cue.clicks is None:
         return []
-    return [{"time": float(c.time), "bar": c.bar, "beat": c.beat, "kind": c.kind.value, "length": float(c.length)}
-            for c in cue.clicks.clicks]
+    ticks = [e for e in events if e.kind in (EventKind.WARNING, EventKind.CLICK)]
+    last = cue.clicks.clicks[-1].length
+    out = []
+    for i, e in enumerate(ticks):
+        length = ticks[i + 1].time - e.time if i + 1 < len(ticks) else last
+        out.append({"time": float(e.time), "bar": e.bar, "beat": int(e.beat or 0), "kind": click_kind(e).value,
+                    "length": float(length)})
+    return out
 
 
 def default_breakdown(cue: Cue) -> dict[str, Any]:
@@ -365,8 +374,10 @@ def create_app(
 
     @app.get("/api/cues/{cue_id}/clicks", tags=["cues"], responses=_errors(404))
     async def get_clicks(cue_id: Annotated[str, Path(examples=["1M1"])]) -> list[dict[str, Any]]:
-        """The cue's clicks in time order (empty for free timing): what a screen counts bars and beats from."""
-        return cue_clicks(service.cue(cue_id))
+        """The cue's clicks in time order as it plays now (a pickup cued up on it: its count-in, then the clicks
+        from the pickup bar; empty for free timing): what a screen counts bars and beats from."""
+        cue = service.cue(cue_id)
+        return cue_clicks(cue, service.schedule_of(cue))
 
     # -- session ---------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ __all__ = [
     "format_position",
     "meter_text",
     "sheet_breakdown",
+    "text_table",
 ]
 
 
@@ -201,7 +202,7 @@ def sheet_breakdown(sheet: CueSheet, cue_ids: Sequence[str] = ()) -> list[CueBre
 # -- text ------------------------------------------------------------------------------
 
 
-def _table(rows: Sequence[Sequence[str]], indent: str) -> list[str]:
+def text_table(rows: Sequence[Sequence[str]], indent: str) -> list[str]:
     """Left-aligned columns, two spaces apart, no trailing blanks."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [indent + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
@@ -230,7 +231,7 @@ def format_cue(b: CueBreakdown) -> list[str]:
             click = t.frame_click if t.exact else f"~{t.frame_click}"
             rows.append([where, click, decimal_text(t.clicks_per_minute, 3), meter_text(t.meter), ramp])
         lines.append("  tempo")
-        lines.extend(_table(rows, "    "))
+        lines.extend(text_table(rows, "    "))
     if b.hits:
         rows = [["timecode", "feet", "hit"]]
         for h in b.hits:
@@ -240,7 +241,7 @@ def format_cue(b: CueBreakdown) -> list[str]:
             for row, h in zip(rows[1:], b.hits, strict=True):
                 row.insert(0, format_position(h.bar, h.beat) if h.bar is not None and h.beat is not None else "")
         lines.append("  hits")
-        lines.extend(_table(rows, "    "))
+        lines.extend(text_table(rows, "    "))
     return lines
 
 

@@ -148,6 +148,13 @@ def pickup_schedule(cue: Cue, pickup: Pickup) -> list[CueEvent]:
     return events
 
 
+def click_kind(e: CueEvent) -> ClickKind:
+    """The sound a warning click or click of a schedule makes (downbeats accented)."""
+    if e.kind is EventKind.WARNING:
+        return ClickKind.WARNING
+    return ClickKind.ACCENT if e.accent else ClickKind.NORMAL
+
+
 def first_click(events: list[CueEvent]) -> Fraction | None:
     """Time of the first warning click or click of a schedule (None: it has none)."""
     return next((e.time for e in events if e.kind in (EventKind.WARNING, EventKind.CLICK)), None)

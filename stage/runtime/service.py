@@ -24,12 +24,12 @@ from stage.core.schedule import (
     CueEvent,
     EventKind,
     Pickup,
+    click_kind,
     cue_revision,
     cue_schedule,
     first_click,
     pickup_schedule,
 )
-from stage.core.tempo import ClickKind
 from stage.core.timecode import Timecode, frame_at
 from stage.core.transport import Anchor
 from stage.errors import NotFound, SessionError, StageError, TempoError, TimecodeError
@@ -88,16 +88,10 @@ def cue_clicks(cue: Cue, events: list[CueEvent] | None = None) -> list[TimedClic
             return []
         return [TimedClick(float(base + c.time), c.kind, cue.id, c.bar, c.beat) for c in cue.clicks.clicks]
     return [
-        TimedClick(float(base + e.time), _click_kind(e), cue.id, e.bar or 0, int(e.beat or 0))
+        TimedClick(float(base + e.time), click_kind(e), cue.id, e.bar or 0, int(e.beat or 0))
         for e in events
         if e.kind in (EventKind.WARNING, EventKind.CLICK)
     ]
-
-
-def _click_kind(e: CueEvent) -> ClickKind:
-    if e.kind is EventKind.WARNING:
-        return ClickKind.WARNING
-    return ClickKind.ACCENT if e.accent else ClickKind.NORMAL
 
 
 @dataclass(frozen=True)

@@ -446,3 +446,30 @@ async def test_a_screens_settings_from_its_url_are_kept_and_its_offset_and_calib
         assert await page.locator("stage-lane").get_attribute("direction") == "rtl"
         assert not await page.locator("#calibration").is_visible()
         clean(screen)
+
+
+async def test_a_pickup_is_counted_in_on_the_page_as_a_count_off_is(tmp_path: Path) -> None:
+    """A pickup from bar 7 with one bar of count-in: COUNT-IN 4, 3, 2, 1 into bar 7, then bar 7 beat 1."""
+    async with (stage_rig(tmp_path, sheet=SHEET, rest=True) as rig, chromium() as browser,
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.http_port}", headers=AUTH) as api):
+        screen = await Screen.open(browser, f"http://127.0.0.1:{rig.http_port}", "name=desk%201")
+        await ready(screen)
+        await post(api, "/api/session/arm", {"cue": "1M1"})
+        await post(api, "/api/session/pickup", {"bar": 7, "countin": 1})
+        # Bar 7 is 12 s after the downbeat at 10 s; its count-in clicks at 20, 20.5, 21 and 21.5 s.
+        await post(api, "/api/transport/locate", {"timecode": "00:00:19:12"})
+        await post(api, "/api/transport/play")
+        seen: list[tuple[str, str, str]] = []
+
+        async def into_bar_7() -> bool:
+            now = (await screen.text("phase-label"), await screen.text("bar"), await screen.text("sub"))
+            if not seen or seen[-1] != now:
+                seen.append(now)
+            return now[0] == "BAR | BEAT" and now[1] == "7"
+        await until_async(into_bar_7, "bar 7 after the count-in", 8)
+        counted = [s for s in seen if s[0] == "COUNT-IN"]
+        assert [c[1] for c in counted] == ["4", "3", "2", "1"][-len(counted):], seen
+        assert len(counted) >= 3, seen  # a frame or two may pass unread on a loaded host, not most of them
+        assert counted[-1] == ("COUNT-IN", "1", "click into bar 7"), seen
+        assert all(s[0] != "BAR | BEAT" or int(s[1]) >= 7 for s in seen), "bars before the pickup were shown"
+        clean(screen)

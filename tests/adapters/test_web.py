@@ -716,3 +716,18 @@ async def test_a_locate_past_24_hours_or_out_of_bounds_is_refused(api: Api) -> N
     answer = await api.http.post("/api/transport/locate", json={"timecode": "23:59:59:23"}, headers=CONDUCTOR)
     assert answer.status_code == 200, answer.text
     assert answer.json()["timecode"] == "23:59:59:23"
+
+
+async def test_the_clicks_a_screen_counts_from_follow_a_pickup_cued_up(api: Api) -> None:
+    """A screen counts bars and the count-in from /clicks: with a pickup cued up they are the pickup's."""
+    own = (await api.http.get("/api/cues/1M1/clicks")).json()
+    assert (await api.http.post("/api/session/arm", json={"cue": "1M1"}, headers=CONDUCTOR)).status_code == 200
+    cued = await api.http.post("/api/session/pickup", json={"bar": 9, "countin": 1}, headers=CONDUCTOR)
+    assert cued.status_code == 200, cued.text
+    clicks = (await api.http.get("/api/cues/1M1/clicks")).json()
+    bar9 = next(c for c in own if (c["bar"], c["beat"]) == (9, 1))
+    warnings = [c for c in clicks if c["kind"] == "warning"]
+    assert [round((bar9["time"] - w["time"]) / 0.5) for w in warnings] == [4, 3, 2, 1]  # one bar of 4/4 at 12-0
+    assert [c for c in clicks if c["kind"] != "warning"] == [c for c in own if c["time"] >= bar9["time"]]
+    assert (await api.http.post("/api/session/pickup", json={"bar": None}, headers=CONDUCTOR)).status_code == 200
+    assert (await api.http.get("/api/cues/1M1/clicks")).json() == own

@@ -54,8 +54,10 @@ export class MusicNow {
     this.beats = 0;
     /** True on a downbeat click (beat 1, accented). */
     this.accent = false;
-    /** Warning clicks left into bar 1, the current one included (count-off only). */
+    /** Warning clicks left into the first bar played, the current one included (count-off only). */
     this.countdown = 0;
+    /** The bar the count-off leads into: 1, or a pickup's bar after its count-in. */
+    this.into = 1;
     /** Seconds since the downbeat (negative before it). */
     this.seconds = 0;
     /** Seconds since the current click (Infinity before the first). */
@@ -110,6 +112,8 @@ export class CueMusic {
     this.cue = cue;
     this.perBar = beatsPerBar(cue.clicks);
     this.warnings = cue.clicks.filter((c) => c.kind === 'warning').length;
+    /** The bar the count-off (or a pickup's count-in) leads into. */
+    this.into = cue.clicks.find((c) => c.kind !== 'warning')?.bar ?? 1;
   }
 
   /**
@@ -131,6 +135,7 @@ export class CueMusic {
     out.beats = 0;
     out.accent = false;
     out.countdown = 0;
+    out.into = this.into;
     out.sinceClick = Infinity;
     if (p >= c.end) out.phase = 'after';
     else if (p < c.first) out.phase = 'before';

@@ -69,3 +69,17 @@ test('a free-timing cue: seconds since its start and the time to its next hit', 
   assert.equal(clockText(65.05), '1:05.0');
   assert.equal(clockText(-0.5), '−0.5');
 });
+
+test("a pickup's count-in counts down into the pickup bar", () => {
+  // Pickup from bar 3: three warning clicks at bar 3's 0.4 s, the last one a click before bar 3, then bar 3.
+  const countIn = [0, 1, 2].map((b) => ({ time: 2.8 + b * 0.4, bar: 2, beat: b + 1, kind: 'warning', length: 0.4 }));
+  const raw = { id: '1M1', title: 'Main Title', free: false, downbeat: 100, first: 98, end_position: 105.2 };
+  const pickup = cueData(raw, [...countIn, ...clicks.filter((c) => c.bar >= 3)]);
+  const m = new CueMusic(pickup);
+  const n = new MusicNow();
+  assert.deepEqual([2.8, 3.2, 3.6].map((s) => m.at(100 + s, n).countdown), [3, 2, 1]);
+  assert.equal(n.into, 3);
+  m.at(104, n);
+  assert.deepEqual([n.phase, n.bar, n.beat, n.into], ['music', 3, 1, 3]);
+  assert.equal(new CueMusic(CUE).at(98, n).into, 1);
+});

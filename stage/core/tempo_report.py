@@ -1,0 +1,142 @@
+"""What ``stage tempo`` prints: the finder's candidates and change plan as text, TOML blocks and JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
+
+from stage.core.breakdown import decimal_text, format_position, text_table
+from stage.core.cuesheet import Cue
+from stage.core.tempo import frame_click
+from stage.core.tempochanges import ChangePlan
+from stage.core.tempofind import Candidate, FindSpec, HitFit, Tempo
+from stage.core.timecode import Timecode
+
+__all__ = ["change_blocks", "format_tempo_report", "tempo_report"]
+
+
+def _tempo_cell(tempo: Tempo, spec: FindSpec) -> tuple[str, str, str]:
+    """(as the sheet writes it, clicks per minute, nearest frame click)."""
+    cpm = decimal_text(tempo.clicks_per_minute(spec.rate), 3)
+    return tempo.text, cpm, frame_click(tempo.seconds(spec.rate), spec.rate)
+
+
+def _frames(value: Fraction) -> str:
+    return f"{decimal_text(value, 3, trim=True)} f"
+
+
+def _fit_rows(cue: Cue, fits: Sequence[HitFit], spec: FindSpec) -> list[str]:
+    rows = [["hit", "timecode", "bar|beat", "error", "ms", ""]]
+    for f in fits:
+        tc = Timecode.at(cue.downbeat + f.frames / spec.rate.fps, spec.rate)
+        sign = "+" if f.error > 0 else ""
+        rows.append([f.label, str(tc), format_position(f.bar, f.beat), f"{sign}{_frames(f.error)}",
+                     f"{sign}{decimal_text(f.error_ms(spec.rate), 1)}", "" if f.caught else "MISSED"])
+    return text_table(rows, "      ")
+
+
+def _toml_value(tempo: Tempo) -> str:
+    value = tempo.toml
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def change_blocks(cue: Cue, plan: ChangePlan, spec: FindSpec) -> str:
+    """The plan as TOML to paste: the cue's own tempo and meter, then one ``[[cue.change]]`` per change."""
+    first, *rest = plan.segments
+    lines = [f"# cue {cue.id}: on the [[cue]] itself", f"tempo = {_toml_value(first.tempo)}",
+             f'meter = "{spec.meter}"']
+    for seg in rest:
+        lines += ["", "[[cue.change]]", f"bar = {seg.bar}", f"tempo = {_toml_value(seg.tempo)}"]
+        if seg.ramp:
+            lines.append(f"ramp = {seg.ramp}")
+    return "\n".join(lines) + "\n"
+
+
+def format_tempo_report(cue: Cue, spec: FindSpec, steady: Sequence[Candidate], plan: ChangePlan | None) -> str:
+    """The finder's answer as text: ranked steady tempos with every hit, then the change plan if any."""
+    n = len(cue.hits)
+    on = "the click" if spec.subdivision == 1 else f"1/{spec.subdivision} of a click"
+    lines = [
+        (f"{cue.id}{'  ' + cue.title if cue.title else ''}: {n} hit{'s' if n != 1 else ''}, "
+        f"within {_frames(spec.tolerance)} of {on}, {decimal_text(spec.lowest, 2, trim=True)}-"
+        f"{decimal_text(spec.highest, 2, trim=True)} clicks/min, {spec.meter}"),
+        "",
+    ]
+    rows = [["#", "tempo", "clicks/min", "frame click", "downbeat", "caught", "worst"]]
+    for k, c in enumerate(steady, start=1):
+        text, cpm, fc = _tempo_cell(c.tempo, spec)
+        moved = f" ({'+' if c.move > 0 else ''}{c.move} f)" if c.move else ""
+        rows.append([str(k), text, cpm, fc, f"{cue.start + c.move}{moved}", f"{c.caught}/{n}", _frames(c.worst)])
+    lines.append("steady tempos")
+    lines.extend(text_table(rows, "  "))
+    for k, c in enumerate(steady, start=1):
+        lines += ["", f"  {k}. {c.tempo.text}, downbeat {cue.start + c.move}"]
+        lines.extend(_fit_rows(cue, c.fits, spec))
+    if plan is not None:
+        lines.append("")
+        caught = sum(1 for f in plan.fits if f.caught)
+        verb = "catches" if plan.changes == 1 else "catch"
+        lines.append(f"changes: {plan.changes} tempo change{'s' if plan.changes != 1 else ''} at bar lines {verb} "
+                     f"{caught}/{n} hits")
+        lines.extend(_fit_rows(cue, plan.fits, spec))
+        lines.append("")
+        lines.extend(change_blocks(cue, plan, spec).rstrip("\n").split("\n"))
+    elif steady and steady[0].caught < n:
+        lines += ["", "changes: none found within the search's limits"]
+    return "\n".join(lines) + "\n"
+
+
+def _fits_json(cue: Cue, fits: Sequence[HitFit], spec: FindSpec) -> list[dict[str, Any]]:
+    return [
+        {
+            "label": f.label,
+            "timecode": str(Timecode.at(cue.downbeat + f.frames / spec.rate.fps, spec.rate)),
+            "bar": f.bar,
+            "beat": float(f.beat),
+            "error_frames": float(f.error),
+            "error_ms": float(f.error_ms(spec.rate)),
+            "caught": f.caught,
+        }
+        for f in fits
+    ]
+
+
+def _tempo_json(tempo: Tempo, spec: FindSpec) -> dict[str, Any]:
+    return {
+        "tempo": tempo.toml,
+        "family": tempo.family.value,
+        "clicks_per_minute": float(tempo.clicks_per_minute(spec.rate)),
+        "frame_click": frame_click(tempo.seconds(spec.rate), spec.rate),
+        "click_length": float(tempo.seconds(spec.rate)),
+    }
+
+
+def tempo_report(cue: Cue, spec: FindSpec, steady: Sequence[Candidate], plan: ChangePlan | None) -> dict[str, Any]:
+    """The finder's answer, JSON-ready."""
+    return {
+        "cue": cue.id,
+        "hits": len(cue.hits),
+        "tolerance_frames": float(spec.tolerance),
+        "subdivision": spec.subdivision,
+        "meter": str(spec.meter),
+        "steady": [
+            {
+                **_tempo_json(c.tempo, spec),
+                "move_frames": c.move,
+                "start": str(cue.start + c.move),
+                "caught": c.caught,
+                "worst_frames": float(c.worst),
+                "hits": _fits_json(cue, c.fits, spec),
+            }
+            for c in steady
+        ],
+        "changes": None
+        if plan is None
+        else {
+            "count": plan.changes,
+            "segments": [{"bar": s.bar, "ramp": s.ramp, **_tempo_json(s.tempo, spec)} for s in plan.segments],
+            "hits": _fits_json(cue, plan.fits, spec),
+            "toml": change_blocks(cue, plan, spec),
+        },
+    }

@@ -1,0 +1,380 @@
+"""The tempo finder: steady tempos that put a cue's hits on beats, and the fewest changes when none does.
+
+Everything is counted in picture frames from the cue's start.  A hit is
+*caught* when it lies within the tolerance of a grid point: a click, or a
+subdivision of it.  Its *error* is the hit's time minus that grid point's
+(positive: the hit comes after the beat).  Tempos come in two families, as
+music editors quote them: frame clicks in eighth-frame steps (``"12-3"``) and
+clicks per minute to 0.01 (``117.55``).
+
+How it stays fast.  For a hit ``x`` frames after the downbeat, the grid
+catches it with the n-th grid point when ``|x − n·g| ≤ tol``: for each n that
+is one interval of the family's integer parameter (eighths of a frame, or
+hundredths of a click per minute).  Adding those intervals into a difference
+array counts, for every tempo of the range at once, how many hits it
+catches; only the best few are then measured exactly (:class:`Fraction`).
+The changes search (:mod:`stage.core.tempochanges`) intersects the same
+intervals hit by hit to learn how far each tempo reaches from a bar line.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import accumulate
+
+from stage.core.tempo import MAX_CLICKS_PER_MINUTE, MIN_CLICKS_PER_MINUTE, Meter
+from stage.core.timecode import Rate
+from stage.errors import TempoError
+
+__all__ = [
+    "Candidate",
+    "Family",
+    "FindSpec",
+    "HitFit",
+    "SpotHit",
+    "Tempo",
+    "TempoGrid",
+    "find_steady",
+    "fit_hits",
+    "grid_distance",
+]
+
+
+class Family(enum.Enum):
+    """How a tempo is quoted."""
+
+    FRAME = "frame"  # a frame click in eighths of a frame
+    BPM = "bpm"  # clicks per minute in hundredths
+
+
+@dataclass(frozen=True, order=True)
+class Tempo:
+    """A tempo of one family: ``value`` is eighths of a frame (FRAME) or hundredths of a click per minute (BPM)."""
+
+    family: Family = field(compare=False)
+    value: int
+
+    def frames(self, rate: Rate) -> Fraction:
+        """Click length in picture frames."""
+        if self.family is Family.FRAME:
+            return Fraction(self.value, 8)
+        return 6000 * rate.fps / self.value
+
+    def seconds(self, rate: Rate) -> Fraction:
+        """Click length in seconds."""
+        return self.frames(rate) / rate.fps
+
+    def clicks_per_minute(self, rate: Rate) -> Fraction:
+        """Real-time clicks per minute."""
+        return 60 / self.seconds(rate)
+
+    @property
+    def text(self) -> str:
+        """``"12-3"`` or ``"117.55"``."""
+        if self.family is Family.FRAME:
+            return f"{self.value // 8}-{self.value % 8}"
+        whole, cents = divmod(self.value, 100)
+        return f"{whole}" if cents == 0 else f"{whole}.{cents:02d}".rstrip("0")
+
+    @property
+    def toml(self) -> str | float | int:
+        """The value a cue sheet's ``tempo`` key takes."""
+        if self.family is Family.FRAME:
+            return self.text
+        return self.value // 100 if self.value % 100 == 0 else float(self.text)
+
+
+@dataclass(frozen=True)
+class SpotHit:
+    """A hit to catch: its label and its time in frames from the cue's start (the written downbeat)."""
+
+    label: str
+    frames: Fraction
+
+
+@dataclass(frozen=True)
+class FindSpec:
+    """What the finder may try."""
+
+    rate: Rate
+    meter: Meter
+    lowest: Fraction = Fraction(40)  # clicks per minute
+    highest: Fraction = Fraction(240)
+    tolerance: Fraction = Fraction(1)  # frames either way
+    subdivision: int = 1  # grid points per click: 1 the clicks, 2 their halves …
+    move: tuple[int, int] = (0, 0)  # whole frames the downbeat may move (earliest, latest)
+    families: frozenset[Family] = frozenset(Family)
+
+    def __post_init__(self) -> None:
+        if not MIN_CLICKS_PER_MINUTE <= self.lowest <= self.highest <= MAX_CLICKS_PER_MINUTE:
+            raise TempoError(
+                f"tempo range {float(self.lowest):g}-{float(self.highest):g}: give a range within "
+                f"{MIN_CLICKS_PER_MINUTE}-{MAX_CLICKS_PER_MINUTE} clicks per minute, lowest first"
+            )
+        if self.tolerance < 0:
+            raise TempoError("the tolerance must be 0 frames or more")
+        if not 1 <= self.subdivision <= 16:
+            raise TempoError(f"subdivision {self.subdivision}: 1 (clicks) to 16")
+        if self.move[0] > self.move[1]:
+            raise TempoError("the downbeat's move range must be earliest first")
+        if not self.families:
+            raise TempoError("try at least one family of tempos")
+
+    def bounds(self, family: Family) -> tuple[int, int]:
+        """The family's parameter range for the tempo range."""
+        if family is Family.BPM:
+            return math.ceil(self.lowest * 100), math.floor(self.highest * 100)
+        return math.ceil(480 * self.rate.fps / self.highest), math.floor(480 * self.rate.fps / self.lowest)
+
+
+@dataclass(frozen=True)
+class HitFit:
+    """Where one hit falls on a candidate's grid."""
+
+    label: str
+    frames: Fraction  # from the written start
+    bar: int
+    beat: Fraction  # 1-based, fractional on a subdivision
+    error: Fraction  # frames: the hit minus its grid point
+    caught: bool
+
+    def error_ms(self, rate: Rate) -> Fraction:
+        """The error in milliseconds."""
+        return self.error / rate.fps * 1000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A steady tempo, the downbeat's move (frames) and how the hits fall on it."""
+
+    tempo: Tempo
+    move: int
+    fits: tuple[HitFit, ...]
+
+    @property
+    def caught(self) -> int:
+        """How many hits it catches."""
+        return sum(1 for f in self.fits if f.caught)
+
+    @property
+    def worst(self) -> Fraction:
+        """The largest error of a caught hit, in frames (0 when none is caught)."""
+        return max((abs(f.error) for f in self.fits if f.caught), default=Fraction(0))
+
+
+# -- the intervals of tempos that catch one hit ---------------------------------------------------
+
+
+class TempoGrid:
+    """Interval arithmetic of one family, in integers: frames are scaled by ``q`` so every input is whole.
+
+    ``lo``..``hi`` is the family's parameter range for the spec's tempo range.
+    """
+
+    def __init__(self, family: Family, spec: FindSpec, q: int) -> None:
+        self.family = family
+        self.lo, self.hi = spec.bounds(family)
+        self.q = q
+        s = spec.subdivision
+        if family is Family.BPM:
+            # n·g = n·6000·fps/(s·p) frames: p = n·a/(b·x) for a hit x·q.
+            self.a = 6000 * spec.rate.fps.numerator * q
+            self.b = spec.rate.fps.denominator * s
+        else:
+            # n·g = n·p/(8·s) frames: p = 8·s·x/(n·q).
+            self.a = 8 * s
+            self.b = q
+
+    def intervals(self, x: int, t: int, lo: int | None = None, hi: int | None = None) -> list[tuple[int, int]]:
+        """The parameters in [lo, hi] whose grid catches a hit ``x`` (scaled frames from the anchor), merged."""
+        lo = self.lo if lo is None else lo
+        hi = self.hi if hi is None else hi
+        x = abs(x)  # the grid is the same either side of its anchor (count-off hits)
+        if x <= t:
+            return [(lo, hi)]
+        out: list[tuple[int, int]] = []
+        a, b = self.a, self.b
+        if self.family is Family.BPM:
+            # p in [n·a/(b·(x+t)), n·a/(b·(x−t))]; n from lo·b·(x−t)/a to hi·b·(x+t)/a, p falling as n falls
+            n_lo = max(1, -(-lo * b * (x - t) // a))
+            n_hi = hi * b * (x + t) // a
+            for n in range(n_lo, n_hi + 1):
+                p1 = max(lo, -(-n * a // (b * (x + t))))
+                p2 = min(hi, n * a // (b * (x - t)))
+                if p1 <= p2:
+                    if out and p1 <= out[-1][1] + 1:
+                        out[-1] = (out[-1][0], max(out[-1][1], p2))
+                    else:
+                        out.append((p1, p2))
+        else:
+            # p in [a·(x−t)/(n·b), a·(x+t)/(n·b)], p falling as n rises: walk n downwards
+            n_lo = max(1, -(-a * (x - t) // (hi * b)))
+            n_hi = a * (x + t) // (lo * b)
+            for n in range(n_hi, n_lo - 1, -1):
+                p1 = max(lo, -(-a * (x - t) // (n * b)))
+                p2 = min(hi, a * (x + t) // (n * b))
+                if p1 <= p2:
+                    if out and p1 <= out[-1][1] + 1:
+                        out[-1] = (out[-1][0], max(out[-1][1], p2))
+                    else:
+                        out.append((p1, p2))
+        return out
+
+    def counts(self, xs: Sequence[int], t: int) -> list[int]:
+        """For every parameter of the range, how many of the hits ``xs`` it catches."""
+        lo, hi, a, b = self.lo, self.hi, self.a, self.b
+        diff = [0] * (hi - lo + 2)
+        for x in map(abs, xs):
+            if x <= t:
+                diff[0] += 1
+                diff[-1] -= 1
+                continue
+            # The same intervals as `intervals`, built by comprehensions: this is the finder's inner loop.
+            if self.family is Family.BPM:
+                ns = range(max(1, -(-lo * b * (x - t) // a)), hi * b * (x + t) // a + 1)
+                d1, d2 = b * (x + t), b * (x - t)
+                starts = [-(-n * a // d1) for n in ns]
+                ends = [n * a // d2 for n in ns]
+            else:
+                ns = range(a * (x + t) // (lo * b), max(1, -(-a * (x - t) // (hi * b))) - 1, -1)
+                u1, u2 = a * (x - t), a * (x + t)
+                starts = [-(-u1 // (n * b)) for n in ns]
+                ends = [u2 // (n * b) for n in ns]
+            if not ends:
+                continue
+            # Clip to the range; neighbouring intervals of one hit may overlap: count each tempo once.
+            ends = [min(e, hi) for e in ends]
+            starts = [max(s, e + 1, lo) for s, e in zip(starts, [lo - 1, *ends[:-1]], strict=True)]
+            for s, e in zip(starts, ends, strict=True):
+                if s <= e:
+                    diff[s - lo] += 1
+                    diff[e - lo + 1] -= 1
+        return list(accumulate(diff[:-1]))
+
+    def grid_frames(self, p: int, spec: FindSpec) -> Fraction:
+        """The grid step (click ÷ subdivision) of parameter ``p``, in frames."""
+        return Tempo(self.family, p).frames(spec.rate) / spec.subdivision
+
+
+def _scale(hits: Sequence[SpotHit], tolerance: Fraction) -> int:
+    return math.lcm(tolerance.denominator, *(Fraction(h.frames).denominator for h in hits))
+
+
+def grid_distance(x: float, g: float) -> float:
+    """How far ``x`` lies from the nearest multiple of ``g`` (floats: for ranking, never for the answer)."""
+    r = math.fmod(abs(x), g)
+    return min(r, g - r)
+
+
+# -- one steady tempo -----------------------------------------------------------------------------
+
+
+def fit_hits(hits: Sequence[SpotHit], tempo: Tempo, move: int, spec: FindSpec) -> tuple[HitFit, ...]:
+    """Exactly where each hit falls on ``tempo``'s grid with the downbeat moved by ``move`` frames."""
+    g = tempo.frames(spec.rate) / spec.subdivision
+    per_bar = spec.meter.clicks_per_bar
+    out = []
+    for h in hits:
+        x = Fraction(h.frames) - move
+        n = round(x / g)
+        beats = Fraction(n, spec.subdivision)
+        bar = math.floor(beats / per_bar) + 1
+        error = x - n * g
+        out.append(HitFit(h.label, Fraction(h.frames), bar, beats - (bar - 1) * per_bar + 1, error,
+                          abs(error) <= spec.tolerance))
+    return tuple(out)
+
+
+def find_steady(hits: Sequence[SpotHit], spec: FindSpec, top: int = 10) -> list[Candidate]:
+    """The ``top`` steady tempos (and downbeat moves) ranked by hits caught, then by how close they fall.
+
+    Ties go to frame clicks, then to the smaller move, then to the slower
+    tempo.  Tempos within 0.005 clicks per minute of one already listed (a
+    frame click and its rounded clicks per minute) are listed once.
+    """
+    if not hits:
+        raise TempoError("the cue has no hits to find a tempo for")
+    q = _scale(hits, spec.tolerance)
+    t = int(spec.tolerance * q)
+    xs0 = [int(Fraction(h.frames) * q) for h in hits]
+    floats = [float(h.frames) for h in hits]
+    ranked: list[tuple[tuple[float, ...], Tempo, int]] = []
+    for family in sorted(spec.families, key=lambda f: f.value, reverse=True):  # frame clicks first
+        grid = TempoGrid(family, spec, q)
+        for move in range(spec.move[0], spec.move[1] + 1):
+            counts = grid.counts([x - move * q for x in xs0], t)
+            ranked.extend(_best_runs(counts, grid, move, floats, spec, top))
+    ranked.sort(key=lambda r: r[0])
+    out: list[Candidate] = []
+    seen: set[tuple[int, int]] = set()
+    for _, tempo, move in ranked:
+        # Tempos that print alike (12-0 at 23.976 and 119.88) are one candidate: the better placed is kept.
+        key = (round(tempo.clicks_per_minute(spec.rate) * 100), move)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Candidate(tempo, move, fit_hits(hits, tempo, move, spec)))
+        if len(out) == top:
+            break
+    return out
+
+
+_RUN_SAMPLES = 24
+
+
+def _best_runs(
+    counts: list[int], grid: TempoGrid, move: int, floats: list[float], spec: FindSpec, top: int
+) -> list[tuple[tuple[float, ...], Tempo, int]]:
+    """The best member of each run of equal counts among the highest counts: enough to fill ``top``.
+
+    A level with very many runs (a low count) is sampled: its widest runs only.
+    """
+    if not counts:
+        return []
+    levels = sorted(set(counts), reverse=True)
+    out: list[tuple[tuple[float, ...], Tempo, int]] = []
+    tol = float(spec.tolerance)
+    for level in levels:
+        if level == 0 or len(out) >= top:
+            break
+        for p, end in _runs([i for i, c in enumerate(counts) if c == level]):
+            best: tuple[tuple[float, ...], Tempo, int] | None = None
+            step = max(1, (end - p + 1) // _RUN_SAMPLES)
+            # Sample a long run, then look closely around the best sample.
+            for sampled in (range(p, end + 1, step), None):
+                around = sampled
+                if around is None:
+                    assert best is not None
+                    centre = best[1].value - grid.lo
+                    around = range(max(p, centre - step), min(end, centre + step) + 1)
+                for i in around:
+                    tempo = Tempo(grid.family, grid.lo + i)
+                    g = float(grid.grid_frames(tempo.value, spec))
+                    errors = [grid_distance(x - move, g) for x in floats]
+                    sse = sum(e * e for e in errors if e <= tol + 1e-9)
+                    key = (-level, round(sse, 9), 0 if grid.family is Family.FRAME else 1, abs(move), -g)
+                    if best is None or key < best[0]:
+                        best = (key, tempo, move)
+            assert best is not None
+            out.append(best)
+    return out
+
+
+_MOST_RUNS = 64
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive indices as (first, last); of many, the widest (they leave the hits most room)."""
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    if len(runs) > _MOST_RUNS:
+        runs = sorted(sorted(runs, key=lambda r: r[0] - r[1])[:_MOST_RUNS])
+    return runs
