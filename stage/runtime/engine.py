@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import math
 import multiprocessing
 import multiprocessing.connection
 import signal
@@ -33,6 +34,7 @@ from stage.core.chase import ChaseEstimator
 from stage.core.playback import ClickNotes, Playback, TimedClick, frame_of
 from stage.core.timecode import parse_rate
 from stage.core.transport import Anchor, InternalClock
+from stage.core.watchdog import HEARTBEAT_INTERVAL
 from stage.errors import MidiError
 from stage.runtime import messages as m
 
@@ -64,6 +66,7 @@ class EngineSettings:
     notes: ClickNotes = field(default_factory=ClickNotes)
     click_latency: float = 0.0
     mtc_latency: float = 0.0
+    start_position: float = 0.0  # picture seconds the internal clock starts (stopped) at: a restart resumes there
 
 
 class EngineCore:
@@ -74,7 +77,7 @@ class EngineCore:
         self.samplerate = samplerate
         self.rate = parse_rate(settings.rate)
         self.chasing = settings.source == "mtc"
-        self.clock = InternalClock()
+        self.clock = InternalClock(settings.start_position)
         self.chase = ChaseEstimator(self.rate, freewheel_frames=settings.freewheel_frames) if self.chasing else None
         self.playback = Playback(
             self.rate,
@@ -89,6 +92,7 @@ class EngineCore:
         self.cycles = 0
         self.late = 0
         self.dropped = 0
+        self.faults = 0  # cycles whose logic raised: caught, and the transport stopped
         self._last_anchor: Anchor | None = None
         self._last_published = 0.0
         self._locates = (0, 0)
@@ -101,6 +105,16 @@ class EngineCore:
         sr = self.samplerate
         t_a, t_b = frame0 / sr, (frame0 + nframes) / sr
         self.cycles += 1
+        try:
+            return self._cycle(inputs, t_a, t_b)
+        except Exception as exc:  # a nonsense value must not end the clock: stop safely and go on cycling
+            self._fault(exc, t_a)
+            return {}
+
+    def _cycle(
+        self, inputs: Mapping[str, Sequence[tuple[int, bytes]]], t_a: float, t_b: float
+    ) -> Mapping[str, Sequence[tuple[int, bytes]]]:
+        sr = self.samplerate
         while self.commands:
             self._apply(self.commands.popleft(), t_a)
         anchor = self._transport(inputs, t_a)
@@ -113,6 +127,26 @@ class EngineCore:
         for o in result.outputs:
             out.setdefault(o.port, []).append((frame_of(o.t, sr), o.data))
         return out
+
+    def _fault(self, exc: Exception, now: float) -> None:
+        """Stop the transport where picture is (or last was, sanely) after the cycle logic raised.
+
+        The internal clock starts afresh there, stopped, at varispeed 1.0 (the
+        speed may be what failed); a chase starts from nothing and locks
+        again.  The sender thread logs it: nothing here may block.
+        """
+        self.faults += 1
+        if self.chase is None:
+            a = self.clock.anchor
+            p = next((v for v in (a.position(now), a.p0) if math.isfinite(v)), 0.0)
+            self.clock = InternalClock(p)
+        else:
+            p = math.nan
+            self.chase = ChaseEstimator(self.rate, freewheel_frames=self.settings.freewheel_frames)
+            self._locates = (0, 0)
+            self._sync_state = ""
+        self.playback.locate()
+        self.outbox.append(("fault", (exc, p, self.faults)))
 
     def _apply(self, cmd: m.Command, now: float) -> None:
         if isinstance(cmd, m.LoadClicks):
@@ -303,16 +337,31 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
     done = threading.Event()
 
     def send_events() -> None:
-        last_stats = time.monotonic()
+        last_stats = last_beat = time.monotonic()
         while not done.is_set():
             while core.outbox:
                 kind, item = core.outbox.popleft()
+                if kind == "fault":
+                    _log_fault(*item)
+                    continue
                 try:
-                    events.send(_translate(kind, item, driver.frames_to_monotonic, core.samplerate, source))
+                    ev = _translate(kind, item, driver.frames_to_monotonic, core.samplerate, source)
+                except Exception:  # an event that cannot be told is dropped; the next ones still go
+                    log.exception("engine event %s dropped", kind)
+                    continue
+                try:
+                    events.send(ev)
                 except (OSError, EOFError):
                     done.set()
                     return
             now = time.monotonic()
+            if now - last_beat >= HEARTBEAT_INTERVAL:
+                last_beat = now
+                try:
+                    events.send(m.Heartbeat(core.cycles, core.faults))
+                except (OSError, EOFError):
+                    done.set()
+                    return
             if now - last_stats >= STATS_INTERVAL:
                 last_stats = now
                 xruns, errors = stats()
@@ -338,6 +387,13 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
         done.set()
         driver.close()
         sender.join(timeout=1)
+
+
+def _log_fault(exc: Exception, position: float, n: int) -> None:
+    if n > 5 and n % 100:  # the first few, then one in a hundred: a fault every cycle must not flood the log
+        return
+    where = "the chase starts again" if math.isnan(position) else f"transport stopped at {position:.6f} s"
+    log.error("engine cycle failed (fault %d): %r; %s", n, exc, where, exc_info=exc)
 
 
 def _disabled() -> None:
@@ -409,6 +465,29 @@ class EngineHandle:
     def alive(self) -> bool:
         """True while the engine process runs."""
         return self._process.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        """The engine process's id (None before it started)."""
+        return self._process.pid
+
+    @property
+    def sentinel(self) -> int:
+        """A handle that becomes ready when the process ends (for :func:`multiprocessing.connection.wait`)."""
+        return self._process.sentinel
+
+    @property
+    def exitcode(self) -> int | None:
+        """How the process ended (negative: the signal that ended it); None while it runs."""
+        return self._process.exitcode
+
+    def kill(self) -> None:
+        """End the process at once (it is dead or not answering) and release its pipes."""
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(timeout=2)
+        self._evt_send.close()
+        self._reader.join(timeout=2)
 
     def close(self) -> None:
         """Stop the engine process."""

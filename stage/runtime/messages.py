@@ -107,4 +107,16 @@ class EngineStats:
     dropped: int = 0  # overdue by more than the catch-up limit (after a jump or a long stall): not sent
 
 
-Event = Ready | TransportChanged | BeatSounded | SyncStatus | EngineStats
+@dataclass(frozen=True)
+class Heartbeat:
+    """The engine is alive: sent every :data:`~stage.core.watchdog.HEARTBEAT_INTERVAL` by its sender thread.
+
+    ``cycles`` moves on while the clock (JACK's callback or the soft clock)
+    runs; ``faults`` counts cycles whose logic raised and was caught.
+    """
+
+    cycles: int
+    faults: int = 0
+
+
+Event = Ready | TransportChanged | BeatSounded | SyncStatus | EngineStats | Heartbeat

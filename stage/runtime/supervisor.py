@@ -1,0 +1,328 @@
+"""The engine supervised: its heartbeat watched, its death noticed, a new one started and the transport brought back.
+
+The engine process sends a heartbeat from its sender thread (never from the
+timing path, which waits on nothing).  A watcher thread here waits on the
+process's sentinel, so an exit (SIGKILL, a crash of the interpreter) is seen
+at once, and asks the :class:`~stage.core.watchdog.Watchdog` every
+:data:`CHECK_INTERVAL` whether the heartbeats or the cycles they count have
+stopped (a hung process, a dead soft-clock thread, a JACK callback no longer
+called).
+
+When the engine is dead the supervisor
+
+1. says so (:class:`EngineStatus` ``restarting`` to ``on_status``), then hands
+   on a transport event that stops picture where it was when the engine was
+   last seen cycling (listeners end a take that was rolling);
+2. kills what is left of the process and starts a new one: the internal
+   clock starts there, stopped (a varispeed is not carried over: it may be
+   what killed the engine); a chase starts from nothing and locks again on
+   the incoming MTC;
+3. gives the new engine the clicks the service last loaded, and only then
+   says ``running`` again: a command never reaches an engine without its
+   clicks.
+
+An engine that keeps dying is restarted after growing delays
+(:class:`~stage.core.watchdog.RestartPolicy`).  Meanwhile commands are
+refused with :class:`~stage.errors.EngineUnavailable` (ask again); clicks
+loaded meanwhile are kept for the new engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import multiprocessing.connection
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stage.core.transport import Anchor
+from stage.core.watchdog import HEARTBEAT_TIMEOUT, EngineState, RestartPolicy, Watchdog
+from stage.errors import EngineUnavailable, MidiError
+from stage.runtime import messages as m
+from stage.runtime.engine import EngineHandle, EngineSettings
+
+log = logging.getLogger(__name__)
+
+CHECK_INTERVAL = 0.02  # seconds between looks at the heartbeat
+START_TIMEOUT = 15.0  # seconds an engine process has to come up
+MIDI_RETRY = 3.0  # seconds a restart keeps trying for MIDI when the engine before had it (JACK frees a name late)
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """The engine as health, screens and transports are told of it."""
+
+    state: EngineState
+    restarts: int = 0  # how many times it was restarted since the service started
+    reason: str = ""  # why it last died (empty if it never did)
+    since: float = 0.0  # monotonic time the state began
+    pid: int | None = None
+    faults: int = 0  # cycles of the running engine whose logic raised (caught; the transport stopped)
+
+    @property
+    def up(self) -> bool:
+        """True when the engine takes commands (or the service runs without one by design)."""
+        return self.state in (EngineState.RUNNING, EngineState.DISABLED)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (``/api/health``, the ``transport`` topic)."""
+        return {"state": self.state.value, "restarts": self.restarts, "reason": self.reason, "since": self.since,
+                "pid": self.pid, "faults": self.faults}
+
+
+def exit_reason(exitcode: int | None) -> str:
+    """How an engine process ended, in words."""
+    if exitcode is None:
+        return "the engine process ended"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"the engine process was killed by {name}"
+    return f"the engine process exited with status {exitcode}"
+
+
+def resume_position(anchor: Anchor | None, last_alive: float, fallback: float = 0.0) -> float:
+    """Where picture was when the engine was last seen cycling: where the new engine starts, stopped."""
+    if anchor is None:
+        return fallback
+    p = anchor.position(last_alive)
+    return p if math.isfinite(p) else fallback
+
+
+class Supervisor:
+    """Runs the engine process (:class:`~stage.runtime.engine.EngineHandle`), watches it, restarts it.
+
+    It stands where the service held the handle: :meth:`start`, :meth:`send`,
+    :attr:`alive`, :meth:`close`.  ``on_event`` gets the engine's events
+    (heartbeats excepted) on the engine's reader thread; ``on_status`` gets
+    each :class:`EngineStatus` on the watcher thread.
+    """
+
+    def __init__(
+        self,
+        settings: EngineSettings,
+        on_event: Callable[[m.Event], None],
+        on_status: Callable[[EngineStatus], None],
+        *,
+        timeout: float = HEARTBEAT_TIMEOUT,
+        policy: RestartPolicy | None = None,
+        start_timeout: float = START_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self._on_event = on_event
+        self._on_status = on_status
+        self._watchdog = Watchdog(timeout)
+        self._policy = policy or RestartPolicy()
+        self._start_timeout = start_timeout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._handle: EngineHandle | None = None
+        self._generation = 0  # events of an engine that was replaced are dropped
+        self._clicks: m.LoadClicks | None = None
+        self._anchor: Anchor | None = None
+        self._started_at = 0.0
+        self._status = EngineStatus(EngineState.STARTING, since=clock())
+        self._closing = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.first_ready: m.Ready | None = None
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def start(self, timeout: float | None = None) -> m.Ready:
+        """Start the engine process, wait until it runs, then watch it (blocking; :class:`MidiError` if it fails)."""
+        ready = self._spawn(self.settings, self._start_timeout if timeout is None else timeout)
+        self.first_ready = ready
+        self._give_clicks_and_run()
+        self._watcher = threading.Thread(target=self._watch, name="stage-engine-watch", daemon=True)
+        self._watcher.start()
+        return ready
+
+    def close(self) -> None:
+        """Stop watching and stop the engine process."""
+        self._closing.set()
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(timeout=self._start_timeout + 5)
+        with self._lock:
+            handle, self._handle = self._handle, None
+            self._generation += 1
+        if handle is not None:
+            handle.close()
+        self._set(EngineState.STOPPED)
+
+    # -- commands --------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> EngineStatus:
+        """The engine's state now."""
+        return self._status
+
+    @property
+    def alive(self) -> bool:
+        """True while an engine runs and takes commands."""
+        return self._status.state is EngineState.RUNNING
+
+    @property
+    def pid(self) -> int | None:
+        """The running engine process's id."""
+        handle = self._handle
+        return None if handle is None else handle.pid
+
+    def send(self, cmd: m.Command) -> None:
+        """Queue a command for the engine; returns at once.
+
+        Clicks are kept and handed to every later engine, so they are never
+        refused; anything else while no engine runs is :class:`EngineUnavailable`.
+        """
+        with self._lock:
+            if isinstance(cmd, m.LoadClicks):
+                self._clicks = cmd
+            handle = self._handle if self._status.state is EngineState.RUNNING else None
+        if handle is None:
+            if isinstance(cmd, m.LoadClicks):
+                return
+            raise EngineUnavailable(self._unavailable())
+        try:
+            handle.send(cmd)  # outside the lock: a full pipe to a hung engine must not hold up the watcher
+        except OSError as exc:
+            if isinstance(cmd, m.LoadClicks):
+                return
+            raise EngineUnavailable(f"the engine did not take the command ({exc}); it is being restarted") from None
+
+    def _unavailable(self) -> str:
+        s = self._status
+        if s.state is EngineState.RESTARTING:
+            return f"the engine is restarting ({s.reason}): ask again in a moment"
+        return f"the engine is {s.state.value}"
+
+    # -- the engine's events (its reader thread) --------------------------------------------------
+
+    def _event(self, generation: int, ev: m.Event) -> None:
+        status: EngineStatus | None = None
+        with self._lock:
+            if generation != self._generation:
+                return
+            if isinstance(ev, m.Heartbeat):
+                self._watchdog.beat(self._clock(), ev.cycles)
+                if ev.faults != self._status.faults:  # told at most once a heartbeat, however many cycles failed
+                    self._status = status = dataclasses.replace(self._status, faults=ev.faults)
+            elif isinstance(ev, m.TransportChanged):
+                self._anchor = Anchor(ev.t0, ev.p0, ev.speed)
+        if status is not None:
+            self._on_status(status)
+        elif not isinstance(ev, m.Heartbeat):
+            self._on_event(ev)
+
+    # -- watching and restarting (the watcher thread) ---------------------------------------------
+
+    def _spawn(self, settings: EngineSettings, timeout: float) -> m.Ready:
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+        handle = EngineHandle(settings, lambda ev: self._event(generation, ev))
+        ready = handle.start(timeout)  # MidiError (and the process closed) if it does not come up
+        with self._lock:
+            self._handle = handle
+            now = self._clock()
+            self._watchdog.started(now)
+            self._started_at = now
+        return ready
+
+    def _give_clicks_and_run(self) -> None:
+        """Hand the new engine the latest clicks, then take commands: clicks loaded meanwhile are not lost."""
+        sent: m.LoadClicks | None = None
+        while True:
+            with self._lock:
+                handle = self._handle
+                if self._clicks is sent or handle is None:
+                    self._status = EngineStatus(EngineState.RUNNING, self._status.restarts, self._status.reason,
+                                                self._clock(), None if handle is None else handle.pid)
+                    status = self._status
+                    break
+                sent = self._clicks
+            if sent is not None:
+                try:
+                    handle.send(sent)
+                except OSError:
+                    break  # died already: the watcher sees it on its next look
+        self._on_status(status)
+
+    def _watch(self) -> None:
+        while not self._closing.is_set():
+            handle = self._handle
+            if handle is None:
+                return
+            ended = multiprocessing.connection.wait([handle.sentinel], timeout=CHECK_INTERVAL)
+            if self._closing.is_set():
+                return
+            with self._lock:
+                reason = exit_reason(handle.exitcode) if ended else self._watchdog.verdict(self._clock())
+            if reason is not None:
+                try:
+                    self._restart(handle, reason)
+                except Exception:  # the watcher must outlive anything a restart meets
+                    log.exception("engine: restarting failed; trying again")
+
+    def _restart(self, dead: EngineHandle, reason: str) -> None:
+        now = self._clock()
+        with self._lock:
+            self._generation += 1  # whatever the old engine still says is not heard
+            self._handle = None
+            position = resume_position(self._anchor, self._watchdog.last_alive(), self.settings.start_position)
+            self._anchor = Anchor(now, position, 0.0)
+            restarts = self._status.restarts + 1
+            self._status = EngineStatus(EngineState.RESTARTING, restarts, reason, now, None)
+            status = self._status
+        log.error("engine: %s; restarting it (restart %d), picture stopped at %.6f s", reason, restarts, position)
+        self._on_status(status)
+        self._on_event(m.TransportChanged(now, position, 0.0, rolling=False, source=self.settings.source))
+        dead.kill()
+        settings = self.settings
+        if settings.source == "internal":
+            settings = dataclasses.replace(settings, start_position=position)
+        delay = self._policy.delay(self._started_at, now)
+        midi_until = self._clock() + MIDI_RETRY
+        while True:
+            if self._closing.wait(delay) if delay > 0 else self._closing.is_set():
+                return
+            try:
+                ready = self._spawn(settings, self._start_timeout)
+            except MidiError as exc:
+                log.error("engine: the new engine did not start (%s)", exc)  # noqa: TRY400 -- the reason says it all
+                delay = self._policy.failed_start()
+                continue
+            had_midi = self.first_ready is not None and self.first_ready.midi
+            if had_midi and not ready.midi and self._clock() < midi_until:
+                # JACK may still hold the dead engine's client name for a moment: try again for MIDI.
+                self._drop_handle()
+                delay = 0.1
+                continue
+            if had_midi and not ready.midi:
+                log.error("engine: restarted without MIDI: %s", ready.reason)
+            break
+        log.info("engine: running again (pid %s)", self.pid)
+        self._give_clicks_and_run()
+
+    def _drop_handle(self) -> None:
+        with self._lock:
+            handle, self._handle = self._handle, None
+            self._generation += 1
+        if handle is not None:
+            handle.close()
+
+    def _set(self, state: EngineState) -> None:
+        with self._lock:
+            self._status = dataclasses.replace(self._status, state=state, since=self._clock(), pid=None)
+            status = self._status
+        self._on_status(status)
+
+
+__all__ = ["CHECK_INTERVAL", "MIDI_RETRY", "START_TIMEOUT", "EngineStatus", "Supervisor", "exit_reason",
+           "resume_position"]
