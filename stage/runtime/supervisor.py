@@ -14,7 +14,9 @@ When the engine is dead the supervisor
    on a transport event that stops picture where it was when the engine was
    last seen cycling (listeners end a take that was rolling);
 2. kills what is left of the process and starts a new one: the internal
-   clock starts there, stopped (a varispeed is not carried over: it may be
+   clock starts there (an exit is seen within a few milliseconds of the
+   death; a hang is placed at its last heartbeat whose cycle count moved,
+   within :data:`~stage.core.watchdog.HEARTBEAT_INTERVAL`), stopped (a varispeed is not carried over: it may be
    what killed the engine); a chase starts from nothing and locks again on
    the incoming MTC;
 3. gives the new engine the clicks the service last loaded, and only then
@@ -88,12 +90,22 @@ def exit_reason(exitcode: int | None) -> str:
     return f"the engine process exited with status {exitcode}"
 
 
-def resume_position(anchor: Anchor | None, last_alive: float, fallback: float = 0.0) -> float:
-    """Where picture was when the engine was last seen cycling: where the new engine starts, stopped."""
-    if anchor is None:
-        return fallback
-    p = anchor.position(last_alive)
-    return p if math.isfinite(p) else fallback
+def resume_position(
+    anchor: Anchor | None, last_alive: float, fallback: float = 0.0, *, sounded: float | None = None,
+    samplerate: int = 48000,
+) -> float:
+    """Where picture was when the engine was last seen cycling: where the new engine starts, stopped.
+
+    ``sounded`` is the position of the last click the engine sent under
+    ``anchor``: picture was at least a sample past it (the engine may have
+    sent it after its last heartbeat), so rolling again never sounds it twice.
+    """
+    p = fallback if anchor is None else anchor.position(last_alive)
+    if not math.isfinite(p):
+        p = fallback
+    if anchor is not None and anchor.speed > 0 and sounded is not None and sounded >= p:
+        p = sounded + anchor.speed / samplerate
+    return p
 
 
 class Supervisor:
@@ -128,6 +140,8 @@ class Supervisor:
         self._generation = 0  # events of an engine that was replaced are dropped
         self._clicks: m.LoadClicks | None = None
         self._anchor: Anchor | None = None
+        self._sounded: float | None = None  # the last click sent under that anchor
+        self._samplerate = 48000
         self._started_at = 0.0
         self._status = EngineStatus(EngineState.STARTING, since=clock())
         self._closing = threading.Event()
@@ -215,6 +229,9 @@ class Supervisor:
                     self._status = status = dataclasses.replace(self._status, faults=ev.faults)
             elif isinstance(ev, m.TransportChanged):
                 self._anchor = Anchor(ev.t0, ev.p0, ev.speed)
+                self._sounded = None
+            elif isinstance(ev, m.BeatSounded):
+                self._sounded = ev.p
         if status is not None:
             self._on_status(status)
         elif not isinstance(ev, m.Heartbeat):
@@ -230,6 +247,7 @@ class Supervisor:
         ready = handle.start(timeout)  # MidiError (and the process closed) if it does not come up
         with self._lock:
             self._handle = handle
+            self._samplerate = ready.samplerate
             now = self._clock()
             self._watchdog.started(now)
             self._started_at = now
@@ -262,21 +280,27 @@ class Supervisor:
             ended = multiprocessing.connection.wait([handle.sentinel], timeout=CHECK_INTERVAL)
             if self._closing.is_set():
                 return
+            if ended:
+                handle.kill()  # reaps it: its exit code is known from here on
             with self._lock:
                 reason = exit_reason(handle.exitcode) if ended else self._watchdog.verdict(self._clock())
             if reason is not None:
                 try:
-                    self._restart(handle, reason)
+                    self._restart(handle, reason, exited=bool(ended))
                 except Exception:  # the watcher must outlive anything a restart meets
                     log.exception("engine: restarting failed; trying again")
 
-    def _restart(self, dead: EngineHandle, reason: str) -> None:
+    def _restart(self, dead: EngineHandle, reason: str, *, exited: bool) -> None:
         now = self._clock()
         with self._lock:
             self._generation += 1  # whatever the old engine still says is not heard
             self._handle = None
-            position = resume_position(self._anchor, self._watchdog.last_alive(), self.settings.start_position)
-            self._anchor = Anchor(now, position, 0.0)
+            # A process that exited cycled until a moment ago (the sentinel is seen at once); one that hung
+            # was last seen cycling at its last heartbeat whose count moved.
+            alive = now if exited else self._watchdog.last_alive()
+            position = resume_position(self._anchor, alive, self.settings.start_position, sounded=self._sounded,
+                                       samplerate=self._samplerate)
+            self._anchor, self._sounded = Anchor(now, position, 0.0), None
             restarts = self._status.restarts + 1
             self._status = EngineStatus(EngineState.RESTARTING, restarts, reason, now, None)
             status = self._status
