@@ -24,13 +24,16 @@ from peers.wait import SCALE, until
 
 from stage.config import parse_config
 from stage.core.cuesheet import parse_cue_sheet
+from stage.core.mtc import quarter_frame_message
+from stage.core.timecode import RATES
 from stage.core.transport import Anchor
 from stage.core.watchdog import HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, EngineState
 from stage.errors import EngineUnavailable
 from stage.runtime.bus import BusEvent
-from stage.runtime.service import Service
+from stage.runtime.service import Service, cue_clicks
 from stage.runtime.supervisor import EngineStatus, exit_reason, resume_position
 
+SR = 48000
 SHEET = parse_cue_sheet(
     """
 [picture]
@@ -227,6 +230,66 @@ async def test_a_jack_callback_no_longer_called_is_a_dead_clock_and_the_engine_c
         service.stop_transport()
     finally:
         await service.stop()
+
+
+async def test_a_chase_killed_while_locked_locks_again_and_clicks_where_the_timecode_says(
+    jack_server: JackServer,
+) -> None:
+    """``[clock] source = "mtc"``: the new engine chases from nothing and locks on the same stream."""
+    from peers.recorder import MidiPeer  # noqa: PLC0415 -- loads libjack: only where a JACK peer is used
+
+    rate = RATES["25"]
+    with (
+        MidiPeer(unique_name("src"), servername=jack_server.name, inputs=(), outputs=("mtc",)) as source,
+        MidiPeer(unique_name("rec"), servername=jack_server.name, inputs=("click",), outputs=()) as witness,
+    ):
+        config = parse_config({
+            "clock": {"source": "mtc"},
+            "midi": {"server": jack_server.name, "client": unique_name("stage"), "mtc_out": False,
+                     "connect_mtc_in": [source.port("mtc")], "connect_click_out": [witness.port("click")]},
+        })
+        service = Service(config, SHEET)
+        await service.start()
+        syncs = service.bus.subscribe({"sync"})
+        told: list[BusEvent] = []  # sync events after the kill
+        try:
+            # 9 s of picture from 00:00:00:12 at normal speed, starting half a second from now
+            p_start, f_start = 0.5, witness.current_frame() + SR // 2
+            q_first, q_count = 50, 900
+            source.schedule("mtc", [(f_start + round((q / 100 - p_start) * SR), quarter_frame_message(q, rate))
+                                    for q in range(q_first, q_first + q_count)])
+            await until(lambda: service.sync is not None and service.sync.locked, "the chase to lock", 5)
+            await until(lambda: service.position() > 2.3, "picture at 2.3 s", 5)
+            drain(syncs)
+            os.kill(engine_pid(service), signal.SIGKILL)
+            await until(lambda: service.engine_status.restarts == 1, "the engine restarting", 2)
+            await until(lambda: service.engine_status.state is EngineState.RUNNING, "the engine back", 10)
+            await until(lambda: any(e.data["locked"] for e in drain_into(syncs, told)), "a new lock", 5)
+            p_relock = service.position()
+            assert service.transport.rolling
+            end = (q_first + q_count - 1) / 100
+            witness.wait_until_frame(f_start + round((end - p_start + 0.5) * SR), timeout=15 * SCALE)
+        finally:
+            service.bus.unsubscribe(syncs)
+            await service.stop()
+    # The new engine's chase started from nothing: it searched before it locked.
+    assert not told[0].data["locked"]
+    assert 2.3 < p_relock < 4.0
+    # Every click from a settling second after the lock to the stream's end, within half a millisecond.
+    clicks = [c for c in cue_clicks(SHEET.cue("2M1")) if p_relock + 1 <= c.p < end]
+    truth = {f_start + round((c.p - p_start) * SR): c for c in clicks}
+    heard = [f for f, d in witness.events("click") if d[0] & 0xF0 == 0x90]
+    assert len(truth) >= 6
+    for frame, click in truth.items():
+        near = [f for f in heard if abs(f - frame) < SR * 0.05]
+        assert len(near) == 1, f"click {click.bar}|{click.beat}: {near}"
+        assert abs(near[0] - frame) <= SR * 0.0005, f"click {click.bar}|{click.beat} off by {near[0] - frame}"
+
+
+def drain_into(sub: object, into: list[BusEvent]) -> list[BusEvent]:
+    new = drain(sub)
+    into.extend(new)
+    return new
 
 
 def drain(sub: object) -> list[BusEvent]:
