@@ -139,7 +139,8 @@ class EngineCore:
         if self.chase is None:
             a = self.clock.anchor
             p = next((v for v in (a.position(now), a.p0) if math.isfinite(v)), 0.0)
-            self.clock = InternalClock(p)
+            self.clock = InternalClock()
+            self.clock.locate(p, now)
         else:
             p = math.nan
             self.chase = ChaseEstimator(self.rate, freewheel_frames=self.settings.freewheel_frames)

@@ -44,7 +44,7 @@ from typing import Any
 
 from stage.core.transport import Anchor
 from stage.core.watchdog import HEARTBEAT_TIMEOUT, EngineState, RestartPolicy, Watchdog
-from stage.errors import EngineUnavailable, MidiError
+from stage.errors import EngineUnavailable
 from stage.runtime import messages as m
 from stage.runtime.engine import EngineHandle, EngineSettings
 
@@ -276,6 +276,7 @@ class Supervisor:
         while not self._closing.is_set():
             handle = self._handle
             if handle is None:
+                log.error("engine: no engine to watch any more; commands will be refused")
                 return
             ended = multiprocessing.connection.wait([handle.sentinel], timeout=CHECK_INTERVAL)
             if self._closing.is_set():
@@ -288,7 +289,7 @@ class Supervisor:
                 try:
                     self._restart(handle, reason, exited=bool(ended))
                 except Exception:  # the watcher must outlive anything a restart meets
-                    log.exception("engine: restarting failed; trying again")
+                    log.exception("engine: restarting failed")
 
     def _restart(self, dead: EngineHandle, reason: str, *, exited: bool) -> None:
         now = self._clock()
@@ -318,7 +319,7 @@ class Supervisor:
                 return
             try:
                 ready = self._spawn(settings, self._start_timeout)
-            except MidiError as exc:
+            except Exception as exc:  # whatever stopped this start, the next one may work
                 log.error("engine: the new engine did not start (%s)", exc)  # noqa: TRY400 -- the reason says it all
                 delay = self._policy.failed_start()
                 continue
