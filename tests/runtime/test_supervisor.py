@@ -5,7 +5,7 @@ clock, or JACK MIDI on a jackd of the test's own) and breaks it from outside
 the way it breaks on a stage: SIGSTOP on the engine (it stops answering),
 SIGSTOP on jackd (the process callback is no longer called while the engine
 still answers), a varispeed that made a click's time infinite.  The engine
-killed outright, mid-take, is ``tests/test_engine_supervision.py``.
+killed outright, mid-take, is ``tests/adapters/test_engine_supervision.py``.
 """
 
 from __future__ import annotations

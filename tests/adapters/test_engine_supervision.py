@@ -8,8 +8,10 @@ witness, written straight against JACK-Client) hears the click; a musician's
 
 - health answers 503 ``"ok": false`` with the engine ``restarting`` within a
   second of the kill, and 200 with it ``running`` again within a few seconds;
-- the ``/ws`` client was told (a ``transport`` event with the engine's state,
-  a ``take`` event ``crashed``);
+- every transport told the screens and tablets: ``/ws`` (a ``transport``
+  event with the engine's state, a ``take`` event ``crashed``), OSC
+  (``/stage/engine`` to an ``oscdump`` destination) and MQTT
+  (``event/transport`` and ``event/take`` through a mosquitto of the test's own);
 - the take log holds the take as a crash leaves it (no timecode out), on
   SQLite and on PostgreSQL, and the session is ready for the next take;
 - picture stopped where it was; a new take rolls from there, and its clicks
@@ -38,6 +40,7 @@ from peers.jackd import JackServer, unique_name
 from peers.postgres import scratch_database
 from peers.recorder import MidiPeer
 from peers.wait import SCALE
+from stagerig import LinePeer, Mosquitto, free_port, mqtt_sub, osc_dump
 from websockets.asyncio.client import connect
 
 from stage.adapters.store import open_store
@@ -45,7 +48,7 @@ from stage.core.cuesheet import parse_cue_sheet
 from stage.core.playback import ClickNotes
 from stage.runtime.service import cue_clicks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "supervision-conductor"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 SR = 48000
@@ -74,16 +77,16 @@ async def pg_database() -> AsyncIterator[str]:
 class Serve:
     """``stage serve`` with JACK MIDI, its click connected to the witness."""
 
-    def __init__(self, tmp: Path, url: str, jack: JackServer, witness: str) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+    def __init__(self, tmp: Path, url: str, jack: JackServer, witness: str, osc_to: int, mqtt: int) -> None:
+        self.port = free_port()
+        self.name = unique_name("stage")  # the JACK client and the MQTT topic root
         self.base = f"http://127.0.0.1:{self.port}"
         self.config = tmp / "stage.toml"
         self.config.write_text(
-            f'[midi]\nserver = "{jack.name}"\nclient = "{unique_name("stage")}"\nmtc_out = false\nmtc_in = false\n'
+            f'[midi]\nserver = "{jack.name}"\nclient = "{self.name}"\nmtc_out = false\nmtc_in = false\n'
             f'connect_click_out = ["{witness}"]\n'
-            f"[osc]\nenabled = false\n[http]\nport = {self.port}\n"
+            f'[osc]\nport = {free_port(socket.SOCK_DGRAM)}\ndestinations = ["127.0.0.1:{osc_to}"]\n'
+            f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt}"\nname = "{self.name}"\n[http]\nport = {self.port}\n'
             f'[takes]\ndatabase = "{url}"\n[auth]\nconductor = "{TOKEN}"\n',
             encoding="utf-8",
         )
@@ -155,8 +158,14 @@ async def test_the_engine_killed_mid_take_is_reported_restarted_and_clicks_on_it
     cue = parse_cue_sheet(SHEET).cue("1M1")
     clicks = cue_clicks(cue)
     notes = ClickNotes(channel=9)
+    broker = Mosquitto(free_port())
+    await broker.start()
+    osc_port = free_port(socket.SOCK_DGRAM)
+    peers: list[LinePeer] = [await osc_dump(osc_port)]
     with MidiPeer(unique_name("witness"), servername=jack_server.name, inputs=("click",), outputs=()) as witness:
-        serve = Serve(tmp_path, url, jack_server, witness.port("click"))
+        serve = Serve(tmp_path, url, jack_server, witness.port("click"), osc_port, broker.port)
+        peers.append(await mqtt_sub(broker.port, f"stage/{serve.name}/event/#"))
+        oscdump, mqtt = peers
         serve.start()
         events: list[dict[str, Any]] = []
         listener: asyncio.Task[None] | None = None
@@ -225,6 +234,9 @@ async def test_the_engine_killed_mid_take_is_reported_restarted_and_clicks_on_it
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await listener
             serve.stop()
+            for peer in peers:
+                await peer.stop()
+            await broker.stop()
     after = note_ons(witness.events("click"))[len(heard):]
     expected = [c for c in clicks if c.p >= stopped_at][: len(after)]
     assert len(after) >= 4
@@ -240,6 +252,15 @@ async def test_the_engine_killed_mid_take_is_reported_restarted_and_clicks_on_it
     assert "running" in states[states.index("restarting"):]
     crashed = [e["data"]["take"] for e in events if e.get("topic") == "take" and e["data"]["event"] == "crashed"]
     assert [(t["cue"], t["take"], t["tc_out"]) for t in crashed] == [("1M1", 1, None)]
+    # … on OSC and MQTT as well.
+    engine = [line.split(" ", 2)[-1] for line in oscdump.matching("/stage/engine ")]
+    assert 'si "restarting" 1' in engine
+    assert 'si "running" 1' in engine[engine.index('si "restarting" 1'):]
+    told = [json.loads(line.split(" ", 1)[1]) for line in mqtt.matching(f"stage/{serve.name}/event/transport ")]
+    mqtt_states = [t["engine"]["state"] for t in told]
+    assert "running" in mqtt_states[mqtt_states.index("restarting"):]
+    taken = [json.loads(line.split(" ", 1)[1]) for line in mqtt.matching(f"stage/{serve.name}/event/take ")]
+    assert [(t["event"], t["take"]["label"]) for t in taken if t["event"] == "crashed"] == [("crashed", "1M1-1")]
 
 
 def note_ons(events: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
