@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from stage.core.backoff import backoff
 
 HEARTBEAT_INTERVAL = 0.05  # seconds between the engine's heartbeats
-HEARTBEAT_TIMEOUT = 0.4  # seconds without a heartbeat, or without a new cycle, before the engine counts as dead
+HEARTBEAT_TIMEOUT = 0.5  # seconds without a heartbeat, or without a new cycle, before the engine counts as dead
 STABLE_AFTER = 10.0  # seconds an engine must run before its next death restarts it at once again
 
 
@@ -71,10 +71,6 @@ class Watchdog:
         last = self._heard
         moved_at = now if last is None or cycles != last.cycles else last.moved_at
         self._heard = Heard(now, cycles, moved_at)
-
-    def last_alive(self) -> float:
-        """When the engine was last known to cycle (its start, before any heartbeat)."""
-        return self._started if self._heard is None else self._heard.moved_at
 
     def verdict(self, now: float) -> str | None:
         """``None`` while the engine lives; otherwise why it counts as dead, in words."""

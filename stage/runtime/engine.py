@@ -93,6 +93,7 @@ class EngineCore:
         self.late = 0
         self.dropped = 0
         self.faults = 0  # cycles whose logic raised: caught, and the transport stopped
+        self.position: float | None = None  # picture at the end of the last cycle (for the heartbeat)
         self._last_anchor: Anchor | None = None
         self._last_published = 0.0
         self._locates = (0, 0)
@@ -118,6 +119,7 @@ class EngineCore:
         while self.commands:
             self._apply(self.commands.popleft(), t_a)
         anchor = self._transport(inputs, t_a)
+        self.position = None if anchor is None else anchor.position(t_b)
         result = self.playback.cycle(anchor, t_a, t_b)
         self.late += result.late
         self.dropped += result.dropped
@@ -359,7 +361,7 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
             if now - last_beat >= HEARTBEAT_INTERVAL:
                 last_beat = now
                 try:
-                    events.send(m.Heartbeat(core.cycles, core.faults))
+                    events.send(m.Heartbeat(core.cycles, core.faults, core.position))
                 except (OSError, EOFError):
                     done.set()
                     return
@@ -481,6 +483,13 @@ class EngineHandle:
     def exitcode(self) -> int | None:
         """How the process ended (negative: the signal that ended it); None while it runs."""
         return self._process.exitcode
+
+    def answered(self) -> bool:
+        """True when the engine sent something the reader thread has not taken yet (it is behind, not the engine)."""
+        try:
+            return self._evt_recv.poll(0)
+        except (OSError, EOFError):
+            return False
 
     def kill(self) -> None:
         """End the process at once (it is dead or not answering) and release its pipes."""

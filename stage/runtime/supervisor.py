@@ -14,9 +14,9 @@ When the engine is dead the supervisor
    on a transport event that stops picture where it was when the engine was
    last seen cycling (listeners end a take that was rolling);
 2. kills what is left of the process and starts a new one: the internal
-   clock starts there (an exit is seen within a few milliseconds of the
-   death; a hang is placed at its last heartbeat whose cycle count moved,
-   within :data:`~stage.core.watchdog.HEARTBEAT_INTERVAL`), stopped (a varispeed is not carried over: it may be
+   clock starts where the last heartbeat put picture (at most
+   :data:`~stage.core.watchdog.HEARTBEAT_INTERVAL` before the death, and
+   past any click the engine sent), stopped (a varispeed is not carried over: it may be
    what killed the engine); a chase starts from nothing and locks again on
    the incoming MTC;
 3. gives the new engine the clicks the service last loaded, and only then
@@ -91,18 +91,21 @@ def exit_reason(exitcode: int | None) -> str:
 
 
 def resume_position(
-    anchor: Anchor | None, last_alive: float, fallback: float = 0.0, *, sounded: float | None = None,
+    seen: float | None, anchor: Anchor | None, fallback: float = 0.0, *, sounded: float | None = None,
     samplerate: int = 48000,
 ) -> float:
     """Where picture was when the engine was last seen cycling: where the new engine starts, stopped.
 
-    ``sounded`` is the position of the last click the engine sent under
-    ``anchor``: picture was at least a sample past it (the engine may have
-    sent it after its last heartbeat), so rolling again never sounds it twice.
+    ``seen`` is the position its last heartbeat reported (the end of a cycle,
+    in the engine's own time); without one, where ``anchor`` (the last
+    transport it reported) stood, else ``fallback``.  ``sounded`` is the
+    position of the last click the engine sent under ``anchor``: picture was
+    at least a sample past it (it may have gone out after the last
+    heartbeat), so rolling again never sounds it twice.  As the heartbeat
+    is at most one interval old, no click is skipped either.
     """
-    p = fallback if anchor is None else anchor.position(last_alive)
-    if not math.isfinite(p):
-        p = fallback
+    candidates = (seen, None if anchor is None else anchor.p0, fallback)
+    p = next((v for v in candidates if v is not None and math.isfinite(v)), 0.0)
     if anchor is not None and anchor.speed > 0 and sounded is not None and sounded >= p:
         p = sounded + anchor.speed / samplerate
     return p
@@ -141,6 +144,7 @@ class Supervisor:
         self._clicks: m.LoadClicks | None = None
         self._anchor: Anchor | None = None
         self._sounded: float | None = None  # the last click sent under that anchor
+        self._seen: float | None = None  # picture at the end of the last cycle, from the last heartbeat
         self._samplerate = 48000
         self._started_at = 0.0
         self._status = EngineStatus(EngineState.STARTING, since=clock())
@@ -225,6 +229,7 @@ class Supervisor:
                 return
             if isinstance(ev, m.Heartbeat):
                 self._watchdog.beat(self._clock(), ev.cycles)
+                self._seen = ev.position
                 if ev.faults != self._status.faults:  # told at most once a heartbeat, however many cycles failed
                     self._status = status = dataclasses.replace(self._status, faults=ev.faults)
             elif isinstance(ev, m.TransportChanged):
@@ -285,23 +290,22 @@ class Supervisor:
                 handle.kill()  # reaps it: its exit code is known from here on
             with self._lock:
                 reason = exit_reason(handle.exitcode) if ended else self._watchdog.verdict(self._clock())
+            if reason is not None and not ended and handle.answered():
+                continue  # heartbeats wait in the pipe: this process was too busy to read them, the engine is fine
             if reason is not None:
                 try:
-                    self._restart(handle, reason, exited=bool(ended))
+                    self._restart(handle, reason)
                 except Exception:  # the watcher must outlive anything a restart meets
                     log.exception("engine: restarting failed")
 
-    def _restart(self, dead: EngineHandle, reason: str, *, exited: bool) -> None:
+    def _restart(self, dead: EngineHandle, reason: str) -> None:
         now = self._clock()
         with self._lock:
             self._generation += 1  # whatever the old engine still says is not heard
             self._handle = None
-            # A process that exited cycled until a moment ago (the sentinel is seen at once); one that hung
-            # was last seen cycling at its last heartbeat whose count moved.
-            alive = now if exited else self._watchdog.last_alive()
-            position = resume_position(self._anchor, alive, self.settings.start_position, sounded=self._sounded,
-                                       samplerate=self._samplerate)
-            self._anchor, self._sounded = Anchor(now, position, 0.0), None
+            position = resume_position(self._seen, self._anchor, self.settings.start_position,
+                                       sounded=self._sounded, samplerate=self._samplerate)
+            self._anchor, self._sounded, self._seen = Anchor(now, position, 0.0), None, position
             restarts = self._status.restarts + 1
             self._status = EngineStatus(EngineState.RESTARTING, restarts, reason, now, None)
             status = self._status

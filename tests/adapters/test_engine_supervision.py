@@ -172,7 +172,8 @@ async def test_the_engine_killed_mid_take_is_reported_restarted_and_clicks_on_it
         try:
             async with httpx.AsyncClient(timeout=10 * SCALE) as http:
                 _, up = await until_health(http, serve, "running", 30)
-                assert (up["status"], up["ok"], up["midi"], up["engine"]["restarts"]) == (200, True, True, 0)
+                assert (up["status"], up["ok"], up["midi"], up["engine"]["restarts"]) == (200, True, True, 0), (
+                    serve.output()[-3000:])
                 joined = asyncio.Event()
                 listener = asyncio.create_task(listen(f"ws://127.0.0.1:{serve.port}/ws", events, joined))
                 await asyncio.wait_for(joined.wait(), 5 * SCALE)

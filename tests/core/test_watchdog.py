@@ -21,13 +21,13 @@ def beating(until: float, *, start: float = 0.0, cycles_per_beat: int = 10) -> W
 def test_an_engine_that_beats_and_cycles_is_alive() -> None:
     w = beating(10.0)
     assert w.verdict(10.0 + HEARTBEAT_TIMEOUT - 0.001) is None
-    assert w.last_alive() == pytest.approx(10.0)
 
 
 def test_silence_longer_than_the_timeout_is_death_and_says_how_long() -> None:
     w = beating(10.0)
     assert w.verdict(10.0 + HEARTBEAT_TIMEOUT - 0.001) is None
-    assert w.verdict(10.0 + HEARTBEAT_TIMEOUT + 0.01) == "the engine sent no heartbeat for 0.41 s"
+    silence = HEARTBEAT_TIMEOUT + 0.01
+    assert w.verdict(10.0 + silence) == f"the engine sent no heartbeat for {silence:.2f} s"
 
 
 def test_heartbeats_whose_cycles_stand_still_are_a_dead_clock() -> None:
@@ -41,15 +41,14 @@ def test_heartbeats_whose_cycles_stand_still_are_a_dead_clock() -> None:
         if t - stuck.at < HEARTBEAT_TIMEOUT - 0.001:
             assert w.verdict(t) is None, t
     assert w.verdict(t) == f"the engine's clock ran no cycle for {t - stuck.at:.2f} s (stuck at {stuck.cycles})"
-    assert w.last_alive() == stuck.at == pytest.approx(5.0)  # where picture was when it was last seen cycling
+    assert stuck.at == pytest.approx(5.0)
 
 
 def test_before_the_first_heartbeat_the_silence_counts_from_the_start() -> None:
     w = Watchdog()
     w.started(100.0)
     assert w.verdict(100.0 + HEARTBEAT_TIMEOUT - 0.001) is None
-    assert w.verdict(100.5) == "the engine sent no heartbeat for 0.50 s"
-    assert w.last_alive() == 100.0
+    assert w.verdict(100.6) == "the engine sent no heartbeat for 0.60 s"
 
 
 def test_a_new_engine_forgets_the_old_ones_heartbeats() -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -59,20 +61,20 @@ bars = 8
 # -- pure: where picture stops, how a death reads ------------------------------------------------
 
 
-def test_picture_resumes_where_the_engine_was_last_seen_cycling() -> None:
+def test_picture_resumes_where_the_last_heartbeat_put_it() -> None:
     rolling = Anchor(100.0, 10.0, 1.0)
-    assert resume_position(rolling, 102.5) == 12.5
-    assert resume_position(Anchor(100.0, 10.0, 0.0), 500.0) == 10.0  # stopped: where it stood
-    assert resume_position(None, 5.0, fallback=3.0) == 3.0  # it never reported a transport
-    assert resume_position(Anchor(0.0, 1.7e308, 4.0), 1e308, fallback=7.0) == 7.0  # nothing infinite comes back
+    assert resume_position(12.5, rolling) == 12.5  # the engine's own position, not the service's clock
+    assert resume_position(None, Anchor(100.0, 10.0, 0.0)) == 10.0  # no heartbeat yet: where the anchor stood
+    assert resume_position(None, None, fallback=3.0) == 3.0  # it never reported anything
+    assert resume_position(math.inf, Anchor(0.0, math.nan, 4.0), fallback=7.0) == 7.0  # nothing infinite comes back
 
 
 def test_a_click_sent_after_the_last_heartbeat_is_not_sounded_again() -> None:
     rolling = Anchor(100.0, 10.0, 1.0)
     # The last heartbeat put picture at 12.5, but the click at 12.52 went out after it: one sample past it.
-    assert resume_position(rolling, 102.5, sounded=12.52, samplerate=48000) == 12.52 + 1 / 48000
-    assert resume_position(rolling, 102.5, sounded=12.0) == 12.5  # an earlier click changes nothing
-    assert resume_position(Anchor(100.0, 10.0, -1.0), 101.0, sounded=9.5) == 9.0  # none sound in reverse
+    assert resume_position(12.5, rolling, sounded=12.52, samplerate=48000) == 12.52 + 1 / 48000
+    assert resume_position(12.5, rolling, sounded=12.0) == 12.5  # an earlier click changes nothing
+    assert resume_position(9.0, Anchor(100.0, 10.0, -1.0), sounded=9.5) == 9.0  # none sound in reverse
 
 
 def test_a_death_reads_as_what_ended_it() -> None:
@@ -143,7 +145,7 @@ async def test_an_engine_that_stops_answering_is_replaced_and_keeps_the_clicks_l
         seen, down = states.first(EngineState.RESTARTING)  # type: ignore[misc]
         # It answered nothing for the heartbeat timeout (counted from its last heartbeat), then was given up on.
         assert HEARTBEAT_TIMEOUT - HEARTBEAT_INTERVAL <= seen - stopped < HEARTBEAT_TIMEOUT + 0.5 * SCALE
-        assert down.reason.startswith("the engine sent no heartbeat for 0.4")
+        assert re.fullmatch(r"the engine sent no heartbeat for 0\.[5-9]\d s", down.reason), down.reason
         with pytest.raises(EngineUnavailable, match=r"the engine is restarting .*: ask again in a moment"):
             soft.play()
         soft.arm("2M2")  # clicks loaded while no engine runs are kept for the next one
@@ -155,8 +157,8 @@ async def test_an_engine_that_stops_answering_is_replaced_and_keeps_the_clicks_l
         os.kill(pid, 0)
     assert soft.engine_status.restarts == 1
     assert engine_pid(soft) != pid
-    # Picture stopped where the engine was last heard cycling before SIGSTOP: past the last click it sent
-    # (by a sample, if that click came after its last heartbeat), so that click never sounds twice.
+    # Picture stopped where the engine's last heartbeat before SIGSTOP put it: past the last click it sent
+    # (by a sample, if that click came after the heartbeat), so that click never sounds twice.
     assert not soft.transport.rolling
     assert soft.transport.anchor.speed == 0.0
     last = soft.last_beat
@@ -218,7 +220,7 @@ async def test_a_jack_callback_no_longer_called_is_a_dead_clock_and_the_engine_c
             await until(lambda: states.first(EngineState.RESTARTING) is not None, "the engine restarting", 2)
             seen, down = states.first(EngineState.RESTARTING)  # type: ignore[misc]
             assert seen - stopped < 1.0 * SCALE
-            assert down.reason.startswith("the engine's clock ran no cycle for 0.4")
+            assert re.fullmatch(r"the engine's clock ran no cycle for 0\.[5-9]\d s \(stuck at \d+\)", down.reason)
         finally:
             os.kill(own_jackd.process.pid, signal.SIGCONT)
         await until(lambda: service.engine_status.state is EngineState.RUNNING, "the engine back", 15)
