@@ -5,8 +5,11 @@ The engine process sends a heartbeat carrying its cycle count every
 exiting: it stops answering at all (hung, stopped, its sender thread dead),
 or it answers but its cycles stand still (the soft-clock thread died, JACK
 stopped calling the process callback).  :class:`Watchdog` tells both apart
-and names them; :class:`RestartPolicy` spaces attempts when the engine keeps
-dying.  Pure: every time is an argument.
+and names them, in two steps: after :data:`HEARTBEAT_TIMEOUT` the engine is
+*stalled* (everyone is told at once, nothing is done to it yet: a host too
+loaded to run it for a moment must not cost the take), after
+:data:`GIVE_UP_AFTER` it is *dead* and replaced.  :class:`RestartPolicy`
+spaces attempts when the engine keeps dying.  Pure: every time is an argument.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from dataclasses import dataclass
 from stage.core.backoff import backoff
 
 HEARTBEAT_INTERVAL = 0.05  # seconds between the engine's heartbeats
-HEARTBEAT_TIMEOUT = 0.5  # seconds without a heartbeat, or without a new cycle, before the engine counts as dead
+HEARTBEAT_TIMEOUT = 0.5  # seconds without a heartbeat, or without a new cycle, before the engine counts as stalled
+GIVE_UP_AFTER = 2.0  # seconds of the same before a stalled engine counts as dead and is replaced
 STABLE_AFTER = 10.0  # seconds an engine must run before its next death restarts it at once again
 
 
@@ -27,9 +31,18 @@ class EngineState(enum.Enum):
 
     STARTING = "starting"  # the first start, not ready yet
     RUNNING = "running"  # cycling and answering
+    STALLED = "stalled"  # silent, or its clock stands still, for a moment: told, not replaced yet
     RESTARTING = "restarting"  # it died or stopped answering; a new one is on its way
     STOPPED = "stopped"  # the service closed it (shutting down)
     DISABLED = "disabled"  # this service runs without an engine
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What is wrong with the engine: why, in words, and whether it is past saving."""
+
+    reason: str
+    dead: bool
 
 
 @dataclass(frozen=True)
@@ -42,17 +55,19 @@ class Heard:
 
 
 class Watchdog:
-    """Follows one engine's heartbeats and says when it is dead (and why).
+    """Follows one engine's heartbeats and says when it stalls or is dead (and why).
 
     ``timeout`` is how long a silence, or a cycle count that stands still,
-    may last.  Before the first heartbeat the silence counts from
+    may last before the engine counts as stalled; ``give_up`` how long before
+    it counts as dead.  Before the first heartbeat the silence counts from
     :meth:`started`.
     """
 
-    def __init__(self, timeout: float = HEARTBEAT_TIMEOUT) -> None:
-        if timeout <= 0:
-            raise ValueError(f"the heartbeat timeout must be positive, not {timeout}")
+    def __init__(self, timeout: float = HEARTBEAT_TIMEOUT, give_up: float = GIVE_UP_AFTER) -> None:
+        if not 0 < timeout <= give_up:
+            raise ValueError(f"the heartbeat timeout must be positive and at most give_up ({timeout}, {give_up})")
         self.timeout = timeout
+        self.give_up = give_up
         self._heard: Heard | None = None
         self._started = 0.0
 
@@ -72,14 +87,17 @@ class Watchdog:
         moved_at = now if last is None or cycles != last.cycles else last.moved_at
         self._heard = Heard(now, cycles, moved_at)
 
-    def verdict(self, now: float) -> str | None:
-        """``None`` while the engine lives; otherwise why it counts as dead, in words."""
+    def verdict(self, now: float) -> Verdict | None:
+        """``None`` while the engine lives; otherwise what is wrong, and whether it is dead."""
         heard = self._heard
         since = self._started if heard is None else heard.at
         if now - since > self.timeout:
-            return f"the engine sent no heartbeat for {now - since:.2f} s"
+            silent = now - since
+            return Verdict(f"the engine sent no heartbeat for {silent:.2f} s", silent > self.give_up)
         if heard is not None and now - heard.moved_at > self.timeout:
-            return f"the engine's clock ran no cycle for {now - heard.moved_at:.2f} s (stuck at {heard.cycles})"
+            still = now - heard.moved_at
+            return Verdict(f"the engine's clock ran no cycle for {still:.2f} s (stuck at {heard.cycles})",
+                           still > self.give_up)
         return None
 
 
@@ -119,11 +137,13 @@ class RestartPolicy:
 
 
 __all__ = [
+    "GIVE_UP_AFTER",
     "HEARTBEAT_INTERVAL",
     "HEARTBEAT_TIMEOUT",
     "STABLE_AFTER",
     "EngineState",
     "Heard",
     "RestartPolicy",
+    "Verdict",
     "Watchdog",
 ]

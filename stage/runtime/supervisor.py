@@ -8,7 +8,12 @@ at once, and asks the :class:`~stage.core.watchdog.Watchdog` every
 stopped (a hung process, a dead soft-clock thread, a JACK callback no longer
 called).
 
-When the engine is dead the supervisor
+A silence of :data:`~stage.core.watchdog.HEARTBEAT_TIMEOUT` makes the engine
+*stalled*: ``on_status`` is told, commands are refused, nothing else is done
+(a host too busy to run it for a moment must not cost the take); an engine
+that answers again is ``running`` again.  An exit, or a silence of
+:data:`~stage.core.watchdog.GIVE_UP_AFTER`, makes it dead.  When the engine
+is dead the supervisor
 
 1. says so (:class:`EngineStatus` ``restarting`` to ``on_status``), then hands
    on a transport event that stops picture where it was when the engine was
@@ -43,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stage.core.transport import Anchor
-from stage.core.watchdog import HEARTBEAT_TIMEOUT, EngineState, RestartPolicy, Watchdog
+from stage.core.watchdog import GIVE_UP_AFTER, HEARTBEAT_TIMEOUT, EngineState, RestartPolicy, Watchdog
 from stage.errors import EngineUnavailable
 from stage.runtime import messages as m
 from stage.runtime.engine import EngineHandle, EngineSettings
@@ -127,6 +132,7 @@ class Supervisor:
         on_status: Callable[[EngineStatus], None],
         *,
         timeout: float = HEARTBEAT_TIMEOUT,
+        give_up: float = GIVE_UP_AFTER,
         policy: RestartPolicy | None = None,
         start_timeout: float = START_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
@@ -134,14 +140,15 @@ class Supervisor:
         self.settings = settings
         self._on_event = on_event
         self._on_status = on_status
-        self._watchdog = Watchdog(timeout)
+        self._watchdog = Watchdog(timeout, give_up)
         self._policy = policy or RestartPolicy()
         self._start_timeout = start_timeout
         self._clock = clock
         self._lock = threading.Lock()
         self._handle: EngineHandle | None = None
         self._generation = 0  # events of an engine that was replaced are dropped
-        self._clicks: m.LoadClicks | None = None
+        self._clicks: m.LoadClicks | None = None  # the latest clicks loaded …
+        self._delivered: m.LoadClicks | None = None  # … and the ones the running engine has
         self._anchor: Anchor | None = None
         self._sounded: float | None = None  # the last click sent under that anchor
         self._seen: float | None = None  # picture at the end of the last cycle, from the last heartbeat
@@ -205,7 +212,7 @@ class Supervisor:
             handle = self._handle if self._status.state is EngineState.RUNNING else None
         if handle is None:
             if isinstance(cmd, m.LoadClicks):
-                return
+                return  # the engine gets them when it runs again
             raise EngineUnavailable(self._unavailable())
         try:
             handle.send(cmd)  # outside the lock: a full pipe to a hung engine must not hold up the watcher
@@ -213,11 +220,16 @@ class Supervisor:
             if isinstance(cmd, m.LoadClicks):
                 return
             raise EngineUnavailable(f"the engine did not take the command ({exc}); it is being restarted") from None
+        if isinstance(cmd, m.LoadClicks):
+            with self._lock:
+                self._delivered = cmd
 
     def _unavailable(self) -> str:
         s = self._status
         if s.state is EngineState.RESTARTING:
             return f"the engine is restarting ({s.reason}): ask again in a moment"
+        if s.state is EngineState.STALLED:
+            return f"the engine is not answering ({s.reason}): ask again in a moment"
         return f"the engine is {s.state.value}"
 
     # -- the engine's events (its reader thread) --------------------------------------------------
@@ -252,6 +264,7 @@ class Supervisor:
         ready = handle.start(timeout)  # MidiError (and the process closed) if it does not come up
         with self._lock:
             self._handle = handle
+            self._delivered = None
             self._samplerate = ready.samplerate
             now = self._clock()
             self._watchdog.started(now)
@@ -259,22 +272,23 @@ class Supervisor:
         return ready
 
     def _give_clicks_and_run(self) -> None:
-        """Hand the new engine the latest clicks, then take commands: clicks loaded meanwhile are not lost."""
-        sent: m.LoadClicks | None = None
+        """Hand the engine the latest clicks, then take commands: clicks loaded meanwhile are not lost."""
         while True:
             with self._lock:
-                handle = self._handle
-                if self._clicks is sent or handle is None:
+                handle, clicks = self._handle, self._clicks
+                if clicks is self._delivered or handle is None:
                     self._status = EngineStatus(EngineState.RUNNING, self._status.restarts, self._status.reason,
-                                                self._clock(), None if handle is None else handle.pid)
+                                                self._clock(), None if handle is None else handle.pid,
+                                                self._status.faults)
                     status = self._status
                     break
-                sent = self._clicks
-            if sent is not None:
-                try:
-                    handle.send(sent)
-                except OSError:
-                    break  # died already: the watcher sees it on its next look
+            assert clicks is not None
+            try:
+                handle.send(clicks)
+            except OSError:
+                return  # died already: the watcher sees it on its next look
+            with self._lock:
+                self._delivered = clicks
         self._on_status(status)
 
     def _watch(self) -> None:
@@ -289,14 +303,28 @@ class Supervisor:
             if ended:
                 handle.kill()  # reaps it: its exit code is known from here on
             with self._lock:
-                reason = exit_reason(handle.exitcode) if ended else self._watchdog.verdict(self._clock())
-            if reason is not None and not ended and handle.answered():
+                verdict = None if ended else self._watchdog.verdict(self._clock())
+                state = self._status.state
+            if verdict is not None and handle.answered():
                 continue  # heartbeats wait in the pipe: this process was too busy to read them, the engine is fine
-            if reason is not None:
-                try:
-                    self._restart(handle, reason)
-                except Exception:  # the watcher must outlive anything a restart meets
-                    log.exception("engine: restarting failed")
+            try:
+                if ended or (verdict is not None and verdict.dead):
+                    self._restart(handle, exit_reason(handle.exitcode) if ended or verdict is None else verdict.reason)
+                elif verdict is not None and state is EngineState.RUNNING:
+                    self._stalled(verdict.reason)
+                elif verdict is None and state is EngineState.STALLED:
+                    log.warning("engine: answering again")
+                    self._give_clicks_and_run()  # recovered: commands again, with the clicks loaded meanwhile
+            except Exception:  # the watcher must outlive anything a restart meets
+                log.exception("engine: restarting failed")
+
+    def _stalled(self, reason: str) -> None:
+        with self._lock:
+            self._status = dataclasses.replace(self._status, state=EngineState.STALLED, reason=reason,
+                                               since=self._clock())
+            status = self._status
+        log.error("engine: %s; it is given %g s to answer before it is replaced", reason, self._watchdog.give_up)
+        self._on_status(status)
 
     def _restart(self, dead: EngineHandle, reason: str) -> None:
         now = self._clock()

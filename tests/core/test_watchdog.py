@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stage.core.watchdog import HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, RestartPolicy, Watchdog
+from stage.core.watchdog import (
+    GIVE_UP_AFTER,
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_TIMEOUT,
+    RestartPolicy,
+    Verdict,
+    Watchdog,
+)
 
 
 def beating(until: float, *, start: float = 0.0, cycles_per_beat: int = 10) -> Watchdog:
@@ -23,11 +30,24 @@ def test_an_engine_that_beats_and_cycles_is_alive() -> None:
     assert w.verdict(10.0 + HEARTBEAT_TIMEOUT - 0.001) is None
 
 
-def test_silence_longer_than_the_timeout_is_death_and_says_how_long() -> None:
+def test_silence_is_a_stall_after_the_timeout_and_death_after_giving_up() -> None:
     w = beating(10.0)
     assert w.verdict(10.0 + HEARTBEAT_TIMEOUT - 0.001) is None
     silence = HEARTBEAT_TIMEOUT + 0.01
-    assert w.verdict(10.0 + silence) == f"the engine sent no heartbeat for {silence:.2f} s"
+    assert w.verdict(10.0 + silence) == Verdict(f"the engine sent no heartbeat for {silence:.2f} s", dead=False)
+    assert w.verdict(10.0 + GIVE_UP_AFTER - 0.001) == Verdict(
+        f"the engine sent no heartbeat for {GIVE_UP_AFTER - 0.001:.2f} s", dead=False)
+    assert w.verdict(10.0 + GIVE_UP_AFTER + 0.01) == Verdict(
+        f"the engine sent no heartbeat for {GIVE_UP_AFTER + 0.01:.2f} s", dead=True)
+
+
+def test_a_stalled_engine_that_beats_again_is_alive() -> None:
+    w = beating(10.0, cycles_per_beat=10)
+    verdict = w.verdict(11.0)
+    assert verdict is not None
+    assert not verdict.dead
+    w.beat(11.0, 10_000)
+    assert w.verdict(11.0) is None
 
 
 def test_heartbeats_whose_cycles_stand_still_are_a_dead_clock() -> None:
@@ -40,15 +60,21 @@ def test_heartbeats_whose_cycles_stand_still_are_a_dead_clock() -> None:
         w.beat(t, stuck.cycles)
         if t - stuck.at < HEARTBEAT_TIMEOUT - 0.001:
             assert w.verdict(t) is None, t
-    assert w.verdict(t) == f"the engine's clock ran no cycle for {t - stuck.at:.2f} s (stuck at {stuck.cycles})"
+    assert w.verdict(t) == Verdict(
+        f"the engine's clock ran no cycle for {t - stuck.at:.2f} s (stuck at {stuck.cycles})", dead=False)
     assert stuck.at == pytest.approx(5.0)
+    later = stuck.at + GIVE_UP_AFTER + 0.05
+    w.beat(later, stuck.cycles)  # it still answers …
+    verdict = w.verdict(later)
+    assert verdict is not None
+    assert verdict.dead  # … but its clock is dead
 
 
 def test_before_the_first_heartbeat_the_silence_counts_from_the_start() -> None:
     w = Watchdog()
     w.started(100.0)
     assert w.verdict(100.0 + HEARTBEAT_TIMEOUT - 0.001) is None
-    assert w.verdict(100.6) == "the engine sent no heartbeat for 0.60 s"
+    assert w.verdict(100.6) == Verdict("the engine sent no heartbeat for 0.60 s", dead=False)
 
 
 def test_a_new_engine_forgets_the_old_ones_heartbeats() -> None:
@@ -70,9 +96,11 @@ def test_any_gaps_within_the_timeout_never_count_as_death(gaps: list[float]) -> 
         w.beat(t, i + 1)
 
 
-def test_a_timeout_must_be_positive() -> None:
+def test_a_timeout_must_be_positive_and_within_giving_up() -> None:
     with pytest.raises(ValueError, match="positive"):
         Watchdog(0)
+    with pytest.raises(ValueError, match="at most give_up"):
+        Watchdog(3.0, give_up=2.0)
 
 
 def test_restart_at_once_after_a_stable_run_and_back_off_when_it_keeps_dying() -> None:

@@ -1,4 +1,4 @@
-"""The engine supervised, in the service: a hung engine, a JACK callback no longer called, a fault in a cycle.
+"""The engine supervised, in the service: a hung engine, one that recovers, a JACK callback no longer called, a fault.
 
 Each test runs a :class:`Service` whose engine is a real process (the soft
 clock, or JACK MIDI on a jackd of the test's own) and breaks it from outside
@@ -29,7 +29,7 @@ from stage.core.cuesheet import parse_cue_sheet
 from stage.core.mtc import quarter_frame_message
 from stage.core.timecode import RATES
 from stage.core.transport import Anchor
-from stage.core.watchdog import HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, EngineState
+from stage.core.watchdog import GIVE_UP_AFTER, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, EngineState
 from stage.errors import EngineUnavailable
 from stage.runtime.bus import BusEvent
 from stage.runtime.service import Service, cue_clicks
@@ -141,11 +141,18 @@ async def test_an_engine_that_stops_answering_is_replaced_and_keeps_the_clicks_l
     stopped = time.monotonic()
     os.kill(pid, signal.SIGSTOP)
     try:
-        await until(lambda: states.first(EngineState.RESTARTING) is not None, "the engine restarting", 2)
-        seen, down = states.first(EngineState.RESTARTING)  # type: ignore[misc]
-        # It answered nothing for the heartbeat timeout (counted from its last heartbeat), then was given up on.
+        await until(lambda: states.first(EngineState.STALLED) is not None, "the engine stalled", 2)
+        seen, stalled = states.first(EngineState.STALLED)  # type: ignore[misc]
+        # Silent for the heartbeat timeout (counted from its last heartbeat): everyone is told at once …
         assert HEARTBEAT_TIMEOUT - HEARTBEAT_INTERVAL <= seen - stopped < HEARTBEAT_TIMEOUT + 0.5 * SCALE
-        assert re.fullmatch(r"the engine sent no heartbeat for 0\.[5-9]\d s", down.reason), down.reason
+        assert re.fullmatch(r"the engine sent no heartbeat for 0\.[5-9]\d s", stalled.reason), stalled.reason
+        with pytest.raises(EngineUnavailable, match=r"the engine is not answering .*: ask again in a moment"):
+            soft.play()
+        # … and after giving up on it, it is replaced.
+        await until(lambda: states.first(EngineState.RESTARTING) is not None, "the engine restarting", 5)
+        died, down = states.first(EngineState.RESTARTING)  # type: ignore[misc]
+        assert GIVE_UP_AFTER - HEARTBEAT_INTERVAL <= died - stopped < GIVE_UP_AFTER + 0.5 * SCALE
+        assert re.fullmatch(r"the engine sent no heartbeat for 2\.\d\d s", down.reason), down.reason
         with pytest.raises(EngineUnavailable, match=r"the engine is restarting .*: ask again in a moment"):
             soft.play()
         soft.arm("2M2")  # clicks loaded while no engine runs are kept for the next one
@@ -176,6 +183,29 @@ async def test_an_engine_that_stops_answering_is_replaced_and_keeps_the_clicks_l
     told = [e.data["engine"]["state"] for e in events if e.topic == "transport"]
     assert "running" in told[told.index("restarting"):]
     assert {e.data["cue"] for e in events if e.topic == "beat" and e.data["position"] >= 39.8} == {"2M2"}
+
+
+async def test_an_engine_that_answers_again_in_time_is_kept_and_picture_rolls_on(soft: Service) -> None:
+    """A host too busy to run the engine for a second must not cost the take: stalled, told, then running again."""
+    states = States(soft)
+    soft.arm("2M1")
+    soft.play()
+    await until(lambda: soft.last_beat is not None, "a click", 5)
+    pid = engine_pid(soft)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        await until(lambda: states.first(EngineState.STALLED) is not None, "the engine stalled", 2)
+        assert soft.transport.rolling  # nothing is done to picture yet
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    await until(lambda: states.first(EngineState.RUNNING) is not None, "the engine answering again", 2)
+    assert states.first(EngineState.RESTARTING) is None
+    assert (engine_pid(soft), soft.engine_status.restarts) == (pid, 0)
+    assert soft.transport.rolling
+    beat = soft.last_beat
+    await until(lambda: soft.last_beat is not beat, "the next click", 5)
+    soft.play()  # commands go through again (rolling already: harmless)
+    soft.stop_transport()
 
 
 async def test_a_varispeed_of_5e_324_is_caught_in_the_engine_which_stops_and_cycles_on(soft: Service) -> None:
@@ -217,10 +247,13 @@ async def test_a_jack_callback_no_longer_called_is_a_dead_clock_and_the_engine_c
         stopped = time.monotonic()
         os.kill(own_jackd.process.pid, signal.SIGSTOP)
         try:
-            await until(lambda: states.first(EngineState.RESTARTING) is not None, "the engine restarting", 2)
-            seen, down = states.first(EngineState.RESTARTING)  # type: ignore[misc]
+            await until(lambda: states.first(EngineState.STALLED) is not None, "the engine stalled", 2)
+            seen, stalled = states.first(EngineState.STALLED)  # type: ignore[misc]
             assert seen - stopped < 1.0 * SCALE
-            assert re.fullmatch(r"the engine's clock ran no cycle for 0\.[5-9]\d s \(stuck at \d+\)", down.reason)
+            assert re.fullmatch(r"the engine's clock ran no cycle for 0\.[5-9]\d s \(stuck at \d+\)", stalled.reason)
+            await until(lambda: states.first(EngineState.RESTARTING) is not None, "the engine restarting", 5)
+            _, down = states.first(EngineState.RESTARTING)  # type: ignore[misc]
+            assert re.fullmatch(r"the engine's clock ran no cycle for 2\.\d\d s \(stuck at \d+\)", down.reason)
         finally:
             os.kill(own_jackd.process.pid, signal.SIGCONT)
         await until(lambda: service.engine_status.state is EngineState.RUNNING, "the engine back", 15)
