@@ -11,7 +11,7 @@
     ├── MidiError                       MIDI/JACK unavailable or misused
     ├── SessionError                    a session command that is not allowed now
     │   ├── NotFound (LookupError)      an unknown cue or take
-    │   └── EngineUnavailable           the engine is restarting (ask again) or was closed
+    │   └── EngineUnavailable           the engine is stalled or restarting (ask again), or was closed
     ├── StoreError                      the take store failed
     └── ProtocolError (ValueError)      a client message that breaks the WS/OSC/MQTT protocol
 
@@ -89,7 +89,7 @@ class NotFound(SessionError, LookupError):
 
 
 class EngineUnavailable(SessionError):
-    """The engine cannot take commands now: it died and is being restarted, or the service closed it."""
+    """The engine cannot take commands now: it does not answer, it died and is being restarted, or it was closed."""
 
 
 class StoreError(StageError):

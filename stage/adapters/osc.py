@@ -154,8 +154,8 @@ _OUT: list[Address] = [
             topic=Topic.TRANSPORT),
     Address("/stage/timecode", Way.OUT, "s", "The timecode where the transport changed, for a label.",
             topic=Topic.TRANSPORT),
-    Address("/stage/engine", Way.OUT, "si", "The engine's state (running, restarting, ...) and how many times it "
-            "was restarted.", topic=Topic.TRANSPORT),
+    Address("/stage/engine", Way.OUT, "si", "The engine's state (running, stalled, restarting, ...) and how many "
+            "times it was restarted.", topic=Topic.TRANSPORT),
     Address("/stage/beat", Way.OUT, "siisd", "cue, bar, beat, kind (accent/click/warning), server time it sounds.",
             topic=Topic.BEAT),
     Address("/stage/barbeat", Way.OUT, "s", "bar|beat as text, for a label: \"12|3\".", topic=Topic.BEAT),

@@ -280,12 +280,14 @@ def create_app(
     # -- service and cues ------------------------------------------------------------------------
 
     @app.get("/api/health", tags=["service"], responses={503: {"description": "the engine is not running "
-                                                               "(restarting after it died): the body says why"}})
+                                                               "(stalled, or restarting after it died): the body "
+                                                               "says why"}})
     async def health(response: Response) -> dict[str, Any]:
         """Whether the service runs, with its engine and MIDI, and how the take log is doing.
 
-        200 while the engine runs; 503 while it is down (being restarted), with
-        ``"ok": false`` and the engine's state and the reason in ``engine``.
+        200 while the engine runs; 503 while it does not answer or is being
+        restarted, with ``"ok": false`` and the engine's state and the reason
+        in ``engine``.
         """
         engine = service.engine_status
         out: dict[str, Any] = {
