@@ -16,6 +16,10 @@ witness, written straight against JACK-Client) hears the click; a musician's
   SQLite and on PostgreSQL, and the session is ready for the next take;
 - picture stopped where it was; a new take rolls from there, and its clicks
   land on their exact samples (the right clicks, none skipped, none repeated).
+
+And an engine stalled mid-take (SIGSTOP, MIDI off) is on health as
+``stalled`` with 503, a stop meanwhile answers 503, and once it answers again
+the take rolls on and ends normally: nothing restarted, nothing lost.
 """
 
 from __future__ import annotations
@@ -75,25 +79,32 @@ async def pg_database() -> AsyncIterator[str]:
 
 
 class Serve:
-    """``stage serve`` with JACK MIDI, its click connected to the witness."""
+    """``stage serve``: with JACK MIDI, its click connected to the witness, OSC and MQTT out; or with MIDI off."""
 
-    def __init__(self, tmp: Path, url: str, jack: JackServer, witness: str, osc_to: int, mqtt: int) -> None:
+    def __init__(
+        self, tmp: Path, url: str, jack: JackServer | None = None, witness: str = "", osc_to: int = 0, mqtt: int = 0
+    ) -> None:
         self.port = free_port()
         self.name = unique_name("stage")  # the JACK client and the MQTT topic root
         self.base = f"http://127.0.0.1:{self.port}"
         self.config = tmp / "stage.toml"
+        if jack is None:
+            midi = "[midi]\nenabled = false\n[osc]\nenabled = false\n"
+        else:
+            midi = (
+                f'[midi]\nserver = "{jack.name}"\nclient = "{self.name}"\nmtc_out = false\nmtc_in = false\n'
+                f'connect_click_out = ["{witness}"]\n'
+                f'[osc]\nport = {free_port(socket.SOCK_DGRAM)}\ndestinations = ["127.0.0.1:{osc_to}"]\n'
+                f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt}"\nname = "{self.name}"\n'
+            )
         self.config.write_text(
-            f'[midi]\nserver = "{jack.name}"\nclient = "{self.name}"\nmtc_out = false\nmtc_in = false\n'
-            f'connect_click_out = ["{witness}"]\n'
-            f'[osc]\nport = {free_port(socket.SOCK_DGRAM)}\ndestinations = ["127.0.0.1:{osc_to}"]\n'
-            f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt}"\nname = "{self.name}"\n[http]\nport = {self.port}\n'
-            f'[takes]\ndatabase = "{url}"\n[auth]\nconductor = "{TOKEN}"\n',
+            f'{midi}[http]\nport = {self.port}\n[takes]\ndatabase = "{url}"\n[auth]\nconductor = "{TOKEN}"\n',
             encoding="utf-8",
         )
         self.cues = tmp / "cues.toml"
         self.cues.write_text(SHEET, encoding="utf-8")
         self.log = tmp / "serve.log"
-        self.env = jack.env
+        self.env = dict(os.environ) if jack is None else jack.env
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -266,3 +277,38 @@ async def test_the_engine_killed_mid_take_is_reported_restarted_and_clicks_on_it
 
 def note_ons(events: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
     return [(f, d) for f, d in events if d[0] & 0xF0 == 0x90]
+
+
+async def test_an_engine_stalled_mid_take_answers_503_and_the_take_rolls_on_once_it_answers(
+    url: str, tmp_path: Path
+) -> None:
+    """A host too busy to run the engine for a moment: everyone is told, nothing is lost, nothing is restarted."""
+    serve = Serve(tmp_path, url)
+    serve.start()
+    try:
+        async with httpx.AsyncClient(timeout=10 * SCALE) as http:
+            _, up = await until_health(http, serve, "running", 30)
+            pid = up["engine"]["pid"]
+            await post(http, f"{serve.base}/api/session/arm", {"cue": "1M1"})
+            await post(http, f"{serve.base}/api/session/mode", {"mode": "record"})
+            take = (await post(http, f"{serve.base}/api/transport/play"))["take"]
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                _, stalled = await until_health(http, serve, "stalled", 2)
+                assert (stalled["status"], stalled["ok"]) == (503, False)
+                assert stalled["engine"]["reason"].startswith("the engine sent no heartbeat for ")
+                refused = await http.post(f"{serve.base}/api/transport/stop", headers=HEADERS)
+                assert refused.status_code == 503
+                assert refused.json()["detail"].startswith("the engine is not answering (the engine sent no heartbeat")
+                session = (await http.get(f"{serve.base}/api/session")).json()
+                assert (session["rolling"], session["take"]["label"]) == (True, take["label"])
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            _, back = await until_health(http, serve, "running", 5)
+            assert (back["status"], back["engine"]["pid"], back["engine"]["restarts"]) == (200, pid, 0)
+            ended = (await post(http, f"{serve.base}/api/transport/stop"))["take"]
+        assert (ended["label"], ended["id"]) == (take["label"], take["id"])
+        assert ended["tc_out"] is not None
+        assert ended["duration"] >= 0.5  # it rolled through the stall (whole frames: 12 at 24 fps)
+    finally:
+        serve.stop()
