@@ -10,7 +10,8 @@
     ├── ConfigError                     a config file that cannot be used
     ├── MidiError                       MIDI/JACK unavailable or misused
     ├── SessionError                    a session command that is not allowed now
-    │   └── NotFound (LookupError)      an unknown cue or take
+    │   ├── NotFound (LookupError)      an unknown cue or take
+    │   └── EngineUnavailable           the engine is stalled or restarting (ask again), or was closed
     ├── StoreError                      the take store failed
     └── ProtocolError (ValueError)      a client message that breaks the WS/OSC/MQTT protocol
 
@@ -85,6 +86,10 @@ class SessionError(StageError):
 
 class NotFound(SessionError, LookupError):
     """An unknown cue or take."""
+
+
+class EngineUnavailable(SessionError):
+    """The engine cannot take commands now: it does not answer, it died and is being restarted, or it was closed."""
 
 
 class StoreError(StageError):

@@ -474,6 +474,18 @@ class Session:
         self._roll = None
         return (TakeEnded(ended),)
 
+    def crashed(self) -> Take | None:
+        """The engine died while rolling: the roll is over, and the take being recorded, if any, is returned as is.
+
+        Nothing is made up: the take keeps no timecode out, no end time and
+        no duration, exactly as a crash of the whole service leaves it in the
+        take log.  Its number stays used.  No event: there is no end to store.
+        """
+        if self._roll is None:
+            return None
+        take, self._roll = self._roll.take, None
+        return take
+
     def edit(
         self, take: Take, changes: Mapping[str, object], role: Role, at: datetime
     ) -> tuple[Take, tuple[TakeEdit, ...]]:

@@ -31,7 +31,7 @@ from stage.core.announce import HORIZON, Announcer, visuals_of
 from stage.core.protocol import Command, Drawn, Topic
 from stage.core.screens import DrawStats
 from stage.core.session import Action, Mode, Role, Take, TakeEdit, allowed
-from stage.errors import ErrorCode, NotFound, ProtocolError, SessionError, StageError, StoreError
+from stage.errors import EngineUnavailable, ErrorCode, NotFound, ProtocolError, SessionError, StageError, StoreError
 from stage.runtime.bus import BusEvent, Subscription
 from stage.runtime.service import Service
 from stage.runtime.tasks import stop_task
@@ -300,7 +300,7 @@ class Controls:
             raise ProtocolError(exc.code, str(exc), command.id) from None
         except NotFound as exc:
             raise ProtocolError(ErrorCode.NOT_FOUND, str(exc), command.id) from None
-        except StoreError as exc:
+        except (StoreError, EngineUnavailable) as exc:
             raise ProtocolError(ErrorCode.UNAVAILABLE, str(exc), command.id) from None
         except StageError as exc:
             raise ProtocolError(ErrorCode.REFUSED, str(exc), command.id) from None
