@@ -11,7 +11,8 @@
     ├── MidiError                       MIDI/JACK unavailable or misused
     ├── SessionError                    a session command that is not allowed now
     │   ├── NotFound (LookupError)      an unknown cue or take
-    │   └── TransportTimeout            the engine did not report a roll or stop in time
+    │   ├── TransportTimeout            the engine did not report a roll or stop in time
+    │   └── EngineUnavailable           the engine is stalled or restarting (ask again), or was closed
     ├── Unavailable                     the part of the service that would do it is not running
     ├── StoreError                      the take store cannot be used (its URL, its file, its schema)
     │   ├── StoreRefused                the store answered no: a duplicate, a stale version
@@ -97,6 +98,10 @@ class TransportTimeout(SessionError):
     """The engine did not report the roll or stop it was asked for in time."""
 
 
+class EngineUnavailable(SessionError):
+    """The engine cannot take commands now: it does not answer, it died and is being restarted, or it was closed."""
+
+
 class Unavailable(StageError):
     """The part of the service that would do it is not running (no take log, say)."""
 
@@ -150,6 +155,7 @@ class ProtocolError(StageError, ValueError):
 REFUSALS: tuple[tuple[type[StageError], ErrorCode, int], ...] = (
     (NotFound, ErrorCode.NOT_FOUND, 404),
     (TransportTimeout, ErrorCode.UNAVAILABLE, 503),
+    (EngineUnavailable, ErrorCode.UNAVAILABLE, 503),
     (SessionError, ErrorCode.REFUSED, 409),
     (StoreRefused, ErrorCode.REFUSED, 409),
     (StoreError, ErrorCode.UNAVAILABLE, 503),

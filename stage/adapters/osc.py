@@ -200,6 +200,8 @@ _OUT: list[Address] = [
             topic=Topic.TRANSPORT),
     Address("/stage/timecode", Way.OUT, "s", "The timecode where the transport changed, for a label.",
             topic=Topic.TRANSPORT),
+    Address("/stage/engine", Way.OUT, "si", "The engine's state (running, stalled, restarting, ...) and how many "
+            "times it was restarted.", topic=Topic.TRANSPORT),
     Address("/stage/beat", Way.OUT, "siisd", "cue, bar, beat, kind (accent/normal/warning), server time it sounds.",
             topic=Topic.BEAT),
     Address("/stage/barbeat", Way.OUT, "s", "bar|beat as text, for a label: \"12|3\".", topic=Topic.BEAT),
@@ -236,13 +238,14 @@ def messages(topic: Topic, data: Mapping[str, Any]) -> list[tuple[str, list[tupl
     d = data
     match topic:
         case Topic.TRANSPORT:
-            a = d.get("anchor") or {}
+            a, e = d.get("anchor") or {}, d.get("engine") or {}
             return [
                 ("/stage/transport", [(int(bool(d.get("rolling"))), "i"), (_f(d.get("speed")), "f"),
                                       (_s(d.get("timecode")), "s"), (_f(d.get("position")), "d")]),
                 ("/stage/transport/anchor", [(_f(a.get("t0")), "d"), (_f(a.get("p0")), "d"),
                                              (_f(a.get("speed")), "d")]),
                 ("/stage/timecode", [(_s(d.get("timecode")), "s")]),
+                ("/stage/engine", [(_s(e.get("state")), "s"), (int(e.get("restarts") or 0), "i")]),
             ]
         case Topic.BEAT:
             return [

@@ -321,10 +321,24 @@ def create_app(
 
     # -- service and cues ------------------------------------------------------------------------
 
-    @app.get("/api/health", tags=["service"])
-    async def health() -> dict[str, Any]:
-        """Whether the service runs, with MIDI, and how the take log is doing."""
-        out: dict[str, Any] = {"ok": True, "midi": bool(service.engine_ready and service.engine_ready.midi)}
+    @app.get("/api/health", tags=["service"], responses={503: {"description": "the engine is not running "
+                                                               "(stalled, or restarting after it died): the body "
+                                                               "says why"}})
+    async def health(response: Response) -> dict[str, Any]:
+        """Whether the service runs, with its engine and MIDI, and how the take log is doing.
+
+        200 while the engine runs; 503 while it does not answer or is being
+        restarted, with ``"ok": false`` and the engine's state and the reason
+        in ``engine``.
+        """
+        engine = service.engine_status
+        out: dict[str, Any] = {
+            "ok": engine.up,
+            "midi": bool(service.engine_ready and service.engine_ready.midi),
+            "engine": engine.as_dict(),
+        }
+        if not engine.up:
+            response.status_code = 503
         if takes is not None:
             out["takes"] = {"database": takes.store.url, "unstored": takes.unstored}
         return out

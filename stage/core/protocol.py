@@ -34,7 +34,7 @@ MAX_FRAME = lim.MAX_FRAME  # bytes: the largest frame a client may send (a note 
 SCHEMA_BASE = "https://stage.invalid/ws/"
 
 
-class Topic(enum.Enum):
+class Topic(enum.StrEnum):
     """What a client can subscribe to; ``event`` messages carry one."""
 
     TRANSPORT = "transport"  # transport anchor and state (state: latest wins)

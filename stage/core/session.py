@@ -482,3 +482,15 @@ class Session:
         ended = replace(take, tc_out=str(position), ended_at=at, duration=float(seconds))
         self._roll = None
         return (TakeEnded(ended),)
+
+    def crashed(self) -> Take | None:
+        """The engine died while rolling: the roll is over, and the take being recorded, if any, is returned as is.
+
+        Nothing is made up: the take keeps no timecode out, no end time and
+        no duration, exactly as a crash of the whole service leaves it in the
+        take log.  Its number stays used.  No event: there is no end to store.
+        """
+        if self._roll is None:
+            return None
+        take, self._roll = self._roll.take, None
+        return take

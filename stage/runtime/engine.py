@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import math
 import multiprocessing
 import multiprocessing.connection
 import signal
@@ -36,6 +37,7 @@ from stage.core.clicksound import ClickSounds, ClickVoice
 from stage.core.playback import ClickNotes, Playback, TimedClick, frame_of
 from stage.core.timecode import parse_rate
 from stage.core.transport import Anchor, InternalClock
+from stage.core.watchdog import HEARTBEAT_INTERVAL
 from stage.errors import MidiError
 from stage.runtime import messages as m
 
@@ -69,6 +71,7 @@ class EngineSettings:
     mtc_latency: float = 0.0
     click_audio: bool = True  # the audio click port, with JACK
     sounds: ClickSounds = field(default_factory=ClickSounds)
+    start_position: float = 0.0  # picture seconds the internal clock starts (stopped) at: a restart resumes there
 
 
 CLICK_AUDIO_PORT = "click_audio"
@@ -82,7 +85,7 @@ class EngineCore:
         self.samplerate = samplerate
         self.rate = parse_rate(settings.rate)
         self.chasing = settings.source == "mtc"
-        self.clock = InternalClock()
+        self.clock = InternalClock(settings.start_position)
         self.chase = ChaseEstimator(self.rate, freewheel_frames=settings.freewheel_frames) if self.chasing else None
         self.playback = Playback(
             self.rate,
@@ -99,6 +102,8 @@ class EngineCore:
         self.cycles = 0
         self.late = 0
         self.dropped = 0
+        self.faults = 0  # cycles whose logic raised: caught, and the transport stopped
+        self.position: float | None = None  # picture at the end of the last cycle (for the heartbeat)
         self._last_anchor: Anchor | None = None
         self._last_published = 0.0
         self._locates = (0, 0)
@@ -111,9 +116,20 @@ class EngineCore:
         sr = self.samplerate
         t_a, t_b = frame0 / sr, (frame0 + nframes) / sr
         self.cycles += 1
+        try:
+            return self._cycle(inputs, t_a, t_b)
+        except Exception as exc:  # a nonsense value must not end the clock: stop safely and go on cycling
+            self._fault(exc, t_a)
+            return {}
+
+    def _cycle(
+        self, inputs: Mapping[str, Sequence[tuple[int, bytes]]], t_a: float, t_b: float
+    ) -> Mapping[str, Sequence[tuple[int, bytes]]]:
+        sr = self.samplerate
         while self.commands:
             self._apply(self.commands.popleft(), t_a)
         anchor = self._transport(inputs, t_a)
+        self.position = None if anchor is None else anchor.position(t_b)
         result = self.playback.cycle(anchor, t_a, t_b)
         self.late += result.late
         self.dropped += result.dropped
@@ -131,6 +147,27 @@ class EngineCore:
     def render_audio(self, _port: str, frame0: int, out: memoryview[float]) -> None:
         """Fill the audio click port's buffer for the cycle starting at ``frame0``."""
         self.voice.render(frame0, out)
+
+    def _fault(self, exc: Exception, now: float) -> None:
+        """Stop the transport where picture is (or last was, sanely) after the cycle logic raised.
+
+        The internal clock starts afresh there, stopped, at varispeed 1.0 (the
+        speed may be what failed); a chase starts from nothing and locks
+        again.  The sender thread logs it: nothing here may block.
+        """
+        self.faults += 1
+        if self.chase is None:
+            a = self.clock.anchor
+            p = next((v for v in (a.position(now), a.p0) if math.isfinite(v)), 0.0)
+            self.clock = InternalClock()
+            self.clock.locate(p, now)
+        else:
+            p = math.nan
+            self.chase = ChaseEstimator(self.rate, freewheel_frames=self.settings.freewheel_frames)
+            self._locates = (0, 0)
+            self._sync_state = ""
+        self.playback.locate()
+        self.outbox.append(("fault", (exc, p, self.faults)))
 
     def _apply(self, cmd: m.Command, now: float) -> None:
         if isinstance(cmd, m.LoadClicks):
@@ -325,16 +362,31 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
     done = threading.Event()
 
     def send_events() -> None:
-        last_stats = time.monotonic()
+        last_stats = last_beat = time.monotonic()
         while not done.is_set():
             while core.outbox:
                 kind, item = core.outbox.popleft()
+                if kind == "fault":
+                    _log_fault(*item)
+                    continue
                 try:
-                    events.send(_translate(kind, item, driver.frames_to_monotonic, core.samplerate, source))
+                    ev = _translate(kind, item, driver.frames_to_monotonic, core.samplerate, source)
+                except Exception:  # an event that cannot be told is dropped; the next ones still go
+                    log.exception("engine event %s dropped", kind)
+                    continue
+                try:
+                    events.send(ev)
                 except (OSError, EOFError):
                     done.set()
                     return
             now = time.monotonic()
+            if now - last_beat >= HEARTBEAT_INTERVAL:
+                last_beat = now
+                try:
+                    events.send(m.Heartbeat(core.cycles, core.faults, core.position))
+                except (OSError, EOFError):
+                    done.set()
+                    return
             if now - last_stats >= STATS_INTERVAL:
                 last_stats = now
                 xruns, errors = stats()
@@ -360,6 +412,13 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
         done.set()
         driver.close()
         sender.join(timeout=1)
+
+
+def _log_fault(exc: Exception, position: float, n: int) -> None:
+    if n > 5 and n % 100:  # the first few, then one in a hundred: a fault every cycle must not flood the log
+        return
+    where = "the chase starts again" if math.isnan(position) else f"transport stopped at {position:.6f} s"
+    log.error("engine cycle failed (fault %d): %r; %s", n, exc, where, exc_info=exc)
 
 
 def _disabled() -> None:
@@ -431,6 +490,36 @@ class EngineHandle:
     def alive(self) -> bool:
         """True while the engine process runs."""
         return self._process.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        """The engine process's id (None before it started)."""
+        return self._process.pid
+
+    @property
+    def sentinel(self) -> int:
+        """A handle that becomes ready when the process ends (for :func:`multiprocessing.connection.wait`)."""
+        return self._process.sentinel
+
+    @property
+    def exitcode(self) -> int | None:
+        """How the process ended (negative: the signal that ended it); None while it runs."""
+        return self._process.exitcode
+
+    def answered(self) -> bool:
+        """True when the engine sent something the reader thread has not taken yet (it is behind, not the engine)."""
+        try:
+            return self._evt_recv.poll(0)
+        except (OSError, EOFError):
+            return False
+
+    def kill(self) -> None:
+        """End the process at once (it is dead or not answering) and release its pipes."""
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(timeout=2)
+        self._evt_send.close()
+        self._reader.join(timeout=2)
 
     def close(self) -> None:
         """Stop the engine process."""

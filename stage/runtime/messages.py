@@ -107,4 +107,20 @@ class EngineStats:
     dropped: int = 0  # overdue by more than the catch-up limit (after a jump or a long stall): not sent
 
 
-Event = Ready | TransportChanged | BeatSounded | SyncStatus | EngineStats
+@dataclass(frozen=True)
+class Heartbeat:
+    """The engine is alive: sent every :data:`~stage.core.watchdog.HEARTBEAT_INTERVAL` by its sender thread.
+
+    ``cycles`` moves on while the clock (JACK's callback or the soft clock)
+    runs; ``faults`` counts cycles whose logic raised and was caught;
+    ``position`` is picture at the end of the last cycle, in the engine's
+    own time (None: no picture, a chase not locked), so a restart resumes
+    where the engine really was, whatever its clock's drift from the service's.
+    """
+
+    cycles: int
+    faults: int = 0
+    position: float | None = None
+
+
+Event = Ready | TransportChanged | BeatSounded | SyncStatus | EngineStats | Heartbeat

@@ -3,6 +3,9 @@
 The asyncio side never sits on the timing path: commands go to the engine
 process through a pipe and return at once; engine events come back on a
 reader thread and are handed to the loop with ``call_soon_threadsafe``.
+The engine is supervised (:mod:`stage.runtime.supervisor`): its state is
+:attr:`Service.engine_status`, told to :attr:`Service.engine_listeners` and
+carried by every ``transport`` event.
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from stage.core.schedule import (
 )
 from stage.core.timecode import Timecode, frame_at
 from stage.core.transport import Anchor
+from stage.core.watchdog import EngineState
 from stage.errors import NotFound, SessionError, StageError, TempoError, TimecodeError
 from stage.runtime import messages as m
 from stage.runtime.bus import EventBus
-from stage.runtime.engine import EngineHandle, EngineSettings
+from stage.runtime.engine import EngineSettings
+from stage.runtime.supervisor import EngineStatus, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +120,9 @@ SheetCheck = Callable[[CueSheet], None]
 SessionDetail = Callable[[], dict[str, Any]]
 """The take log's part of the session state: ``mode``, ``rolling``, ``take``, ``next_take``, ``unstored``."""
 
+EngineListener = Callable[[EngineStatus], None]
+"""Told on the loop each time the engine's state changes (before the transport it left behind is published)."""
+
 
 class Service:
     """Owns the engine and the bus; the one place commands come through.
@@ -135,6 +143,7 @@ class Service:
         self.engine_ready: m.Ready | None = None
         self.stats: m.EngineStats | None = None
         self.sync: m.SyncStatus | None = None
+        self.last_beat: m.BeatSounded | None = None  # the latest click: what shows the engine is clicking
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cue_timer: asyncio.TimerHandle | None = None
         self.pickup: Pickup | None = None  # the pickup cued up on the armed cue; None: from the top
@@ -145,8 +154,10 @@ class Service:
         self.sheet_checks: list[SheetCheck] = []
         self.session_detail: SessionDetail | None = None  # the take logger's, while one runs
         self.revisions = {c.id: cue_revision(c) for c in sheet.cues}  # cue → revision of its current version
+        self.engine_listeners: list[EngineListener] = []
         settings = engine_settings(config, sheet.rate.name)
-        self._engine = EngineHandle(settings, self._from_engine_thread) if engine else None
+        self._engine = Supervisor(settings, self._from_engine_thread, self._from_supervisor) if engine else None
+        self.engine_status = EngineStatus(EngineState.STARTING if engine else EngineState.DISABLED)
         if config.clock.rate is not None and config.clock.rate != sheet.rate.name:
             log.warning("config [clock] rate %s differs from the cue sheet's %s: using the sheet's",
                         config.clock.rate, sheet.rate.name)
@@ -419,6 +430,7 @@ class Service:
             "cue": self.current_cue.id if self.current_cue else None,
             "midi": bool(self.engine_ready and self.engine_ready.midi),
             "sync": None if self.sync is None else {"state": self.sync.state, "locked": self.sync.locked},
+            "engine": {k: v for k, v in self.engine_status.as_dict().items() if k in ("state", "restarts", "reason")},
         }
 
     # -- engine events -------------------------------------------------------------
@@ -429,6 +441,24 @@ class Service:
             loop.call_soon_threadsafe(self._on_engine_event, ev)
         elif isinstance(ev, m.Ready):
             self.engine_ready = ev
+
+    def _from_supervisor(self, status: EngineStatus) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._on_engine_status, status)
+        else:
+            self.engine_status = status
+
+    def _on_engine_status(self, status: EngineStatus) -> None:
+        before, self.engine_status = self.engine_status, status
+        if (before.state, before.restarts) == (status.state, status.restarts):
+            return  # only the fault count moved: health shows it, nobody else needs telling
+        for listener in tuple(self.engine_listeners):
+            try:
+                listener(status)
+            except Exception:  # one broken listener must not keep the others from hearing
+                log.exception("engine listener failed")
+        self.bus.publish(Topic.TRANSPORT, self.transport_state())
 
     def _on_engine_event(self, ev: m.Event) -> None:
         if isinstance(ev, m.Ready):
@@ -447,6 +477,7 @@ class Service:
                 self.pickup, self._pickup_once = None, False  # a one-roll pickup is over: back to the top
                 self._replan()
         elif isinstance(ev, m.BeatSounded):
+            self.last_beat = ev
             self.bus.publish(Topic.BEAT, {"cue": ev.cue, "bar": ev.bar, "beat": ev.beat, "kind": ev.kind,
                                       "position": ev.p, "time": ev.t})
         elif isinstance(ev, m.SyncStatus):
@@ -483,13 +514,13 @@ class Service:
 
     def _load_clicks(self) -> None:
         clicks = tuple(c for cue, events, _ in self.plan() for c in cue_clicks(cue, events))
-        if self._engine is not None and self._engine.alive:
-            self._engine.send(m.LoadClicks(clicks))
+        if self._engine is not None:
+            self._engine.send(m.LoadClicks(clicks))  # kept for the next engine while none runs
 
     def _send(self, cmd: m.Command) -> None:
-        if self._engine is None or not self._engine.alive:
+        if self._engine is None:
             raise SessionError("the engine is not running")
-        self._engine.send(cmd)
+        self._engine.send(cmd)  # EngineUnavailable while it restarts
 
     def _internal_only(self, what: str) -> None:
         if self.config.clock.source != "internal":

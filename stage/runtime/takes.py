@@ -43,9 +43,19 @@ from stage.core.session import (
 )
 from stage.core.takesheet import json_row, to_csv, to_json
 from stage.core.timecode import Timecode, frame_at
-from stage.errors import NotFound, SessionError, StoreError, StoreRefused, StoreUnavailable, TransportTimeout
+from stage.core.watchdog import EngineState
+from stage.errors import (
+    EngineUnavailable,
+    NotFound,
+    SessionError,
+    StoreError,
+    StoreRefused,
+    StoreUnavailable,
+    TransportTimeout,
+)
 from stage.runtime.ports import TakeStore
 from stage.runtime.service import Service, TransportView
+from stage.runtime.supervisor import EngineStatus
 from stage.runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
@@ -138,6 +148,7 @@ class TakeLogger:
         if self.service.armed is not None:
             self.session.arm(self.service.armed.id)
         self.service.transport_listeners.append(self._on_transport)
+        self.service.engine_listeners.append(self._on_engine)
         self.service.arm_checks.append(self._check_arm)
         self.service.sheet_checks.append(self._check_sheet)
         self.service.session_detail = self._detail
@@ -148,6 +159,8 @@ class TakeLogger:
         """Stop following the transport; give queued writes ``grace`` seconds to land."""
         with contextlib.suppress(ValueError):
             self.service.transport_listeners.remove(self._on_transport)
+        with contextlib.suppress(ValueError):
+            self.service.engine_listeners.remove(self._on_engine)
         with contextlib.suppress(ValueError):
             self.service.arm_checks.remove(self._check_arm)
         with contextlib.suppress(ValueError):
@@ -334,6 +347,32 @@ class TakeLogger:
             self._rolled(after)
         elif before.rolling and not after.rolling:
             self._stopped(after)
+
+    def _on_engine(self, status: EngineStatus) -> None:
+        """The engine died: a take that was rolling ends as a crash leaves it (no end), before picture is seen to stop.
+
+        Its row is already in the take log with an empty timecode out, which
+        is how the take log marks a take a crash cut off (a restart of the
+        service names those too); nothing more is written, nothing made up.
+        """
+        if status.state is not EngineState.RESTARTING:
+            return
+        cause = f"the engine stopped ({status.reason})"
+        pending, self._roll = self._roll, None
+        if pending is not None and not pending.future.done():
+            pending.future.set_exception(EngineUnavailable(f"{cause} before picture rolled: nothing was recorded"))
+        stop, self._stop = self._stop, None
+        take = self.session.crashed()
+        self._last_end = None
+        if take is not None:
+            log.warning("take %s (in %s) was rolling when %s: it ends as a crash leaves it, its end unknown",
+                        take.label, take.tc_in, cause)
+            self.service.bus.publish(Topic.TAKE, {"event": "crashed", "take": take_json(take, self.tz)})
+        if stop is not None and not stop.done():
+            if take is None:
+                stop.set_result(None)  # a rehearsal: picture has stopped, which is what was asked
+            else:
+                stop.set_exception(EngineUnavailable(f"{cause}: take {take.label} keeps no timecode out"))
 
     def _rolled(self, view: TransportView) -> None:
         pending, self._roll = self._roll, None

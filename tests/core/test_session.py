@@ -418,3 +418,33 @@ def test_duration_is_the_frames_between_in_and_out(rate: str, start: int, length
     (ended,) = s.stop(tc_out, T0)
     assert isinstance(ended, TakeEnded)
     assert ended.take.duration == float(Fraction(tc_out.frame_count - tc_in.frame_count) / tc_in.rate.fps)
+
+
+# --- the engine died while rolling ---------------------------------------------------------------
+
+
+def test_a_crash_ends_the_roll_and_gives_the_take_back_with_no_end() -> None:
+    s = recording()
+    (started,) = s.roll(tc("01:00:10:00"), T0)
+    assert isinstance(started, TakeStarted)
+    crashed = s.crashed()
+    assert crashed == started.take
+    assert crashed is not None
+    assert (crashed.tc_out, crashed.ended_at, crashed.duration, crashed.status) == (None, None, None, None)
+    assert not s.rolling
+    assert s.crashed() is None  # nothing rolls any more
+    # the number stays used, and the session can roll again at once
+    (again,) = s.roll(tc("01:00:30:00"), T0 + timedelta(seconds=30))
+    assert isinstance(again, TakeStarted)
+    assert again.take.number == crashed.number + 1
+
+
+def test_a_crash_in_a_rehearsal_ends_the_roll_with_no_take() -> None:
+    s = Session()
+    s.load(("1M1",))
+    s.arm("1M1")
+    s.roll(tc("01:00:10:00"), T0)
+    assert s.crashed() is None
+    assert not s.rolling
+    with pytest.raises(SessionError, match="not rolling"):
+        s.stop(tc("01:00:20:00"), T0)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
@@ -22,6 +24,7 @@ from stage.config import Config, parse_config
 from stage.core.cuesheet import CueSheet, parse_cue_sheet
 from stage.core.session import Mode, Role, Take, TakeStatus
 from stage.core.timecode import Timecode, frame_at
+from stage.core.watchdog import EngineState
 from stage.errors import SessionError, TransportTimeout
 from stage.runtime.bus import BusEvent
 from stage.runtime.service import Service, TransportView
@@ -150,6 +153,46 @@ async def test_a_take_left_rolling_is_named_at_the_restart(
             await second.close()
     await first.close()  # what is left of the one that "died"
 
+
+
+async def test_a_take_rolling_when_the_engine_dies_ends_as_a_crash_leaves_it(
+    service: Service, store: TakeStore, logger: TakeLogger, caplog: pytest.LogCaptureFixture
+) -> None:
+    sub = service.bus.subscribe({"take"})
+    try:
+        await record(logger)
+        take = await logger.play()
+        assert take is not None
+        assert (await next_take_event(sub.queue)).data["event"] == "started"
+        restarts = service.engine_status.restarts
+        pid = service.engine_status.pid
+        assert pid is not None
+        with caplog.at_level(logging.WARNING, logger="stage.runtime.takes"):
+            os.kill(pid, signal.SIGKILL)
+            crashed = await next_take_event(sub.queue)
+        assert crashed.data["event"] == "crashed"
+        assert (crashed.data["take"]["label"], crashed.data["take"]["tc_out"]) == (take.label, None)
+        assert [r.getMessage() for r in caplog.records if r.name == "stage.runtime.takes"] == [
+            (f"take {take.label} (in {take.tc_in}) was rolling when the engine stopped "
+             "(the engine process was killed by SIGKILL): it ends as a crash leaves it, its end unknown")]
+        # The take log marks it as a crash of the whole service would: no timecode out, no end, no duration.
+        assert take.id is not None
+        left, _ = await logger.take(take.id)
+        assert (left.tc_out, left.ended_at, left.duration, left.status) == (None, None, None, None)
+        state = logger.state()
+        assert (state["rolling"], state["take"], state["next_take"]) == (False, None, take.number + 1)
+        with pytest.raises(SessionError, match="not rolling"):
+            await logger.stop()
+        await until(lambda: service.engine_status.restarts == restarts + 1
+                    and service.engine_status.state is EngineState.RUNNING, "the engine back")
+        again = await logger.play()
+        assert again is not None
+        assert again.number == take.number + 1
+        ended = await logger.stop()
+        assert ended is not None
+        assert ended.tc_out is not None
+    finally:
+        service.bus.unsubscribe(sub)
 
 
 async def test_numbers_go_on_after_a_restart(service: Service, store: TakeStore, url: str) -> None:
