@@ -14,222 +14,49 @@ The engine's time base is the JACK frame counter divided by the sample rate
 with monotonic times so the rest of the service never sees engine time.
 
 Nothing in the callback blocks: commands arrive through a deque filled by a
-reader thread, events leave through a deque drained by a sender thread.
+reader thread, events leave through a deque drained by a sender thread.  The
+sender sleeps until the callback has something for it: after such a cycle
+the callback writes one byte to a non-blocking pipe (a full pipe means the
+sender is already due to wake, so the byte is not needed), and the sender
+wakes from ``select`` on its other end.  No polling, so an event leaves the
+moment its cycle ends.  The per-cycle logic is :mod:`stage.runtime.enginecore`.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import math
 import multiprocessing
 import multiprocessing.connection
+import os
+import select
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from stage.core.chase import ChaseEstimator
-from stage.core.clicksound import ClickSounds, ClickVoice
-from stage.core.playback import ClickNotes, Playback, TimedClick, frame_of
-from stage.core.timecode import parse_rate
-from stage.core.transport import Anchor, InternalClock
+from stage.core.playback import TimedClick, frame_of
 from stage.core.watchdog import HEARTBEAT_INTERVAL
 from stage.errors import MidiError
 from stage.runtime import messages as m
+from stage.runtime.enginecore import (
+    CLICK_AUDIO_PORT,
+    AnchorOut,
+    BeatOut,
+    CoreEvent,
+    EngineCore,
+    EngineSettings,
+    FaultOut,
+    SyncOut,
+)
 
 log = logging.getLogger(__name__)
 
 SOFT_SAMPLERATE = 48000
 SOFT_BLOCKSIZE = 256
-ANCHOR_REFRESH = 0.25  # seconds between anchor updates while chasing
 STATS_INTERVAL = 1.0
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """What the engine process needs to know (picklable)."""
-
-    rate: str = "24"
-    source: str = "internal"  # "internal" | "mtc"
-    mtc_master: bool = True
-    freewheel_frames: int = 0
-    midi: bool = True
-    backend: Literal["jack", "rtmidi"] = "jack"
-    rtmidi_api: Literal["alsa", "jack"] = "alsa"  # with backend "rtmidi"
-    client: str = "stage"
-    server: str | None = None
-    mtc_out: bool = True
-    mtc_in: bool = True
-    click_out: bool = True
-    connect: tuple[tuple[str, str], ...] = ()  # (our port short name, peer port)
-    notes: ClickNotes = field(default_factory=ClickNotes)
-    click_latency: float = 0.0
-    mtc_latency: float = 0.0
-    click_audio: bool = True  # the audio click port, with JACK
-    sounds: ClickSounds = field(default_factory=ClickSounds)
-    start_position: float = 0.0  # picture seconds the internal clock starts (stopped) at: a restart resumes there
-
-
-CLICK_AUDIO_PORT = "click_audio"
-
-
-class EngineCore:
-    """The per-cycle logic of the engine; the callback of :mod:`stage.adapters.jack_midi`."""
-
-    def __init__(self, settings: EngineSettings, samplerate: int) -> None:
-        self.settings = settings
-        self.samplerate = samplerate
-        self.rate = parse_rate(settings.rate)
-        self.chasing = settings.source == "mtc"
-        self.clock = InternalClock(settings.start_position)
-        self.chase = ChaseEstimator(self.rate, freewheel_frames=settings.freewheel_frames) if self.chasing else None
-        self.playback = Playback(
-            self.rate,
-            notes=settings.notes,
-            click_latency=settings.click_latency,
-            mtc_latency=settings.mtc_latency,
-            mtc_master=settings.mtc_master and not self.chasing and settings.mtc_out,
-            samplerate=samplerate,
-        )
-        self.voice = ClickVoice(settings.sounds.samples(samplerate))
-        self.audio = False  # True once a driver renders the voice every cycle (JACK with click_audio)
-        self.commands: collections.deque[m.Command] = collections.deque()
-        self.outbox: collections.deque[tuple[str, Any]] = collections.deque()
-        self.cycles = 0
-        self.late = 0
-        self.dropped = 0
-        self.faults = 0  # cycles whose logic raised: caught, and the transport stopped
-        self.position: float | None = None  # picture at the end of the last cycle (for the heartbeat)
-        self._last_anchor: Anchor | None = None
-        self._last_published = 0.0
-        self._locates = (0, 0)
-        self._sync_state = ""
-
-    # Runs on the real-time thread.
-    def __call__(
-        self, frame0: int, nframes: int, inputs: Mapping[str, Sequence[tuple[int, bytes]]]
-    ) -> Mapping[str, Sequence[tuple[int, bytes]]]:
-        sr = self.samplerate
-        t_a, t_b = frame0 / sr, (frame0 + nframes) / sr
-        self.cycles += 1
-        try:
-            return self._cycle(inputs, t_a, t_b)
-        except Exception as exc:  # a nonsense value must not end the clock: stop safely and go on cycling
-            self._fault(exc, t_a)
-            return {}
-
-    def _cycle(
-        self, inputs: Mapping[str, Sequence[tuple[int, bytes]]], t_a: float, t_b: float
-    ) -> Mapping[str, Sequence[tuple[int, bytes]]]:
-        sr = self.samplerate
-        while self.commands:
-            self._apply(self.commands.popleft(), t_a)
-        anchor = self._transport(inputs, t_a)
-        self.position = None if anchor is None else anchor.position(t_b)
-        result = self.playback.cycle(anchor, t_a, t_b)
-        self.late += result.late
-        self.dropped += result.dropped
-        if self.audio:
-            for t, kind in result.onsets:
-                self.voice.start(frame_of(t, sr), kind)
-        for beat in result.beats:
-            self.outbox.append(("beat", beat))
-        out: dict[str, list[tuple[int, bytes]]] = {}
-        for o in result.outputs:
-            out.setdefault(o.port, []).append((frame_of(o.t, sr), o.data))
-        return out
-
-    # Runs on the real-time thread, right after __call__ for the same cycle.
-    def render_audio(self, _port: str, frame0: int, out: memoryview[float]) -> None:
-        """Fill the audio click port's buffer for the cycle starting at ``frame0``."""
-        self.voice.render(frame0, out)
-
-    def _fault(self, exc: Exception, now: float) -> None:
-        """Stop the transport where picture is (or last was, sanely) after the cycle logic raised.
-
-        The internal clock starts afresh there, stopped, at varispeed 1.0 (the
-        speed may be what failed); a chase starts from nothing and locks
-        again.  The sender thread logs it: nothing here may block.
-        """
-        self.faults += 1
-        if self.chase is None:
-            a = self.clock.anchor
-            p = next((v for v in (a.position(now), a.p0) if math.isfinite(v)), 0.0)
-            self.clock = InternalClock()
-            self.clock.locate(p, now)
-        else:
-            p = math.nan
-            self.chase = ChaseEstimator(self.rate, freewheel_frames=self.settings.freewheel_frames)
-            self._locates = (0, 0)
-            self._sync_state = ""
-        self.playback.locate()
-        self.outbox.append(("fault", (exc, p, self.faults)))
-
-    def _apply(self, cmd: m.Command, now: float) -> None:
-        if isinstance(cmd, m.LoadClicks):
-            self.playback.load(cmd.clicks)
-            return
-        if self.chasing:
-            return  # picture is driven from outside; only clicks may change
-        if isinstance(cmd, m.Play):
-            self.clock.play(now)
-        elif isinstance(cmd, m.Stop):
-            self.clock.stop(now)
-        elif isinstance(cmd, m.Locate):
-            self.clock.locate(cmd.position, now)
-            self.playback.locate()
-        elif isinstance(cmd, m.Varispeed):
-            self.clock.set_varispeed(cmd.speed, now)
-
-    def _transport(self, inputs: Mapping[str, Sequence[tuple[int, bytes]]], t_a: float) -> Anchor | None:
-        if self.chase is None:
-            anchor: Anchor | None = self.clock.anchor
-        else:
-            for frame, data in inputs.get("mtc_in", ()):
-                self.chase.receive(data, frame / self.samplerate)
-            state = self.chase.poll(t_a)
-            stats = self.chase.stats
-            if (stats.locates, stats.locks) != self._locates:
-                # a locate, or a relock after the stream broke off: either way picture may have jumped
-                self._locates = (stats.locates, stats.locks)
-                self.playback.locate()
-            anchor = self.chase.anchor
-            if state.value != self._sync_state:
-                self._sync_state = state.value
-                self._sync_status()
-        # Commands publish every new anchor; a chased anchor moves every quarter
-        # frame, so it goes out on a change of speed or state, or every ANCHOR_REFRESH.
-        if anchor != self._last_anchor and (
-            self.chase is None
-            or self._last_anchor is None
-            or anchor is None
-            or anchor.speed != self._last_anchor.speed
-            or t_a - self._last_published >= ANCHOR_REFRESH
-        ):
-            self._last_published = t_a
-            self.outbox.append(("anchor", anchor))
-        self._last_anchor = anchor
-        return anchor
-
-    def _sync_status(self) -> None:
-        if self.chase is not None:
-            a = self.chase.anchor
-            self.outbox.append(
-                (
-                    "sync",
-                    m.SyncStatus(
-                        state=self.chase.state.value,
-                        locked=self.chase.locked,
-                        speed=a.speed if a is not None else 0.0,
-                        quarter_frames=self.chase.stats.quarter_frames,
-                        locates=self.chase.stats.locates,
-                    ),
-                )
-            )
 
 
 class _SoftClock:
@@ -360,19 +187,25 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
     )
     source = settings.source
     done = threading.Event()
+    woken, wake = os.pipe()
+    os.set_blocking(wake, False)  # the real-time thread writes here: never wait
+    os.set_blocking(woken, False)
+    core.wake = lambda: _poke(wake)
 
     def send_events() -> None:
         last_stats = last_beat = time.monotonic()
         while not done.is_set():
+            with contextlib.suppress(BlockingIOError):
+                os.read(woken, 4096)  # before draining: a cycle that ends meanwhile writes again
             while core.outbox:
-                kind, item = core.outbox.popleft()
-                if kind == "fault":
-                    _log_fault(*item)
+                item = core.outbox.popleft()
+                if isinstance(item, FaultOut):
+                    _log_fault(item.exc, item.position, item.count)
                     continue
                 try:
-                    ev = _translate(kind, item, driver.frames_to_monotonic, core.samplerate, source)
+                    ev = _translate(item, driver.frames_to_monotonic, core.samplerate, source)
                 except Exception:  # an event that cannot be told is dropped; the next ones still go
-                    log.exception("engine event %s dropped", kind)
+                    log.exception("engine event %r dropped", item)
                     continue
                 try:
                     events.send(ev)
@@ -395,7 +228,8 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
                 except (OSError, EOFError):
                     done.set()
                     return
-            time.sleep(0.002)
+            due = min(last_beat + HEARTBEAT_INTERVAL, last_stats + STATS_INTERVAL) - time.monotonic()
+            select.select([woken], [], [], max(due, 0.0))  # until a cycle has events, or a report is due
 
     sender = threading.Thread(target=send_events, name="stage-engine-events", daemon=True)
     sender.start()
@@ -410,8 +244,12 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
             core.commands.append(cmd)
     finally:
         done.set()
+        _poke(wake)
         driver.close()
         sender.join(timeout=1)
+        core.wake = _nobody
+        os.close(wake)
+        os.close(woken)
 
 
 def _log_fault(exc: Exception, position: float, n: int) -> None:
@@ -425,17 +263,28 @@ def _disabled() -> None:
     raise MidiError("MIDI is disabled ([midi] enabled = false)")
 
 
-def _translate(kind: str, item: Any, to_mono: Callable[[int], float], sr: int, source: str) -> m.Event:
-    if kind == "beat":
-        c: TimedClick = item.click
-        return m.BeatSounded(c.cue, c.bar, c.beat, c.kind.value, c.p, to_mono(frame_of(item.t, sr)))
-    if kind == "anchor":
-        a: Anchor | None = item
-        if a is None:
+def _poke(fd: int) -> None:
+    """Wake the sender: one byte, never waiting (a full pipe wakes it already)."""
+    with contextlib.suppress(BlockingIOError, OSError):
+        os.write(fd, b"\0")
+
+
+def _nobody() -> None:
+    """Nobody to wake (the engine is closing)."""
+
+
+def _translate(item: CoreEvent, to_mono: Callable[[int], float], sr: int, source: str) -> m.Event:
+    match item:
+        case BeatOut(beat):
+            c: TimedClick = beat.click
+            return m.BeatSounded(c.cue, c.bar, c.beat, c.kind.value, c.p, to_mono(frame_of(beat.t, sr)))
+        case AnchorOut(None):
             return m.TransportChanged(time.monotonic(), 0.0, 0.0, rolling=False, source=source)
-        return m.TransportChanged(to_mono(frame_of(a.t0, sr)), a.p0, a.speed, rolling=a.rolling, source=source)
-    ev: m.Event = item
-    return ev
+        case AnchorOut(a) if a is not None:
+            return m.TransportChanged(to_mono(frame_of(a.t0, sr)), a.p0, a.speed, rolling=a.rolling, source=source)
+        case SyncOut(status):
+            return status
+    raise AssertionError(item)  # pragma: no cover - faults are logged, not sent
 
 
 class EngineHandle:
@@ -532,3 +381,15 @@ class EngineHandle:
             self._process.join(timeout=2)
         self._evt_send.close()
         self._reader.join(timeout=2)
+
+
+__all__ = [  # the per-cycle names too, for those that start an engine with them
+    "CLICK_AUDIO_PORT",
+    "SOFT_BLOCKSIZE",
+    "SOFT_SAMPLERATE",
+    "STATS_INTERVAL",
+    "EngineCore",
+    "EngineHandle",
+    "EngineSettings",
+    "engine_main",
+]

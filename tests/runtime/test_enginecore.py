@@ -1,7 +1,8 @@
-"""The engine's cycle logic guarded: a nonsense value stops the transport safely, and the clock goes on.
+"""The engine's cycle logic: typed events, a wake-up only after cycles that have some, and a guard.
 
 :class:`EngineCore` is driven here cycle by cycle with plain frame numbers,
-as JACK's process callback or the soft clock drive it.
+as JACK's process callback or the soft clock drive it: no process, no thread,
+no clock.  A nonsense value stops the transport safely, and the clock goes on.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 from stage.core.playback import ClickNotes, TimedClick
 from stage.core.tempo import ClickKind
 from stage.runtime import messages as m
-from stage.runtime.engine import EngineCore, EngineSettings
+from stage.runtime.enginecore import AnchorOut, BeatOut, EngineCore, EngineSettings, FaultOut
 
 SR = 48000
 BLOCK = 256
@@ -42,7 +43,7 @@ class Driver:
             self.frame += BLOCK
 
     def anchors(self) -> list[object]:
-        found = [item for kind, item in self.core.outbox if kind == "anchor"]
+        found: list[object] = [item.anchor for item in self.core.outbox if isinstance(item, AnchorOut)]
         self.core.outbox.clear()
         return found
 
@@ -74,8 +75,8 @@ def test_a_denormal_varispeed_stops_the_transport_where_it_was_and_the_cycles_go
     d.run(0.5)  # no exception escapes
     assert d.core.cycles == cycles + math.ceil(0.5 * SR / BLOCK)
     assert d.core.faults == 1  # once: after it the transport is stopped, nothing fails any more
-    faults = [item for kind, item in d.core.outbox if kind == "fault"]
-    (exc, stopped_at, n), = faults
+    faults = [item for item in d.core.outbox if isinstance(item, FaultOut)]
+    ((exc, stopped_at, n),) = [(f.exc, f.position, f.count) for f in faults]
     assert isinstance(exc, ValueError)  # the clock refuses a speed that would overflow every deadline
     assert "out of range" in str(exc)
     assert n == 1
@@ -111,3 +112,38 @@ def test_a_fault_while_chasing_starts_the_chase_again() -> None:
     assert not isinstance(core.chase, Broken)
     core(BLOCK, BLOCK, {})  # and it cycles on
     assert core.faults == 1
+
+
+def test_each_click_is_a_typed_event_on_its_frame_and_the_sender_is_woken_once_per_cycle_that_has_some() -> None:
+    core = core_at(9.75)
+    woken: list[int] = []
+    core.wake = lambda: woken.append(core.cycles)
+    core.commands.append(m.Play())
+    start = 1_000 * SR
+    frames = [start + k * BLOCK for k in range(math.ceil(1.0 * SR / BLOCK))]  # one second: clicks at 10.0, 10.5
+    for f in frames:
+        core(f, BLOCK, {})
+    beats = [e.beat for e in core.outbox if isinstance(e, BeatOut)]
+    anchors = [e.anchor for e in core.outbox if isinstance(e, AnchorOut)]
+    assert [(b.click.p, b.click.bar, b.click.beat) for b in beats] == [(10.0, 1, 1), (10.5, 1, 2)]
+    roll = start / SR  # the play applied at the first cycle's first frame
+    assert [b.t for b in beats] == [pytest.approx(roll + 0.25), pytest.approx(roll + 0.75)]
+    (anchor,) = anchors  # rolling from the play, applied before the first cycle told anything
+    assert anchor is not None
+    assert (anchor.t0, anchor.p0, anchor.speed) == (roll, 9.75, 1.0)
+    # Woken after the cycles that put something in the outbox, and only then: the first (the anchor)
+    # and the two whose clicks fall inside them.
+    click_cycles = [1 + math.floor((roll + d - start / SR) * SR / BLOCK) for d in (0.25, 0.75)]
+    assert woken == sorted({1, *click_cycles})
+    assert len(woken) < len(frames) / 10
+
+
+def test_a_quiet_cycle_wakes_nobody() -> None:
+    core = core_at(0.0)
+    core(0, BLOCK, {})  # the first anchor goes out
+    woken: list[int] = []
+    core.wake = lambda: woken.append(core.cycles)
+    core.outbox.clear()
+    for k in range(1, 200):
+        core(k * BLOCK, BLOCK, {})
+    assert (woken, list(core.outbox)) == ([], [])
