@@ -232,8 +232,27 @@ COMMANDS: Mapping[str, CommandSpec] = {
         CommandSpec("note", "Add a note to a take (the latest take unless take is given).", Action.WRITE_NOTES,
                     (Field("text", Kind.STRING, "The note.", max_length=4000),
                      Field("take", Kind.INTEGER, "Take id.", required=False, minimum=1))),
+        # -- added later (appended: the table's order is the documentation's)
+        CommandSpec("take_edit", "Edit a take in place: any of status, note, pickup_bar, wild; with "
+                    "expected_version the edit is refused (conflict) if anyone changed the take since.",
+                    Action.SET_STATUS,
+                    (Field("take", Kind.INTEGER, "Take id.", minimum=1),
+                     Field("expected_version", Kind.INTEGER, "The version the edit was made on.", required=False,
+                           minimum=0),
+                     Field("status", Kind.STRING, "New status (null clears it).", required=False, nullable=True,
+                           max_length=32),
+                     Field("note", Kind.STRING, "A note to add.", required=False, max_length=4000),
+                     Field("pickup_bar", Kind.INTEGER, "Pickup bar (null: not a pickup).", required=False,
+                           nullable=True, minimum=1),
+                     Field("wild", Kind.BOOLEAN, "A wild take.", required=False))),
+        CommandSpec("pair", "A short-lived code another device exchanges for a role's token (POST /api/pair).",
+                    Action.PAIR,
+                    (Field("role", Kind.STRING, "The role to hand over.", choices=("conductor", "engineer",
+                                                                                    "editor")),)),
     )
 }
+
+TAKE_EDIT_FIELDS = ("status", "note", "pickup_bar", "wild")
 
 _ID = Field("id", Kind.ID, "Request id, echoed in the result or error.", required=False)
 

@@ -96,7 +96,7 @@ def test_commands() -> None:
         ('{"type":"sync","t0":"now"}', "invalid", 'sync: t0: must be a number, not "now"', None),
         ('{"type":"sync","t0":true}', "invalid", "sync: t0: must be a number, not true", None),
         ('{"type":"command","id":5,"command":"format_disk"}', "invalid",
-         ('command: command: must be one of arm, mode, play, stop, locate, varispeed, take_status, note, '
+         ('command: command: must be one of arm, mode, play, stop, locate, varispeed, take_status, note, take_edit, pair, '
          'not "format_disk"'), 5),
         ('{"type":"command","id":"q","command":"locate","args":{}}', "invalid",
          "command locate: args: give exactly one of timecode, bar", "q"),
@@ -137,7 +137,7 @@ def test_server_messages() -> None:
     w = p.welcome(3, Role.EDITOR, frozenset({Topic.BEAT, Topic.TAKE}), 100.25)
     assert w == {
         "type": "welcome", "protocol": 1, "client": 3, "role": "editor", "topics": ["beat", "take"],
-        "commands": ["arm", "mode", "play", "stop", "locate", "varispeed", "take_status", "note"],
+        "commands": ["arm", "mode", "play", "stop", "locate", "varispeed", "take_status", "note", "take_edit"],
         "server_time": 100.25, "max_frame": p.MAX_FRAME,
     }
     assert p.welcome(1, Role.MUSICIAN, p.ALL_TOPICS, 0.0)["commands"] == []
