@@ -37,7 +37,7 @@ fi
 here="$(pwd -P)/stage"
 installed="$(cd / && python3 -c 'import os, stage; print(os.path.dirname(os.path.realpath(stage.__file__)))' 2>/dev/null || true)"
 if [ "$installed" != "$here" ] \
-   || ! python3 -c "import jack, mido, pythonosc, fastapi, aiomqtt, sqlalchemy, asyncpg, aiosqlite, pytest, hypothesis, playwright, rtmidi" 2>/dev/null; then
+   || ! python3 -c "import jack, mido, pythonosc, fastapi, aiomqtt, sqlalchemy, asyncpg, aiosqlite, pytest, hypothesis, playwright, rtmidi, PIL" 2>/dev/null; then
   python3 -m pip install -q --disable-pip-version-check -e ".[dev]"
 fi
 

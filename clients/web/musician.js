@@ -5,7 +5,7 @@
 import { position } from './lib/anchor.js';
 import { StageConnection } from './lib/connection.js';
 import { ClockQuality } from './lib/clock.js';
-import { CueMusic, MusicNow, clockText, cueData, nextChangeText, nextHitText, secondsText, tempoText } from './lib/music.js';
+import { CueMusic, MusicNow, clockText, cueData, nextChangeText, nextHitText, tempoText } from './lib/music.js';
 import { SCREEN_TOPICS, drawn } from './lib/protocol.js';
 import { LaneView, endShown } from './lib/schedule.js';
 import { loadSettings, storeSettings, withSetting } from './lib/settings.js';
@@ -155,10 +155,14 @@ function showTake() {
   const record = state.session.mode === 'record';
   setData(document.body, 'mode', record ? 'record' : 'rehearse');
   setText(el.mode, record ? 'RECORD' : 'REHEARSE');
-  const take = state.session.take ?? (state.recording ? state.take : null);
-  const number = take?.take ?? take?.number ?? null;
+  // The take rolling now: the session's, else the latest take event's while it has not ended.
+  const latest = state.take !== null && !state.take.ended_at ? state.take : null;
+  const take = state.transport.rolling ? (state.session.take ?? latest) : null;
   const next = state.session.next_take;
-  setText(el.takeNo, number !== null && number !== undefined ? `take ${number}` : typeof next === 'number' ? `next take ${next}` : '');
+  let text = '';
+  if (take !== null && typeof take.take === 'number') text = `take ${take.take}`;
+  else if (record && typeof next === 'number') text = `next take ${next}`;
+  setText(el.takeNo, text);
 }
 
 const quality = new ClockQuality();
@@ -212,7 +216,7 @@ const debug = settings.debug
   ? {
       /** @type {{raf: number, t: number, dt: number, p: number, heads: {key: string, progress: number}[], script: number}[]} */
       frames: [],
-      /** @type {{key: string, due: number, shown: number, raf: number}[]} */
+      /** @type {{key: string, kind: string, due: number, shown: number, raf: number}[]} */
       reports: [],
       clock: conn.clock,
       state,
@@ -279,14 +283,17 @@ function report(t, delay, raf) {
     reported.add(item.key);
     const due = anchor.t0 + (item.position + item.length - anchor.p0) / anchor.speed - item.lead;
     conn.send(drawn(item.key, item.kind, due, t, delay, frameDt));
-    if (debug !== null) debug.reports.push({ key: item.key, due, shown: t, raf });
+    if (debug !== null) debug.reports.push({ key: item.key, kind: item.kind, due, shown: t, raf });
   }
 }
 
 let shownTempo = -2;
 let shownHit = -2;
 let shownBarsToHit = NaN;
-let shownCue = '';
+/** @type {CueSummary | null} */
+let shownSummary = null;
+/** @type {CueMusic | undefined} */
+let shownMusic;
 
 /**
  * The DOM text: written only when what it says changes.
@@ -294,11 +301,12 @@ let shownCue = '';
  * @param {CueMusic | undefined} m
  */
 function showText(summary, m) {
-  const cueKey = summary?.id ?? '';
-  if (cueKey !== shownCue) {
-    shownCue = cueKey;
-    shownTempo = -2;
-    shownHit = -2;
+  if (summary !== shownSummary || m !== shownMusic) {
+    // Another cue, or its music just loaded: every line is written afresh.
+    shownSummary = summary;
+    shownMusic = m;
+    shownTempo = -3;
+    shownHit = -3;
     setText(el.cueId, summary?.id ?? '–');
     setText(el.cueTitle, summary?.title ?? '');
   }
@@ -329,7 +337,7 @@ function showText(summary, m) {
       setText(el.bar, clockText(n.seconds));
       setText(el.sep, '');
       setText(el.beat, '');
-      setText(el.sub, n.hit >= 0 ? `next hit in ${secondsText(n.toHit)}` : '');
+      setText(el.sub, 'seconds since the start');
       break;
     case 'before':
       setText(el.phaseLabel, state.anchor.speed > 0 ? 'COMING UP' : 'STOPPED');
@@ -350,7 +358,7 @@ function showText(summary, m) {
   if (ti !== shownTempo) {
     shownTempo = ti;
     setText(el.tempo, m.cue.free ? 'free timing' : tempoText(tempos[Math.max(0, ti)]));
-    setText(el.change, m.cue.free ? '' : nextChangeText(tempos, Math.max(0, ti)) || 'none');
+    setText(el.change, m.cue.free ? '—' : nextChangeText(tempos, Math.max(0, ti)) || 'none');
   }
   const bars = m.barsToHit(n);
   // Free timing: the time to the hit counts down in tenths; otherwise bars change the text.

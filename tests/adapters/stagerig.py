@@ -34,6 +34,7 @@ from stage.adapters.mqtt import MqttLink
 from stage.adapters.osc import OscEndpoint
 from stage.adapters.server import bound_port, http_server
 from stage.adapters.store import open_store
+from stage.adapters.web import create_app
 from stage.adapters.ws import WsHub
 from stage.config import parse_config
 from stage.core.cuesheet import parse_cue_sheet
@@ -133,12 +134,14 @@ async def stage_rig(
     sheet: str = SHEET,
     plain_asgi: bool = False,
     tls: tuple[Path, Path] | None = None,
+    rest: bool = False,
 ) -> AsyncIterator[Rig]:
     """Start a stage; stop it on the way out.
 
     ``plain_asgi`` serves it with uvicorn's stock WebSocket protocol, as
     another ASGI server would: no frame writer, every frame through ``websocket.send``.
     ``tls`` (certificate, key) serves it over TLS, as uvicorn does when given them.
+    ``rest`` serves the REST API and the pages too, as ``stage serve`` does.
     """
     config = parse_config({
         "midi": {"enabled": False},
@@ -153,7 +156,7 @@ async def stage_rig(
         store = await open_store(f"sqlite:///{tmp_path / 'takes.db'}")
         logger = TakeLogger(service, store)
         await logger.start()
-    app = FastAPI()
+    app = create_app(service, takes=logger) if rest else FastAPI()
     broadcaster = await start_broadcast(service, app, logger)
     server = http_server(app, "127.0.0.1", 0, log_level="warning")  # as `stage serve` runs it
     if plain_asgi:

@@ -8,15 +8,15 @@
 /** @typedef {{delay: number, offset: number, at: number}} Sample  offset θ and round trip δ at client time `at` */
 
 /** Exchanges in one burst. */
-export const BURST = 8;
+export const BURST = 12;
 /** Seconds between bursts. */
 export const INTERVAL = 4;
 /** Bursts whose bests are kept for the drift line. */
 export const KEEP = 8;
 /** Bursts among the latest whose best round trip picks the offset. */
-export const RECENT = 3;
+export const RECENT = 4;
 /** Drift is fitted once the kept bests span this many seconds. */
-export const DRIFT_SPAN = 10;
+export const DRIFT_SPAN = 20;
 /** Largest uncertainty (half the best round trip, seconds) at which the clock is trusted to draw. */
 export const MAX_UNCERTAINTY = 0.008;
 /** Seconds without a good burst after which the clock is no longer trusted. */

@@ -297,7 +297,7 @@ export class StageLane extends HTMLElement {
       c.fillStyle = lit ? on : past ? '#2a2a2a' : '#111111';
       c.strokeStyle = lit ? on : '#777777';
       c.lineWidth = Math.max(2, r * 0.1);
-      c.globalAlpha = lit && !fresh ? 0.75 : 1;
+      c.globalAlpha = lit && !fresh ? 0.85 : 1;
       c.beginPath();
       if (beat === 1) {
         const s = r * 1.15;

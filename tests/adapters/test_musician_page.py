@@ -1,0 +1,358 @@
+"""``/musician`` in Debian's headless Chromium against a real stage: what the page shows, and when.
+
+The stage runs in this process on a real uvicorn (``stage_rig``, REST and
+pages as ``stage serve`` serves them) or as ``python -m stage serve``; the
+page is driven only through the REST API, as a conductor would.  Ground
+truth for *when* a frame was shown comes from the wall clock, which the
+browser (``performance.timeOrigin``) and this process both read: a frame's
+rAF time placed on the stage's monotonic clock.  The page's debug hook
+(``?debug=1``) says what each frame drew; screenshots check the pixels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from peers.wait import until
+from screenrig import Screen, chromium, lane_head, wall_minus_monotonic
+from stagerig import TOKENS, UNIT, Rig, free_port, stage_rig
+
+from stage.core.transport import Anchor
+from stage.runtime import messages as m
+
+REPO = Path(__file__).resolve().parents[2]
+AUTH = {"Authorization": f"Bearer {TOKENS['conductor']}"}
+YELLOW = (0xFF, 0xD4, 0x00)  # clients/web/lib/stage-lane.js: the cue sheet's yellow on black
+
+# 24 fps, 0.5 s clicks in 4/4 (bars of 2 s), one bar of count-off.  1M1's downbeat is at 10 s: bar 2 is 12 s
+# in, and the door's 4 s yellow streamer runs from 14 s (bar 3) into the hit at 18 s (bar 5).
+SHEET = """
+[picture]
+rate = "24"
+[defaults]
+countoff = 1
+streamer = "1s"
+[[cue]]
+id = "1M1"
+title = "Main Title"
+start = "00:00:10:00"
+tempo = "12-0"
+meter = "4/4"
+bars = 16
+[[cue.hit]]
+bar = 5
+label = "door"
+color = "yellow"
+streamer = "4s"
+[[cue]]
+id = "1M2"
+title = "Free transition"
+start = "00:01:00:00"
+free = true
+end = "00:01:30:00"
+[[cue.hit]]
+at = "00:01:10:00"
+label = "beam"
+color = "cyan"
+"""
+
+
+async def ready(screen: Screen) -> None:
+    """Wait until the page is connected, its clock trusted, and it is drawing."""
+    async def drawing() -> bool:
+        return bool(await screen.page.evaluate(
+            "stageDebug.frames.length > 0 && document.getElementById('warning').hidden"))
+    await until_async(drawing, "the page to connect and trust its clock", 10)
+
+
+async def until_async(check: Any, what: str, seconds: float = 5.0) -> None:
+    """Wait until the coroutine function ``check`` answers true (polled every 20 ms)."""
+    deadline = time.monotonic() + seconds * UNIT
+    while not await check():
+        if time.monotonic() > deadline:
+            msg = f"timed out waiting for {what}"
+            raise AssertionError(msg)
+        await asyncio.sleep(0.02)
+
+
+async def post(api: httpx.AsyncClient, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    r = await api.post(path, json=body or {})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def expected_bar_beat(rig: Rig, at: float) -> tuple[int, int]:
+    """The bar and click 1M1 is on at stage time ``at``, from the core's own click map."""
+    cue = rig.service.cue("1M1")
+    assert cue.clicks is not None
+    p = rig.service.transport.anchor.position(at)
+    bar, beat = cue.clicks.position_at(Fraction(p) - cue.downbeat)
+    return bar, int(beat)
+
+
+def door(rig: Rig) -> tuple[str, float, float]:
+    """The door streamer's key, start and length (picture seconds)."""
+    v = next(v for v in rig.broadcaster.announcer.events if v.label == "door" and v.kind.value == "streamer")
+    return v.key, v.position, v.length
+
+
+def clean(screen: Screen) -> None:
+    """The page asked nothing of any other host and logged no error."""
+    assert screen.foreign_requests() == []
+    assert screen.console_errors() == []
+    assert screen.errors == []
+
+
+async def test_after_a_locate_and_play_the_page_shows_cue_bar_beat_and_the_streamer_where_time_puts_it(
+    tmp_path: Path,
+) -> None:
+    async with (stage_rig(tmp_path, sheet=SHEET, rest=True) as rig, chromium() as browser,
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.http_port}", headers=AUTH) as api):
+        screen = await Screen.open(browser, f"http://127.0.0.1:{rig.http_port}", "name=desk%204")
+        await ready(screen)
+        await post(api, "/api/session/arm", {"cue": "1M1"})
+        await post(api, "/api/transport/locate", {"bar": 2})
+
+        async def shows(bar: str, beat: str) -> bool:
+            return await screen.text("bar") == bar and await screen.text("beat") == beat
+        await until_async(lambda: shows("2", "1"), "bar 2 beat 1 while stopped")
+        assert await screen.text("cue-id") == "1M1"
+        assert await screen.text("cue-title") == "Main Title"
+        await post(api, "/api/transport/play")
+
+        # Bar|beat as the stage counts them, read at several moments while it plays.
+        offset = wall_minus_monotonic()
+        for _ in range(6):
+            got = await screen.page.evaluate(
+                "({bar: document.getElementById('bar').textContent, beat: document.getElementById('beat').textContent,"
+                " now: performance.now()})")
+            at = screen.truth(got["now"], offset)
+            possible = {expected_bar_beat(rig, at + d) for d in (-0.05, 0.0, 0.05)}
+            assert (int(got["bar"]), int(got["beat"])) in possible, (got, possible)
+            await asyncio.sleep(0.23)
+
+        # The streamer under way: its head in the screenshot is where the stage's time puts it.
+        key, start, length = door(rig)
+        lane = screen.page.locator("stage-lane")
+
+        async def under_way() -> bool:
+            frames = await screen.frames(await screen.page_now() - 100)
+            return any(h["key"] == key and 0.25 < h["progress"] < 0.75 for f in frames for h in f["heads"])
+        await until_async(under_way, "the door streamer to be under way", 10)
+        box = await lane.bounding_box()
+        assert box is not None
+        width = box["width"]
+        before = await screen.page_now()
+        png = await lane.screenshot()
+        x = lane_head(png, YELLOW)
+        assert x is not None, "no yellow streamer head in the screenshot"
+        frames = [f for f in await screen.frames(before - 50) if any(h["key"] == key for h in f["heads"])]
+        drawn = [(abs(next(h for h in f["heads"] if h["key"] == key)["progress"] * width - x), f) for f in frames]
+        gap, frame = min(drawn, key=lambda d: d[0])
+        assert gap <= 1.5, f"the head at {x:.1f} px is no frame's the page says it drew"
+        # That frame was drawn for the moment it is on screen: its rAF time plus a frame.  Place it on the stage's
+        # clock by the wall clock, and ask the stage where picture was then.
+        shown = screen.truth(frame["raf"], offset) + frame["dt"]
+        anchor = rig.service.transport.anchor
+        expected = (anchor.position(shown) - start) / length * width
+        travel = width / length * frame["dt"]  # px the head moves in one frame
+        assert abs(x - expected) <= travel + 1, (x, expected, travel)
+        # And the page's own idea of that moment is the stage's clock, to well within a frame.
+        assert abs(frame["t"] - shown) < 0.004, (frame["t"], shown)
+
+        # The hit: the streamer ends and its punch shows; the page reports both, the stage keeps the figures.
+        punch = next(v.key for v in rig.broadcaster.announcer.events if v.label == "door" and v.kind.value == "punch")
+
+        async def reported() -> bool:
+            return {r["key"] for r in await screen.reports()} >= {key, punch}
+        await until_async(reported, "the door's streamer end and punch to be reported", 8)
+        reports = await screen.reports()
+        for r in reports:
+            assert abs(r["shown"] - r["due"]) <= frame["dt"] / 2 + 0.001, r
+        clients = (await api.get("/api/clients")).json()
+        desk = next(c for c in clients if c["name"] == "desk 4")
+        assert desk["role"] == "musician"
+        assert desk["draws"]["count"] >= 2
+        assert abs(desk["draws"]["late_p50_ms"]) <= frame["dt"] * 500 + 1
+        clean(screen)
+
+
+def heads_of(frames: list[dict[str, Any]], after: float, keys: set[str] | None = None) -> list[tuple[float, str]]:
+    """(page time, key) of every streamer head drawn for a moment after stage time ``after``."""
+    return [(f["t"], h["key"]) for f in frames if f["t"] > after for h in f["heads"]
+            if keys is None or h["key"] in keys]
+
+
+async def test_a_locate_a_stop_a_varispeed_and_a_chase_correction_are_followed_at_once(tmp_path: Path) -> None:
+    async with (stage_rig(tmp_path, sheet=SHEET, rest=True) as rig, chromium() as browser,
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.http_port}", headers=AUTH) as api):
+        screen = await Screen.open(browser, f"http://127.0.0.1:{rig.http_port}")
+        await ready(screen)
+        key, start, length = door(rig)
+        await post(api, "/api/session/arm", {"cue": "1M1"})
+
+        async def door_under_way() -> None:
+            await post(api, "/api/transport/locate", {"bar": 3, "beat": 2})  # 0.5 s into the door streamer
+            if not rig.service.transport.rolling:
+                await post(api, "/api/transport/play")
+
+            async def drawn() -> bool:
+                frames = await screen.frames(await screen.page_now() - 100)
+                return any(h["key"] == key for f in frames for h in f["heads"])
+            await until_async(drawn, "the door streamer on screen")
+
+        async def new_anchor(before: Anchor) -> float:
+            """When the engine's next anchor took over (stage time)."""
+            await until(lambda: rig.service.transport.anchor != before, "the engine to apply the change")
+            return rig.service.transport.anchor.t0
+
+        # A locate away from the streamer: no frame drawn for a moment after the new anchor shows it.
+        await door_under_way()
+        before = rig.service.transport.anchor
+        await post(api, "/api/transport/locate", {"bar": 10})
+        moved = await new_anchor(before)
+        await asyncio.sleep(0.4)
+        frames = await screen.frames()
+        assert heads_of(frames, moved + 0.05 * UNIT, {key}) == []
+        assert any(f["t"] > moved + 0.05 for f in frames), "the page went on drawing"
+
+        # A stop: nothing moves.
+        await door_under_way()
+        before = rig.service.transport.anchor
+        await post(api, "/api/transport/stop")
+        stopped = await new_anchor(before)
+        await asyncio.sleep(0.4)
+        assert heads_of(await screen.frames(), stopped + 0.05 * UNIT) == []
+
+        # A varispeed: the streamer is drawn where picture is at the new speed, not where it would have been.
+        await door_under_way()
+        before = rig.service.transport.anchor
+        await rig_varispeed(api, 1.5)
+        changed = await new_anchor(before)
+        await asyncio.sleep(0.5)
+        assert rig.service.transport.anchor.speed == 1.5
+        check_heads(await screen.frames(), rig.service.transport.anchor, key, start, length, changed + 0.05 * UNIT)
+        before = rig.service.transport.anchor
+        await rig_varispeed(api, 1.0)
+        await new_anchor(before)
+
+        # Chase corrections, as the MTC chase reports them: a small one (the schedule stands) and a larger one
+        # (announced again).  Either way the heads follow the new anchor from the next frame on.
+        for jump in (0.0015, 0.030):
+            await door_under_way()
+            now = time.monotonic()
+            old = rig.service.transport.anchor
+            rig.service._on_engine_event(m.TransportChanged(now, old.position(now) + jump, 1.0, rolling=True,
+                                                            source="internal"))
+            await asyncio.sleep(0.4)
+            new = rig.service.transport.anchor
+            assert new.p0 == pytest.approx(old.position(now) + jump)
+            check_heads(await screen.frames(), new, key, start, length, now + 0.05 * UNIT)
+        clean(screen)
+
+
+async def rig_varispeed(api: httpx.AsyncClient, speed: float) -> None:
+    await post(api, "/api/transport/varispeed", {"speed": speed})
+
+
+def check_heads(frames: list[dict[str, Any]], anchor: Anchor, key: str, start: float, length: float,
+                after: float) -> None:
+    """Every head of ``key`` drawn for a moment after ``after`` is where ``anchor`` puts picture then (to 1 µs)."""
+    heads = [(f["t"], h["progress"]) for f in frames if f["t"] > after for h in f["heads"] if h["key"] == key]
+    assert heads, "no frame drew the streamer after the change"
+    for t, progress in heads:
+        expected = min(1.0, (anchor.position(t) - start) / length)
+        assert progress == pytest.approx(expected, abs=1e-6), (t, progress, expected)
+    others = [h["key"] for f in frames if f["t"] > after for h in f["heads"] if h["key"] != key]
+    assert others == [], f"streamers left over: {sorted(set(others))}"
+
+
+@contextlib.asynccontextmanager
+async def stage_serve(tmp_path: Path, port: int) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``python -m stage serve`` of this checkout on ``port``; killed on the way out."""
+    config = tmp_path / "stage.toml"
+    config.write_text(
+        f'[midi]\nenabled = false\n[http]\nport = {port}\n[osc]\nenabled = false\n'
+        f'[takes]\ndatabase = "sqlite:///{tmp_path / "takes.db"}"\n'
+        f'[auth]\nconductor = "{TOKENS["conductor"]}"\n', encoding="utf-8")
+    cues = tmp_path / "cues.toml"
+    cues.write_text(SHEET, encoding="utf-8")
+    log = (tmp_path / "serve.log").open("ab")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "stage", "serve", "--config", str(config), "--cues", str(cues),
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        async with httpx.AsyncClient() as http:
+            async def up() -> bool:
+                try:
+                    return (await http.get(f"http://127.0.0.1:{port}/api/health")).status_code == 200
+                except httpx.HTTPError:
+                    assert proc.returncode is None, (tmp_path / "serve.log").read_text()
+                    return False
+            await until_async(up, "stage serve to answer", 20)
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        log.close()
+
+
+async def test_the_server_killed_and_restarted_the_page_says_so_reconnects_and_draws_again(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    async with chromium() as browser, httpx.AsyncClient(base_url=base, headers=AUTH) as api:
+        async with stage_serve(tmp_path, port) as proc:
+            screen = await Screen.open(browser, base)
+            await ready(screen)
+            await screen.page.evaluate("window.notReloaded = true")
+            await post(api, "/api/session/arm", {"cue": "1M1"})
+            await post(api, "/api/transport/locate", {"bar": 3})
+            await post(api, "/api/transport/play")
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+
+            async def lost() -> bool:
+                return bool(await screen.page.locator("#warning").is_visible())
+            await until_async(lost, "the page to say it lost the stage")
+            assert "NO CONNECTION" in await screen.text("warning-title")
+            assert "Reconnecting" in await screen.text("warning-text")
+            await asyncio.sleep(0.3)
+            assert heads_of(await screen.frames(await screen.page_now() - 200), 0) == []  # nothing moves
+        async with stage_serve(tmp_path, port):
+            async def back() -> bool:
+                return not await screen.page.locator("#warning").is_visible()
+            await until_async(back, "the page to reconnect by itself", 15)
+            await post(api, "/api/session/arm", {"cue": "1M1"})
+            await post(api, "/api/transport/locate", {"bar": 3})
+            await post(api, "/api/transport/play")
+            before = await screen.page_now()
+            await asyncio.sleep(0.6)
+            transport = (await api.get("/api/transport")).json()
+            anchor = Anchor(**transport["anchor"])
+            frames = await screen.frames(before)
+            key = next(h["key"] for f in frames for h in f["heads"])
+            heads = [(f, h) for f in frames for h in f["heads"] if h["key"] == key and f["t"] > anchor.t0 + 0.05]
+            assert heads
+            offset = wall_minus_monotonic()
+            for f, h in heads:
+                # The new server's clock, learnt afresh: each frame's moment is the stage's, and the head is there.
+                assert abs(f["t"] - (screen.truth(f["raf"], offset) + f["dt"])) < 0.004
+                assert h["progress"] == pytest.approx((anchor.position(f["t"]) - 14.0) / 4.0, abs=1e-6)
+            assert await screen.page.evaluate("window.notReloaded") is True
+        assert screen.foreign_requests() == []
+        assert screen.errors == []
+        # The browser itself logs each refused WebSocket while the stage is down; the page logs nothing.
+        assert [e for e in screen.console_errors() if "WebSocket connection" not in e] == []
