@@ -12,8 +12,8 @@ A missing Chromium fails the test naming the package (never a skip).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
-import os
 import secrets
 import shutil
 import signal
@@ -114,7 +114,9 @@ def _pg(coro_fn: Any) -> Any:
         finally:
             await admin.close()
 
-    return asyncio.run(run())
+    # Playwright's sync API runs an event loop in this thread: the database is set up from a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 @contextlib.contextmanager
@@ -131,7 +133,7 @@ def scratch_postgres() -> Iterator[str]:
 @contextlib.contextmanager
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium, headless, through Playwright."""
-    if not os.path.exists(CHROMIUM) and shutil.which("chromium") is None:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         raise AssertionError("chromium is not installed: apt-get install chromium")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
