@@ -73,7 +73,7 @@ class StageServe:
         command = [sys.executable, "-m", "stage", "serve", "--config", str(self.config), "--cues", str(self.cues)]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.monotonic() + 20 * SCALE
+        deadline = time.monotonic() + 60 * SCALE
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"stage serve exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
@@ -81,7 +81,7 @@ class StageServe:
                 if httpx.get(f"{self.base}/api/health", timeout=1).status_code == 200:
                     return
             time.sleep(0.05)
-        raise AssertionError(f"stage serve did not answer within {20 * SCALE:g} s:\n{self.log.read_text()[-3000:]}")
+        raise AssertionError(f"stage serve did not answer within {60 * SCALE:g} s:\n{self.log.read_text()[-3000:]}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, as a crash or a pulled plug."""

@@ -253,6 +253,9 @@ COMMANDS: Mapping[str, CommandSpec] = {
 }
 
 TAKE_EDIT_FIELDS = ("status", "note", "pickup_bar", "wild")
+# Commands that OSC does not carry: an edit keyed on a take's version (REST PATCH and /ws have it), and the
+# pairing code (a secret anyone listening to OSC could spend; /ws only).
+NOT_ON_OSC = frozenset({"take_edit", "pair"})
 
 _ID = Field("id", Kind.ID, "Request id, echoed in the result or error.", required=False)
 

@@ -278,6 +278,10 @@ class Controls:
         *print* pressed in quick succession ends at *print*, although each
         waits on the take log.
         """
+        if command.name == "pair" and not (isinstance(source, tuple) and source[0] == "ws"):
+            # Its answer is the code: on a shared broker or to an OSC host anyone listening could spend it.
+            raise ProtocolError(ErrorCode.FORBIDDEN, "pairing codes are handed out over /ws only (the engineer's "
+                                "console)", command.id)
         if source is None:
             return await self._run(command, role)
         lock, users = self._turns.get(source) or (asyncio.Lock(), 0)

@@ -187,7 +187,8 @@ async def test_control_needs_the_roles_token(tmp_path: Path) -> None:
         # The right token.
         ws, welcome, _ = await hello(rig, "conductor", token=TOKENS["conductor"])
         assert welcome["role"] == "conductor"
-        assert welcome["commands"] == ["arm", "mode", "play", "stop", "locate", "varispeed", "take_status", "note"]
+        assert welcome["commands"] == ["arm", "mode", "play", "stop", "locate", "varispeed", "take_status", "note",
+                                     "take_edit"]
         await ws.close()
 
 

@@ -96,7 +96,8 @@ def test_commands() -> None:
         ('{"type":"sync","t0":"now"}', "invalid", 'sync: t0: must be a number, not "now"', None),
         ('{"type":"sync","t0":true}', "invalid", "sync: t0: must be a number, not true", None),
         ('{"type":"command","id":5,"command":"format_disk"}', "invalid",
-         ('command: command: must be one of arm, mode, play, stop, locate, varispeed, take_status, note, take_edit, pair, '
+         ('command: command: must be one of arm, mode, play, stop, locate, varispeed, take_status, note, '
+         'take_edit, pair, '
          'not "format_disk"'), 5),
         ('{"type":"command","id":"q","command":"locate","args":{}}', "invalid",
          "command locate: args: give exactly one of timecode, bar", "q"),
