@@ -32,6 +32,12 @@ def hold_record(page: Page) -> None:
     expect(page.locator("body")).to_have_attribute("data-mode", "record", timeout=WAIT)
 
 
+def shot(page: Page, path: Path) -> None:
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(150)
+    page.screenshot(path=str(path))
+
+
 def tap(page: Page, selector: str) -> None:
     page.locator(selector).click()
     expect(page.locator(selector)).to_have_attribute("data-answer", "yes", timeout=WAIT)
@@ -54,7 +60,7 @@ def main(out: Path) -> None:
                 con.locator(".cue[data-cue='1M1']").click()
                 expect(con.locator(".cue[data-cue='1M1']")).to_have_attribute("aria-pressed", "true", timeout=WAIT)
                 con.wait_for_timeout(600)
-                con.screenshot(path=str(out / "conductor-idle.png"))
+                shot(con, out / "conductor-idle.png")
 
                 # Two takes: a false start and a circled one with a note.
                 hold_record(con)
@@ -74,14 +80,14 @@ def main(out: Path) -> None:
                 con.locator("#keypad-go").click()
                 expect(con.locator("body")).to_have_attribute("data-rolling", "yes", timeout=WAIT)
                 con.wait_for_timeout(2600)
-                con.screenshot(path=str(out / "conductor-recording.png"))
-                eng.screenshot(path=str(out / "engineer-recording.png"))
+                shot(con, out / "conductor-recording.png")
+                shot(eng, out / "engineer-recording.png")
                 desks[1].screenshot(path=str(out / "musician-during-take.png"))
 
                 # A command the stage refuses: arming another cue while recording.
                 con.locator(".cue[data-cue='1M2']").click()
                 expect(con.locator(".cue[data-cue='1M2']")).to_have_attribute("data-answer", "no", timeout=WAIT)
-                con.screenshot(path=str(out / "conductor-refused.png"))
+                shot(con, out / "conductor-refused.png")
                 tap(con, "#stop")
                 tap(con, "[data-status='hold']")
 
@@ -90,7 +96,7 @@ def main(out: Path) -> None:
                 expect(eng.locator(".alert", has_text="DROPPED")).to_be_visible(timeout=WAIT)
                 eng.locator("#pair").click()
                 expect(eng.locator("#pair-code")).to_be_visible(timeout=WAIT)
-                eng.screenshot(path=str(out / "engineer-dropped.png"))
+                shot(eng, out / "engineer-dropped.png")
 
                 # Two engineers edit the notes of take 2 at once.
                 other = open_page(browser, f"{stage.base}/engineer", width=1440, height=900,
@@ -104,21 +110,22 @@ def main(out: Path) -> None:
                 other.locator("tr.editing .save").click()
                 expect(other.locator("tr.editing .conflict")).to_be_visible(timeout=WAIT)
                 other.wait_for_timeout(300)
-                other.screenshot(path=str(out / "engineer-conflict.png"))
+                shot(other, out / "engineer-conflict.png")
 
                 # The tablet upright, and a tablet that is not signed in.
                 upright = open_page(browser, f"{stage.base}/conductor", width=800, height=1280, touch=True,
                                     token=("conductor", TOKENS["conductor"]))
                 expect(upright.locator("body")).to_have_attribute("data-signed", "yes", timeout=WAIT)
                 upright.wait_for_timeout(600)
-                upright.screenshot(path=str(out / "conductor-portrait.png"))
+                shot(upright, out / "conductor-portrait.png")
                 guest = open_page(browser, f"{stage.base}/conductor", touch=True)
                 expect(guest.locator("#access")).to_contain_text("Not signed in", timeout=WAIT)
+                shot(guest, out / "conductor-readonly.png")
                 guest.locator("#access .open-signin").click()
                 guest.locator("#signin-input").fill("123456")
                 guest.locator("#signin-form button[type=submit]").click()
                 expect(guest.locator("#signin-why")).not_to_be_empty(timeout=WAIT)
-                guest.screenshot(path=str(out / "conductor-signin.png"))
+                shot(guest, out / "conductor-signin.png")
         finally:
             stage.stop()
 

@@ -90,7 +90,8 @@ function showTake() {
   $('take-heading').textContent = rolling ? 'Take rolling' : t ? 'Last take' : 'Take';
   $('take-label').textContent = t ? `${t.cue} take ${t.take}${t.pickup_bar ? ` · pickup bar ${t.pickup_bar}` : ''}${t.wild ? ' · wild' : ''}` : s.next_take ? `next: ${s.armed} take ${s.next_take}` : 'no take yet';
   $('take-detail').textContent = t
-    ? `${t.tc_in} → ${t.tc_out ?? (rolling ? 'rolling' : 'end unknown')}  ${durationText(t.duration)}  ${t.status ? STATUS_TEXT[t.status] ?? t.status : 'no status'}${t.notes?.length ? ` · ${t.notes.length} note${t.notes.length > 1 ? 's' : ''}` : ''}`
+    ? [`${t.tc_in} → ${t.tc_out ?? (rolling ? 'rolling' : 'end unknown')}`, durationText(t.duration), t.status ? STATUS_TEXT[t.status] ?? t.status : 'no status yet',
+        t.notes?.length ? `${t.notes.length} note${t.notes.length > 1 ? 's' : ''}` : ''].filter(Boolean).join(' · ')
     : '';
   for (const b of document.querySelectorAll('[data-status]')) {
     b.setAttribute('aria-pressed', String(t !== null && t.status === /** @type {HTMLElement} */ (b).dataset.status));

@@ -313,7 +313,7 @@ function showHealth() {
     const silent = c.seen_ago > SILENT_AFTER;
     if (late) alerts.push(alertLine(`${label} draws late: p99 ${d.abs_p99_ms.toFixed(1)} ms off its time (${d.off_frame} of ${d.count} off their frame)`, true));
     if (silent) alerts.push(alertLine(`${label} (${c.address}) has not been heard from for ${Math.round(c.seen_ago)} s`));
-    rows.push(screenRow(label, c.role, c.address, d?.last ? `±${d.last.sync_ms.toFixed(2)} ms` : '–',
+    rows.push(screenRow(`${label} · ${c.role}`, c.address, d?.last ? `±${d.last.sync_ms.toFixed(2)} ms` : '–',
       d ? `${d.late_p50_ms >= 0 ? '+' : ''}${d.late_p50_ms?.toFixed(1)} ms, p99 ${d.abs_p99_ms?.toFixed(1)} (${d.count})` : '–',
       `${c.seen_ago.toFixed(1)} s ago`, late ? 'late' : silent ? 'gone' : 'ok'));
   }
@@ -323,7 +323,7 @@ function showHealth() {
     if (c.left_ago > GONE_FOR || here.has(key) || gone.has(key) || c.role !== 'musician') continue;
     gone.add(key);
     alerts.push(alertLine(`DROPPED: ${c.name || 'unnamed screen'} (${c.address}) left ${Math.round(c.left_ago)} s ago`));
-    rows.push(screenRow(c.name || 'unnamed', c.role, c.address, '–', '–', `left ${Math.round(c.left_ago)} s ago`, 'gone'));
+    rows.push(screenRow(`${c.name || 'unnamed'} · ${c.role}`, c.address, '–', '–', `left ${Math.round(c.left_ago)} s ago`, 'gone'));
   }
   $('alerts').replaceChildren(...alerts);
   $('screen-rows').replaceChildren(...rows);

@@ -181,6 +181,8 @@ export class ControlPage {
     document.body.dataset.mode = record ? 'record' : 'rehearse';
     document.body.dataset.rolling = rolling ? 'yes' : 'no';
     const take = this.rollingTake();
+    const recordLabel = /** @type {HTMLElement} */ ($('record').firstElementChild);
+    recordLabel.textContent = record ? '● RECORD ARMED' : '● HOLD FOR RECORD';
     $('mode-word').textContent = record ? (rolling && take ? `● RECORDING ${take.label ?? ''}` : 'RECORD') : rolling ? 'REHEARSING' : 'REHEARSE';
   }
 

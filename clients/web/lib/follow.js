@@ -108,7 +108,7 @@ export class CueFollow {
     if (m !== undefined) m.at(p, this.now);
     this.lane.render(this.view, m !== undefined ? this.now : null, false);
     const n = this.now;
-    if (m === undefined) this.say(cue?.id ?? '–', cue === null ? 'NO CUE' : '', '–');
+    if (m === undefined) this.say(cue?.id ?? '–', cue === null ? 'NO CUE' : 'LOADING', '–');
     else if (n.phase === 'music') this.say(cue?.id ?? '', 'BAR | BEAT', `${n.bar} | ${n.beat}`);
     else if (n.phase === 'countoff') this.say(cue?.id ?? '', 'COUNT-OFF', `${n.countdown}`);
     else if (n.phase === 'free') this.say(cue?.id ?? '', 'FREE', `${Math.floor(n.seconds)} s`);
