@@ -82,7 +82,6 @@ def main(out: Path) -> None:
                 con.wait_for_timeout(2600)
                 shot(con, out / "conductor-recording.png")
                 shot(eng, out / "engineer-recording.png")
-                desks[1].screenshot(path=str(out / "musician-during-take.png"))
 
                 # A command the stage refuses: arming another cue while recording.
                 con.locator(".cue[data-cue='1M2']").click()
