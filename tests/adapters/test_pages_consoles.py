@@ -91,7 +91,11 @@ def test_a_take_recorded_from_the_conductor_page(browser: Browser, stage: StageS
     expect(rolling).to_have_count(1, timeout=MS)
     expect(rolling.locator(".status")).to_have_text("● ROLLING")
     assert con.locator("body").get_attribute("data-rolling") == "yes"
-    con.wait_for_timeout(800)
+    # A command the stage refuses is answered on the button touched, with the stage's reason.
+    con.locator(".cue[data-cue='1M2']").click()
+    expect(con.locator(".cue[data-cue='1M2']")).to_have_attribute("data-answer", "no", timeout=MS)
+    expect(con.locator(".answer[data-ok='no']")).to_contain_text("cannot arm 1M2 while recording take 1M1-1")
+    con.wait_for_timeout(500)
     con.locator("#stop").click()
     done(con, "#stop")
     con.locator("[data-status='print']").click()
