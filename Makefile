@@ -17,3 +17,4 @@ bench: setup
 	python3 bench/takes.py
 	python3 bench/take_ack.py
 	python3 bench/fanout.py
+	python3 bench/screens.py

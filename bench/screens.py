@@ -173,6 +173,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def row(name: str, values: list[float], unit: float = 1.0, fmt: str = "{:7.3f}") -> str:
+    """Percentiles of the sizes of ``values`` (signs dropped) times ``unit``."""
     a = [abs(v) * unit for v in values]
     if not a:
         return f"{name:<34} (none)"
@@ -256,6 +257,7 @@ async def run_pages(args: argparse.Namespace, port: int, proxy_port: int) -> Non
     def truth(i: int, raf: float) -> float:
         return float((origins[i] + raf) / 1000 - offset)
 
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{args.pages} pages ({args.proxied} behind a proxy of {args.delay_ms:g} ± {args.jitter_ms:g} ms each way, "
           f"{args.pages - args.proxied} on loopback), {args.seconds:g} s of cue B1, {WIDTH}x{HEIGHT}, streamers "
           f"{STREAMER:g} s = {WIDTH / STREAMER / 1000:.3f} px/ms")
@@ -268,7 +270,8 @@ async def run_pages(args: argparse.Namespace, port: int, proxy_port: int) -> Non
         for i in idx:
             fs = sorted(frames[i].values(), key=lambda f: f["raf"])
             for f in fs:
-                sync_err.append(f["t"] - (truth(i, f["raf"]) + f["dt"]))
+                if not f["warning"]:
+                    sync_err.append(f["t"] - (truth(i, f["raf"]) + f["dt"]))
                 script.append(f["script"])
             gaps = [(b["raf"] - a["raf"]) for a, b in itertools.pairwise(fs)]
             if gaps:
@@ -279,6 +282,9 @@ async def run_pages(args: argparse.Namespace, port: int, proxy_port: int) -> Non
             for r in reports[i]:
                 shown = truth(i, r["raf"]) + dt
                 late = shown - r["due"]
+                if args.verbose and len(by_key) < 3:
+                    print(f"    page {i} {r['key']}: page says {1000 * (r['shown'] - r['due']):+.2f} ms, "
+                          f"truth {1000 * late:+.2f} ms (clock {1000 * (r['shown'] - shown):+.2f} ms)")
                 by_key[r["key"]].append(shown)
                 if r["kind"] == "streamer":
                     drawn_streamer.append(late)
@@ -289,19 +295,19 @@ async def run_pages(args: argparse.Namespace, port: int, proxy_port: int) -> Non
         frames_total = sum(len(frames[i]) for i in idx)
         print(f"\n[{via}] {len(idx)} pages, {frames_total} frames, frame period {statistics.median(periods):.2f} ms")
         bias = statistics.median(sync_err) * 1000
-        print(row("clock-sync error (ms)", sync_err, 1000) + f"   signed median {bias:+.3f}")
+        print(row("|clock-sync error| (ms)", sync_err, 1000) + f"   signed median {bias:+.3f}")
         for i in idx:
-            errs = [f["t"] - (truth(i, f["raf"]) + f["dt"]) for f in frames[i].values()]
+            errs = [f["t"] - (truth(i, f["raf"]) + f["dt"]) for f in frames[i].values() if not f["warning"]]
             print("  " + row(f"page {i}", errs, 1000) + f"   signed median {statistics.median(errs) * 1000:+.3f}")
             if args.verbose:
-                fs = sorted(frames[i].values(), key=lambda f: f["raf"])
+                fs = sorted((f for f in frames[i].values() if not f["warning"]), key=lambda f: f["raf"])
                 t_start = fs[0]["raf"]
                 worst = sorted(fs, key=lambda f: -abs(f["t"] - (truth(i, f["raf"]) + f["dt"])))[:5]
                 print("     worst at", [(round((f["raf"] - t_start) / 1000, 2),
                                          round((f["t"] - truth(i, f["raf"]) - f["dt"]) * 1000, 2)) for f in worst])
         print(row("  … in px of streamer travel", sync_err, WIDTH / STREAMER))
-        print(row("streamer end drawn − due (ms)", drawn_streamer, 1000))
-        print(row("punch drawn − due (ms)", drawn_punch, 1000))
+        print(row("|streamer end shown − due| (ms)", drawn_streamer, 1000))
+        print(row("|punch shown − due| (ms)", drawn_punch, 1000))
         print(f"{'punches on the nearest frame':<34} {on_frame}/{n_punch}")
         print(row("script per frame (ms)", script, 1, "{:7.2f}"))
         print(f"{'dropped frames':<34} {dropped} of {frames_total + dropped}")

@@ -17,6 +17,8 @@ import './lib/stage-lane-define.js';
 /** @typedef {{id: string, title: string, first: number, end: number, downbeat: number, free: boolean, start: string}} CueSummary */
 
 const STORE_KEY = 'stage.musician';
+/** Seconds the calibration flash lasts from each click. */
+const FLASH = 0.06;
 
 /**
  * @param {string} id
@@ -144,6 +146,7 @@ conn.onmessage = (/** @type {import('./lib/protocol.js').ServerMessage} */ msg) 
   }
   const serverNow = conn.clock.toServer(now());
   const changed = state.apply(msg, serverNow);
+  if (debug !== null && changed & CHANGED.TRANSPORT) debug.transports.push({ at: performance.now(), anchor: state.anchor });
   if (changed & CHANGED.DROPPED) reported.clear();
   if (changed & CHANGED.SCHEDULE) state.schedule.prune(serverNow);
   if (changed & (CHANGED.SESSION | CHANGED.TAKE | CHANGED.TRANSPORT)) showTake();
@@ -172,15 +175,22 @@ function showHealth() {
   setData(el.link, 'state', conn.state);
   setText(el.link, conn.state === 'open' ? 'connected' : conn.state === 'lost' ? 'reconnecting' : 'connecting');
   setText(el.sync, q.delay === Infinity ? 'sync –' : `sync ±${(q.delay * 500).toFixed(1)} ms`);
+  // The details, for whoever looks closer: the offset to the stage's clock, the round trip, the drift.
+  el.sync.title = q.delay === Infinity ? 'not synchronised'
+    : `offset ${q.offset.toFixed(6)} s, best round trip ${(q.delay * 1000).toFixed(2)} ms, drift ${(q.drift * 1e6).toFixed(1)} ppm`;
 }
 
 // -- the frame ----------------------------------------------------------------------------------------------
 
 const view = new LaneView();
+const idle = new LaneView();
 const nowMusic = new MusicNow();
 let frameDt = 1 / 60;
 let lastRaf = 0;
-let warningKey = '';
+/** @type {'' | 'lost' | 'clock'} */
+let warningKind = 'lost';
+let warningAttempts = -1;
+let warningReason = '';
 
 /**
  * The cue to show at picture position `p`: the one picture is in, else the armed one, else the next one.
@@ -199,25 +209,35 @@ function cueAt(p) {
 }
 
 /**
- * @param {string} title
- * @param {string} text
+ * The full-screen warning: `kind` '' hides it; its text is made only when what it says changes.
+ * @param {'' | 'lost' | 'clock'} kind
+ * @param {number} attempts
+ * @param {string} reason
  */
-function warn(title, text) {
-  const key = title + text;
-  if (key === warningKey) return;
-  warningKey = key;
-  el.warning.hidden = title === '';
-  setText(el.warningTitle, title);
-  setText(el.warningText, text);
+function warn(kind, attempts, reason) {
+  if (kind === warningKind && attempts === warningAttempts && reason === warningReason) return;
+  warningKind = kind;
+  warningAttempts = attempts;
+  warningReason = reason;
+  el.warning.hidden = kind === '';
+  if (kind === 'lost') {
+    setText(el.warningTitle, 'NO CONNECTION TO THE STAGE');
+    setText(el.warningText, attempts > 0 ? `Reconnecting by itself… (attempt ${attempts})` : 'Connecting…');
+  } else if (kind === 'clock') {
+    setText(el.warningTitle, 'CLOCK NOT IN STEP — DO NOT FOLLOW');
+    setText(el.warningText, `Synchronising with the stage: ${reason}.`);
+  }
 }
 
 /** The debug hook (`?debug=1`): what each frame drew, for tests and benchmarks. */
 const debug = settings.debug
   ? {
-      /** @type {{raf: number, t: number, dt: number, p: number, heads: {key: string, progress: number}[], script: number}[]} */
+      /** @type {{raf: number, t: number, dt: number, p: number, heads: {key: string, progress: number}[], script: number, warning: boolean, flash: boolean}[]} */
       frames: [],
       /** @type {{key: string, kind: string, due: number, shown: number, raf: number}[]} */
       reports: [],
+      /** @type {{at: number, anchor: import('./lib/anchor.js').Anchor}[]} when each transport change was applied */
+      transports: [],
       clock: conn.clock,
       state,
     }
@@ -234,17 +254,14 @@ function frame(raf) {
   }
   lastRaf = raf;
   const q = conn.clock.quality(now(), quality);
-  if (conn.state !== 'open') {
-    warn('NO CONNECTION TO THE STAGE', conn.attempts > 0 ? `Reconnecting by itself… (attempt ${conn.attempts})` : 'Connecting…');
+  if (conn.state !== 'open' || !q.trusted) {
+    if (conn.state !== 'open') warn('lost', conn.attempts, '');
+    else warn('clock', 0, q.reason);
     el.lane.blank();
+    if (debug !== null) debug.frames.push({ raf, t: NaN, dt: frameDt, p: NaN, heads: [], script: performance.now() - begin, warning: true, flash: false });
     return;
   }
-  if (!q.trusted) {
-    warn('CLOCK NOT IN STEP — DO NOT FOLLOW', `Synchronising with the stage: ${q.reason}.`);
-    el.lane.blank();
-    return;
-  }
-  warn('', '');
+  warn('', 0, '');
   // The server time at which this frame's light leaves the screen.
   const t = conn.clock.toServer((raf + frameDt * 1000 + settings.offsetMs) / 1000);
   const anchor = state.anchor;
@@ -254,8 +271,13 @@ function frame(raf) {
   const m = summary !== null ? music.get(summary.id) : undefined;
   if (summary !== null && m === undefined) void loadCue(summary.id);
   if (m !== undefined) m.at(p, nowMusic);
-  const flash = settings.calibrate && m !== undefined && nowMusic.sinceClick < 0.06 && anchor.speed > 0;
-  el.lane.render(view, m !== undefined ? nowMusic : null, flash);
+  const flash = settings.calibrate && m !== undefined && nowMusic.sinceClick < FLASH && anchor.speed > 0;
+  if (settings.calibrate) {
+    // The calibration pattern: nothing but a flash of the whole lane on every click.
+    el.lane.render(idle, null, flash);
+  } else {
+    el.lane.render(view, m !== undefined ? nowMusic : null);
+  }
   report(t, q.delay, raf);
   showText(summary, m);
   if (debug !== null) {
@@ -264,7 +286,7 @@ function frame(raf) {
       const d = view.drawn[i];
       if (d.item !== null && d.item.kind === 'streamer') heads.push({ key: d.item.key, progress: d.progress });
     }
-    debug.frames.push({ raf, t, dt: frameDt, p, heads, script: performance.now() - begin });
+    debug.frames.push({ raf, t, dt: frameDt, p, heads, script: performance.now() - begin, warning: false, flash });
     if (debug.frames.length > 2000) debug.frames.splice(0, 1000);
   }
 }
@@ -288,6 +310,9 @@ function report(t, delay, raf) {
 }
 
 let shownTempo = -2;
+let shownPhase = '';
+let shownBig = NaN;
+let shownRolling = false;
 let shownHit = -2;
 let shownBarsToHit = NaN;
 /** @type {CueSummary | null} */
@@ -307,15 +332,56 @@ function showText(summary, m) {
     shownMusic = m;
     shownTempo = -3;
     shownHit = -3;
+    shownPhase = '';
     setText(el.cueId, summary?.id ?? '–');
     setText(el.cueTitle, summary?.title ?? '');
   }
   if (m === undefined) {
-    setData(document.body, 'phase', 'before');
-    setText(el.phaseLabel, summary === null ? 'NO CUE' : 'LOADING');
+    if (shownPhase !== 'none') {
+      shownPhase = 'none';
+      setData(document.body, 'phase', 'before');
+      setText(el.phaseLabel, summary === null ? 'NO CUE' : 'LOADING');
+      setText(el.bar, '–');
+      setText(el.sep, '');
+      setText(el.beat, '');
+      setText(el.sub, '');
+    }
     return;
   }
   const n = nowMusic;
+  // What the big numbers say, as numbers: their strings are made only when one of them changes.
+  const big = n.phase === 'music' ? n.bar * 1000 + n.beat : n.phase === 'countoff' ? n.countdown
+    : n.phase === 'free' ? Math.floor(n.seconds * 10 + 1e-6) : 0;
+  const rolling = state.anchor.speed > 0;
+  if (n.phase !== shownPhase || big !== shownBig || rolling !== shownRolling) {
+    shownPhase = n.phase;
+    shownBig = big;
+    shownRolling = rolling;
+    showBig(summary, n);
+  }
+  const tempos = m.cue.tempos;
+  const ti = n.tempo >= 0 ? n.tempo : tempos.length ? -1 : -2;
+  if (ti !== shownTempo) {
+    shownTempo = ti;
+    setText(el.tempo, m.cue.free ? 'free timing' : tempoText(tempos[Math.max(0, ti)]));
+    setText(el.change, m.cue.free ? '—' : nextChangeText(tempos, Math.max(0, ti)) || 'none');
+  }
+  const bars = m.barsToHit(n);
+  // Bars to go change the text; within the hit's bar (and in free timing) the seconds count down in tenths.
+  const step = bars !== null && bars > 0 ? bars : -1 - Math.floor(n.toHit * 10);
+  if (n.hit !== shownHit || step !== shownBarsToHit) {
+    shownHit = n.hit;
+    shownBarsToHit = step;
+    setText(el.hit, n.hit >= 0 ? nextHitText(m, n) : 'none');
+  }
+}
+
+/**
+ * The big numbers and the lines around them.
+ * @param {CueSummary | null} summary
+ * @param {MusicNow} n
+ */
+function showBig(summary, n) {
   setData(document.body, 'phase', n.phase);
   switch (n.phase) {
     case 'music':
@@ -352,21 +418,6 @@ function showText(summary, m) {
       setText(el.sep, '');
       setText(el.beat, '');
       setText(el.sub, '');
-  }
-  const tempos = m.cue.tempos;
-  const ti = n.tempo >= 0 ? n.tempo : tempos.length ? -1 : -2;
-  if (ti !== shownTempo) {
-    shownTempo = ti;
-    setText(el.tempo, m.cue.free ? 'free timing' : tempoText(tempos[Math.max(0, ti)]));
-    setText(el.change, m.cue.free ? '—' : nextChangeText(tempos, Math.max(0, ti)) || 'none');
-  }
-  const bars = m.barsToHit(n);
-  // Free timing: the time to the hit counts down in tenths; otherwise bars change the text.
-  const step = bars !== null ? bars : Math.floor(n.toHit * 10);
-  if (n.hit !== shownHit || step !== shownBarsToHit) {
-    shownHit = n.hit;
-    shownBarsToHit = step;
-    setText(el.hit, n.hit >= 0 ? nextHitText(m, n) : 'none');
   }
 }
 
@@ -435,7 +486,8 @@ function scheduleSound() {
   const summary = cueAt(position(anchor, conn.clock.toServer(now())));
   const m = summary !== null ? music.get(summary.id) : undefined;
   if (m === undefined || anchor.speed <= 0) return;
-  const ts = audio.getOutputTimestamp();
+  // Safari has no getOutputTimestamp: the context's own clock, read now, stands in.
+  const ts = typeof audio.getOutputTimestamp === 'function' ? audio.getOutputTimestamp() : {};
   const pageNow = (ts.performanceTime ?? performance.now()) / 1000;
   const audioNow = ts.contextTime ?? audio.currentTime;
   for (const c of m.cue.clicks) {

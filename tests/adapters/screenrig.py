@@ -66,9 +66,10 @@ class Screen:
     time_origin: float = 0.0  # ms since the epoch at the page's performance.now() zero
 
     @classmethod
-    async def open(cls, browser: Browser, base: str, query: str = "", size: tuple[int, int] = (1280, 720)) -> Screen:
-        """Open ``/musician?debug=1&…`` in a fresh context and wait for it to connect."""
-        context = await browser.new_context(viewport={"width": size[0], "height": size[1]})
+    async def open(cls, browser: Browser, base: str, query: str = "", size: tuple[int, int] = (1280, 720),
+                   scale: float = 1) -> Screen:
+        """Open ``/musician?debug=1&…`` in a fresh context (``scale``: device pixels per CSS pixel)."""
+        context = await browser.new_context(viewport={"width": size[0], "height": size[1]}, device_scale_factor=scale)
         page = await context.new_page()
         screen = cls(page, base)
         page.on("console", screen._console)
@@ -94,7 +95,7 @@ class Screen:
         return [text for kind, text in self.console if kind in {"error", "warning"}]
 
     async def frames(self, since: float = 0.0) -> list[dict[str, Any]]:
-        """The frames the page drew with a rAF time after ``since`` (ms, page clock)."""
+        """The frames the page drew with a rAF time after ``since`` (ms, page clock); ``warning`` ones drew nothing."""
         return list(await self.page.evaluate("(s) => stageDebug.frames.filter((f) => f.raf > s)", since))
 
     async def reports(self) -> list[dict[str, Any]]:
@@ -133,3 +134,10 @@ def lane_head(png: bytes, color: tuple[int, int, int], row: float = 0.8) -> floa
         return None
     edge = max(solid) + 1
     return edge + (coverage[edge] if edge < width else 0.0)
+
+
+def lane_pixel(png: bytes, x: float, y: float) -> tuple[int, int, int]:
+    """The pixel of a screenshot at fractions ``x``, ``y`` of its width and height, as RGB."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    r, g, b = image.getpixel((int(x * image.width), int(y * image.height)))  # type: ignore[misc]
+    return int(r), int(g), int(b)

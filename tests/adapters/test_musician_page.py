@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from peers.wait import until
-from screenrig import Screen, chromium, lane_head, wall_minus_monotonic
+from screenrig import Screen, chromium, lane_head, lane_pixel, wall_minus_monotonic
 from stagerig import TOKENS, UNIT, Rig, free_port, stage_rig
 
 from stage.core.transport import Anchor
@@ -132,14 +132,16 @@ async def test_after_a_locate_and_play_the_page_shows_cue_bar_beat_and_the_strea
         assert await screen.text("cue-title") == "Main Title"
         await post(api, "/api/transport/play")
 
-        # Bar|beat as the stage counts them, read at several moments while it plays.
+        # Bar|beat as the stage counts them, read at several moments while it plays: the text on screen is the
+        # stage's bar and beat at the true moment of the last frame drawn (a frame late on a loaded host is
+        # still the right text for its moment).
         offset = wall_minus_monotonic()
         for _ in range(6):
             got = await screen.page.evaluate(
                 "({bar: document.getElementById('bar').textContent, beat: document.getElementById('beat').textContent,"
-                " now: performance.now()})")
-            at = screen.truth(got["now"], offset)
-            possible = {expected_bar_beat(rig, at + d) for d in (-0.05, 0.0, 0.05)}
+                " frame: stageDebug.frames.at(-1)})")
+            at = screen.truth(got["frame"]["raf"], offset) + got["frame"]["dt"]
+            possible = {expected_bar_beat(rig, at + d) for d in (-0.01, 0.0, 0.01)}
             assert (int(got["bar"]), int(got["beat"])) in possible, (got, possible)
             await asyncio.sleep(0.23)
 
@@ -169,8 +171,9 @@ async def test_after_a_locate_and_play_the_page_shows_cue_bar_beat_and_the_strea
         expected = (anchor.position(shown) - start) / length * width
         travel = width / length * frame["dt"]  # px the head moves in one frame
         assert abs(x - expected) <= travel + 1, (x, expected, travel)
-        # And the page's own idea of that moment is the stage's clock, to well within a frame.
-        assert abs(frame["t"] - shown) < 0.004, (frame["t"], shown)
+        # And the page's own idea of that moment is the stage's clock, to within half a frame even on a loaded
+        # host (bench/screens.py measures how much better it does).
+        assert abs(frame["t"] - shown) < frame["dt"] / 2, (frame["t"], shown)
 
         # The hit: the streamer ends and its punch shows; the page reports both, the stage keeps the figures.
         punch = next(v.key for v in rig.broadcaster.announcer.events if v.label == "door" and v.kind.value == "punch")
@@ -190,9 +193,24 @@ async def test_after_a_locate_and_play_the_page_shows_cue_bar_beat_and_the_strea
 
 
 def heads_of(frames: list[dict[str, Any]], after: float, keys: set[str] | None = None) -> list[tuple[float, str]]:
-    """(page time, key) of every streamer head drawn for a moment after stage time ``after``."""
-    return [(f["t"], h["key"]) for f in frames if f["t"] > after for h in f["heads"]
+    """(rAF time, key) of every streamer head in a frame drawn after page time ``after`` (ms)."""
+    return [(f["raf"], h["key"]) for f in frames if f["raf"] > after for h in f["heads"]
             if keys is None or h["key"] in keys]
+
+
+async def applied(screen: Screen, anchor: Anchor, offset: float) -> float:
+    """The page time (ms) at which the page took ``anchor`` up; it must do so promptly after the stage did."""
+    async def seen() -> bool:
+        return bool(await screen.page.evaluate(
+            "([t0, p0, speed]) => stageDebug.transports.some((x) => x.anchor.t0 === t0 && x.anchor.p0 === p0"
+            " && x.anchor.speed === speed)", [anchor.t0, anchor.p0, anchor.speed]))
+    await until_async(seen, "the page to take up the new anchor")
+    at = float(await screen.page.evaluate(
+        "([t0, p0]) => stageDebug.transports.find((x) => x.anchor.t0 === t0 && x.anchor.p0 === p0).at",
+        [anchor.t0, anchor.p0]))
+    # Fan-out and the browser's own turn: well under a frame on a quiet machine; a generous bound here.
+    assert screen.truth(at, offset) - anchor.t0 < 0.25 * UNIT
+    return at
 
 
 async def test_a_locate_a_stop_a_varispeed_and_a_chase_correction_are_followed_at_once(tmp_path: Path) -> None:
@@ -200,6 +218,7 @@ async def test_a_locate_a_stop_a_varispeed_and_a_chase_correction_are_followed_a
                 httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.http_port}", headers=AUTH) as api):
         screen = await Screen.open(browser, f"http://127.0.0.1:{rig.http_port}")
         await ready(screen)
+        offset = wall_minus_monotonic()
         key, start, length = door(rig)
         await post(api, "/api/session/arm", {"cue": "1M1"})
 
@@ -213,37 +232,41 @@ async def test_a_locate_a_stop_a_varispeed_and_a_chase_correction_are_followed_a
                 return any(h["key"] == key for f in frames for h in f["heads"])
             await until_async(drawn, "the door streamer on screen")
 
-        async def new_anchor(before: Anchor) -> float:
-            """When the engine's next anchor took over (stage time)."""
+        async def new_anchor(before: Anchor) -> Anchor:
+            """The engine's next anchor, once it took over."""
             await until(lambda: rig.service.transport.anchor != before, "the engine to apply the change")
-            return rig.service.transport.anchor.t0
+            return rig.service.transport.anchor
 
-        # A locate away from the streamer: no frame drawn for a moment after the new anchor shows it.
+        async def settle(at: float) -> list[dict[str, Any]]:
+            """The frames drawn from ``at`` on, once a few have been."""
+            await until_async(lambda: frames_after(at), "frames after the change")
+            return await screen.frames(at)
+
+        async def frames_after(at: float) -> bool:
+            return len(await screen.frames(at)) >= 10
+
+        # A locate away from the streamer: no frame after the page took the new anchor up shows it.
         await door_under_way()
         before = rig.service.transport.anchor
         await post(api, "/api/transport/locate", {"bar": 10})
-        moved = await new_anchor(before)
-        await asyncio.sleep(0.4)
-        frames = await screen.frames()
-        assert heads_of(frames, moved + 0.05 * UNIT, {key}) == []
-        assert any(f["t"] > moved + 0.05 for f in frames), "the page went on drawing"
+        at = await applied(screen, await new_anchor(before), offset)
+        assert heads_of(await settle(at), at, {key}) == []
 
         # A stop: nothing moves.
         await door_under_way()
         before = rig.service.transport.anchor
         await post(api, "/api/transport/stop")
-        stopped = await new_anchor(before)
-        await asyncio.sleep(0.4)
-        assert heads_of(await screen.frames(), stopped + 0.05 * UNIT) == []
+        at = await applied(screen, await new_anchor(before), offset)
+        assert heads_of(await settle(at), at) == []
 
         # A varispeed: the streamer is drawn where picture is at the new speed, not where it would have been.
         await door_under_way()
         before = rig.service.transport.anchor
         await rig_varispeed(api, 1.5)
-        changed = await new_anchor(before)
-        await asyncio.sleep(0.5)
-        assert rig.service.transport.anchor.speed == 1.5
-        check_heads(await screen.frames(), rig.service.transport.anchor, key, start, length, changed + 0.05 * UNIT)
+        anchor = await new_anchor(before)
+        assert anchor.speed == 1.5
+        at = await applied(screen, anchor, offset)
+        check_heads(await settle(at), anchor, key, start, length, at)
         before = rig.service.transport.anchor
         await rig_varispeed(api, 1.0)
         await new_anchor(before)
@@ -256,10 +279,10 @@ async def test_a_locate_a_stop_a_varispeed_and_a_chase_correction_are_followed_a
             old = rig.service.transport.anchor
             rig.service._on_engine_event(m.TransportChanged(now, old.position(now) + jump, 1.0, rolling=True,
                                                             source="internal"))
-            await asyncio.sleep(0.4)
-            new = rig.service.transport.anchor
-            assert new.p0 == pytest.approx(old.position(now) + jump)
-            check_heads(await screen.frames(), new, key, start, length, now + 0.05 * UNIT)
+            anchor = rig.service.transport.anchor
+            assert anchor.p0 == pytest.approx(old.position(now) + jump)
+            at = await applied(screen, anchor, offset)
+            check_heads(await settle(at), anchor, key, start, length, at)
         clean(screen)
 
 
@@ -269,13 +292,13 @@ async def rig_varispeed(api: httpx.AsyncClient, speed: float) -> None:
 
 def check_heads(frames: list[dict[str, Any]], anchor: Anchor, key: str, start: float, length: float,
                 after: float) -> None:
-    """Every head of ``key`` drawn for a moment after ``after`` is where ``anchor`` puts picture then (to 1 µs)."""
-    heads = [(f["t"], h["progress"]) for f in frames if f["t"] > after for h in f["heads"] if h["key"] == key]
+    """Every head of ``key`` drawn after page time ``after`` is where ``anchor`` puts picture (to 1 µs)."""
+    heads = [(f["t"], h["progress"]) for f in frames if f["raf"] > after for h in f["heads"] if h["key"] == key]
     assert heads, "no frame drew the streamer after the change"
     for t, progress in heads:
         expected = min(1.0, (anchor.position(t) - start) / length)
         assert progress == pytest.approx(expected, abs=1e-6), (t, progress, expected)
-    others = [h["key"] for f in frames if f["t"] > after for h in f["heads"] if h["key"] != key]
+    others = [h["key"] for f in frames if f["raf"] > after for h in f["heads"] if h["key"] != key]
     assert others == [], f"streamers left over: {sorted(set(others))}"
 
 
@@ -329,8 +352,11 @@ async def test_the_server_killed_and_restarted_the_page_says_so_reconnects_and_d
             await until_async(lost, "the page to say it lost the stage")
             assert "NO CONNECTION" in await screen.text("warning-title")
             assert "Reconnecting" in await screen.text("warning-text")
+            lost_at = await screen.page_now()
             await asyncio.sleep(0.3)
-            assert heads_of(await screen.frames(await screen.page_now() - 200), 0) == []  # nothing moves
+            frames = await screen.frames(lost_at)
+            assert frames, "the page stopped drawing"
+            assert all(f["warning"] and not f["heads"] for f in frames)  # the warning, and nothing moves
         async with stage_serve(tmp_path, port):
             async def back() -> bool:
                 return not await screen.page.locator("#warning").is_visible()
@@ -349,10 +375,74 @@ async def test_the_server_killed_and_restarted_the_page_says_so_reconnects_and_d
             offset = wall_minus_monotonic()
             for f, h in heads:
                 # The new server's clock, learnt afresh: each frame's moment is the stage's, and the head is there.
-                assert abs(f["t"] - (screen.truth(f["raf"], offset) + f["dt"])) < 0.004
+                assert abs(f["t"] - (screen.truth(f["raf"], offset) + f["dt"])) < f["dt"] / 2
                 assert h["progress"] == pytest.approx((anchor.position(f["t"]) - 14.0) / 4.0, abs=1e-6)
             assert await screen.page.evaluate("window.notReloaded") is True
         assert screen.foreign_requests() == []
         assert screen.errors == []
         # The browser itself logs each refused WebSocket while the stage is down; the page logs nothing.
         assert [e for e in screen.console_errors() if "WebSocket connection" not in e] == []
+
+
+async def test_a_screens_settings_from_its_url_are_kept_and_its_offset_and_calibration_flash_work(
+    tmp_path: Path,
+) -> None:
+    async with (stage_rig(tmp_path, sheet=SHEET, rest=True) as rig, chromium() as browser,
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.http_port}", headers=AUTH) as api):
+        base = f"http://127.0.0.1:{rig.http_port}"
+        screen = await Screen.open(browser, base, "name=violas&offset_ms=40&direction=rtl&size=l&calibrate=1",
+                                   size=(640, 360), scale=2)
+        await ready(screen)
+        page = screen.page
+        # A high-density screen: the lane's canvas has a device pixel for each of the screen's.
+        sizes = await page.evaluate("(() => { const l = document.querySelector('stage-lane');"
+                                    " const c = l.shadowRoot.querySelector('canvas');"
+                                    " return [c.width, c.height, l.clientWidth, l.clientHeight]; })()")
+        assert sizes[0] == 2 * sizes[2]
+        assert sizes[1] == 2 * sizes[3]
+        assert await page.locator("stage-lane").get_attribute("direction") == "rtl"
+        assert await page.locator("body").get_attribute("data-size") == "l"
+        assert await screen.text("screen-name") == "violas"
+        assert await page.locator("#calibration").is_visible()
+        # Every frame is drawn 40 ms ahead of its moment.
+        offset = wall_minus_monotonic()
+        frames = [f for f in await screen.frames() if not f["warning"]]
+        ahead = [f["t"] - (screen.truth(f["raf"], offset) + f["dt"]) for f in frames[-30:]]
+        assert all(abs(a - 0.040) < 0.004 for a in ahead), ahead
+
+        # The calibration pattern: the lane flashes, and only, in the 60 ms after each click (at the frame's moment).
+        await post(api, "/api/session/arm", {"cue": "1M1"})
+        await post(api, "/api/transport/locate", {"bar": 2})
+        before = await screen.page_now()
+        await post(api, "/api/transport/play")
+        await asyncio.sleep(1.6)
+        cue = rig.service.cue("1M1")
+        assert cue.clicks is not None
+        clicks = [float(cue.downbeat + c.time) for c in cue.clicks.clicks]
+        rolled = [f for f in await screen.frames(before) if not f["warning"] and f["p"] > 12.0]
+        assert rolled
+        flashes = 0
+        for f in rolled:
+            since = min((f["p"] - c for c in clicks if c <= f["p"] + 1e-9), default=1.0)
+            if abs(since - 0.06) > 0.001:  # not on the edge of a flash
+                assert f["flash"] == (since < 0.06), (f["p"], since)
+            flashes += f["flash"]
+        assert flashes >= 3
+        # The pixels: a flash frame is white, another black (screenshots until one of each is caught).
+        seen: set[bool] = set()
+        for _ in range(40):
+            pixel = lane_pixel(await page.locator("stage-lane").screenshot(), 0.3, 0.6)
+            assert pixel in {(255, 255, 255), (0, 0, 0)}, pixel
+            seen.add(pixel == (255, 255, 255))
+            if seen == {True, False}:
+                break
+        assert seen == {True, False}
+        await post(api, "/api/transport/stop")
+
+        # Kept by the browser: the same page without parameters has them back (calibration is per visit).
+        await page.goto(f"{base}/musician?debug=1")
+        await ready(screen)
+        assert await screen.text("screen-name") == "violas"
+        assert await page.locator("stage-lane").get_attribute("direction") == "rtl"
+        assert not await page.locator("#calibration").is_visible()
+        clean(screen)

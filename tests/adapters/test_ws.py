@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from peers.wait import until
 from stagerig import TOKENS, UNIT, Rig, stage_rig
@@ -457,3 +458,43 @@ async def test_under_tls_the_fan_out_writes_only_through_the_transport(tmp_path:
         assert rig.hub.stats["direct"] - direct == 300
         for ws in clients:
             await ws.close()
+
+
+async def test_screens_report_what_they_drew_and_the_stage_keeps_the_figures_per_screen(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with stage_rig(tmp_path) as rig:
+        ws, welcome, _ = await hello(rig, name="desk 4", topics=["clients"])
+        other, _, _ = await hello(rig, name="desk 5", topics=["clients"])
+
+        def drawn(key: str, late: float, kind: str = "punch") -> str:
+            return json.dumps({"type": "drawn", "key": key, "kind": kind, "due": 100.0, "shown": 100.0 + late,
+                               "delay": 0.0004, "frame": 1 / 60})
+
+        for i, late in enumerate((0.002, -0.003, 0.001, 0.004)):
+            await ws.send(drawn(f"1M1#{i}", late, "streamer" if i % 2 else "punch"))
+        with caplog.at_level("WARNING", logger="stage.runtime.broadcast"):
+            await ws.send(drawn("1M1#9", 0.040))  # two frames late: the log names the screen
+            await ws.send(json.dumps({"type": "drawn", "key": "1M1#10", "kind": "click", "due": 1, "shown": 1,
+                                      "delay": 0, "frame": 0.016}))
+            refused = await recv_until(ws, lambda m: m["type"] == "error")
+        assert refused["code"] == "invalid"
+        assert "kind" in refused["message"]
+        await until(lambda: rig.broadcaster.stats["drawn"] == 5, "the five reports")
+        assert any("desk 4" in r.getMessage() and "1M1#9" in r.getMessage() and "+40.0 ms" in r.getMessage()
+                   for r in caplog.records)
+        async with httpx.AsyncClient() as http:
+            clients = (await http.get(f"http://127.0.0.1:{rig.http_port}/api/clients")).json()
+        by_name = {c["name"]: c for c in clients}
+        desk = by_name["desk 4"]
+        assert desk["id"] == welcome["client"]
+        assert desk["draws"]["count"] == 5
+        assert desk["draws"]["off_frame"] == 1
+        assert desk["draws"]["late_p50_ms"] == pytest.approx(2.0)
+        assert desk["draws"]["worst_ms"] == pytest.approx(40.0)
+        assert desk["draws"]["last"] == {"key": "1M1#9", "kind": "punch", "late_ms": pytest.approx(40.0),
+                                         "sync_ms": pytest.approx(0.2), "frame_ms": pytest.approx(16.667, abs=1e-3)}
+        assert by_name["desk 5"]["draws"] is None
+        await ws.close()
+        await other.close()
+        await until(lambda: welcome["client"] not in rig.broadcaster.draws, "the screen's figures to go with it")

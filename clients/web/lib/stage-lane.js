@@ -157,7 +157,7 @@ export class StageLane extends HTMLElement {
     this.canvas.width = Math.max(1, Math.round(w * dpr));
     this.canvas.height = Math.max(1, Math.round(h * dpr));
     const band = h * (1 - LIGHTS_SHARE);
-    this.labelSize = Math.max(14, band * 0.16);
+    this.labelSize = Math.max(14, Math.min(56, band * 0.16));
     this.labelFont = `600 ${this.labelSize}px system-ui, sans-serif`;
     this.digitFonts = DIGITS.map((_, n) => `700 ${lightRadius(n, w, h * LIGHTS_SHARE)}px system-ui, sans-serif`);
   }
