@@ -33,9 +33,17 @@ export function showAnswer(target, answer) {
   const r = target.getBoundingClientRect();
   const w = b.offsetWidth;
   const h = b.offsetHeight;
-  const left = Math.max(4, Math.min(innerWidth - w - 4, r.left + r.width / 2 - w / 2));
-  // Above the finger when there is room (a finger hides what is under it), else below.
-  const top = r.top - h - 8 >= 4 ? r.top - h - 8 : Math.min(innerHeight - h - 4, r.bottom + 8);
+  let left;
+  let top;
+  if (answer.ok !== false && w < r.width) {
+    // Done (or waiting): a badge on the button's own corner, covering no other target.
+    left = r.right - w - 6;
+    top = r.top - h / 2;
+  } else {
+    // A refusal has words to read: above the finger when there is room (a finger hides what is under it).
+    left = Math.max(4, Math.min(innerWidth - w - 4, r.left + r.width / 2 - w / 2));
+    top = r.top - h - 8 >= 4 ? r.top - h - 8 : Math.min(innerHeight - h - 4, r.bottom + 8);
+  }
   b.style.left = `${left}px`;
   b.style.top = `${top}px`;
   bubbles.set(target, b);

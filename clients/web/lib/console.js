@@ -266,7 +266,10 @@ export class ControlPage {
       showAnswer(el, { ok: false, code: 'refused', message: 'no cue is armed: arm the cue first' });
       return;
     }
-    const located = await this.act(el, 'locate', { timecode: cue.start });
+    // Without the stage's own from_top: one bar before the count-off (room for the streamer into its first
+    // warning click); a free-timing cue from its start.
+    const where = cue.bars ? { bar: -(cue.countoff ?? 0) } : { timecode: cue.start };
+    const located = await this.act(el, 'locate', where);
     if (located.ok) await this.act(el, 'play');
   }
 
