@@ -3,7 +3,7 @@
 
 import { position } from './anchor.js';
 import { ClockQuality } from './clock.js';
-import { CueMusic, MusicNow, cueData } from './music.js';
+import { CueMusic, MusicNow, cueData, nextHitText } from './music.js';
 import { LaneView } from './schedule.js';
 import './stage-lane-define.js';
 
@@ -15,7 +15,7 @@ import './stage-lane-define.js';
 export class CueFollow {
   /**
    * @param {StageLane} lane
-   * @param {{bar: HTMLElement, phase: HTMLElement, cue: HTMLElement}} text
+   * @param {{bar: HTMLElement, phase: HTMLElement, cue: HTMLElement, hit: HTMLElement}} text
    * @param {StageConnection} conn
    * @param {ScreenState} state
    */
@@ -37,6 +37,7 @@ export class CueFollow {
     this.lastRaf = 0;
     /** What the text says now (the DOM is touched only when it changes). */
     this.shown = '';
+    this.hitShown = '';
   }
 
   /** Read the cue list again (after every welcome: the sheet may have changed). */
@@ -108,6 +109,12 @@ export class CueFollow {
     if (m !== undefined) m.at(p, this.now);
     this.lane.render(this.view, m !== undefined ? this.now : null, false);
     const n = this.now;
+    // The next hit's text changes with the bar (or the tenth of a second in free timing), not every frame.
+    const hit = m !== undefined && n.hit >= 0 && n.phase !== 'after' ? nextHitText(m, n) : '';
+    if (hit !== this.hitShown) {
+      this.hitShown = hit;
+      this.text.hit.textContent = hit ? `next: ${hit}` : '';
+    }
     if (m === undefined) this.say(cue?.id ?? '–', cue === null ? 'NO CUE' : 'LOADING', '–');
     else if (n.phase === 'music') this.say(cue?.id ?? '', 'BAR | BEAT', `${n.bar} | ${n.beat}`);
     else if (n.phase === 'countoff') this.say(cue?.id ?? '', 'COUNT-OFF', `${n.countdown}`);
