@@ -120,6 +120,8 @@ export class StageLane extends HTMLElement {
     this.labelSize = 14;
     /** @type {string[]} the lights' digit font by beats in the bar */
     this.digitFonts = [];
+    /** @type {Map<string, number>} label widths in the current label font */
+    this.widths = new Map();
     this.resize = new ResizeObserver(() => this.measure());
   }
 
@@ -159,6 +161,7 @@ export class StageLane extends HTMLElement {
     const band = h * (1 - LIGHTS_SHARE);
     this.labelSize = Math.max(14, Math.min(56, band * 0.16));
     this.labelFont = `600 ${this.labelSize}px system-ui, sans-serif`;
+    this.widths.clear();
     this.digitFonts = DIGITS.map((_, n) => `700 ${lightRadius(n, w, h * LIGHTS_SHARE)}px system-ui, sans-serif`);
   }
 
@@ -236,8 +239,23 @@ export class StageLane extends HTMLElement {
       c.fillText(text, x + bar * 2, top + size * 0.3);
     } else {
       c.textAlign = 'right';
-      c.fillText(text, Math.max(x - bar * 2, c.measureText(text).width), top + size * 0.3);
+      c.fillText(text, Math.max(x - bar * 2, this.textWidth(text)), top + size * 0.3);
     }
+  }
+
+  /**
+   * The width of a label in the label font, measured once per size (measureText makes an object each call).
+   * @private
+   * @param {string} text
+   * @returns {number}
+   */
+  textWidth(text) {
+    let w = this.widths.get(text);
+    if (w === undefined) {
+      w = this.ctx.measureText(text).width;
+      this.widths.set(text, w);
+    }
+    return w;
   }
 
   /**
