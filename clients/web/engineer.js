@@ -320,7 +320,8 @@ function showHealth() {
   const gone = new Set();
   for (const c of [...(status.departed ?? [])].reverse()) {
     const key = c.name || c.address;
-    if (c.left_ago > GONE_FOR || here.has(key) || gone.has(key) || c.role !== 'musician') continue;
+    // Screens only: a control page that closed (signed in, or read-only) is not a screen dropping out.
+    if (c.left_ago > GONE_FOR || here.has(key) || gone.has(key) || c.role !== 'musician' || / page \(read-only\)$/.test(c.name)) continue;
     gone.add(key);
     alerts.push(alertLine(`DROPPED: ${c.name || 'unnamed screen'} (${c.address}) left ${Math.round(c.left_ago)} s ago`));
     rows.push(screenRow(`${c.name || 'unnamed'} · ${c.role}`, c.address, '–', '–', `left ${Math.round(c.left_ago)} s ago`, 'gone'));

@@ -52,7 +52,7 @@ export class ControlPage {
     this.conn = new StageConnection({
       url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
       role: this.token ? role : 'musician',
-      name: `${role} page`,
+      name: this.token ? `${role} page` : `${role} page (read-only)`,
       topics,
       token: this.token || undefined,
       now: () => performance.now() / 1000,
@@ -121,6 +121,7 @@ export class ControlPage {
     this.token = token;
     keepToken(storage(), this.role, token);
     this.conn.options.role = token ? this.role : 'musician';
+    this.conn.options.name = token ? `${this.role} page` : `${this.role} page (read-only)`;
     this.conn.options.token = token || undefined;
     this.conn.ws?.close();
     this.access();
