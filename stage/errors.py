@@ -110,6 +110,7 @@ class ErrorCode(enum.Enum):
     NOT_FOUND = "not_found"  # an unknown cue or take
     UNAVAILABLE = "unavailable"  # the part of the service that does it is not running
     TOO_SLOW = "too_slow"  # sent before the server drops a client that does not keep up
+    CONFLICT = "conflict"  # an edit made on a version someone else changed meanwhile
 
 
 class ProtocolError(StageError, ValueError):

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from stage.core import protocol as p
 from stage.core.announce import HORIZON, Announcer, visuals_of
+from stage.core.pairing import Pairing
 from stage.core.protocol import Command, Drawn, Topic
 from stage.core.screens import DrawStats
-from stage.core.session import Action, Mode, Role, Take, TakeEdit, allowed
+from stage.core.session import EDITABLE, Action, Mode, Role, Take, TakeEdit, allowed
 from stage.errors import EngineUnavailable, ErrorCode, NotFound, ProtocolError, SessionError, StageError, StoreError
 from stage.runtime.bus import BusEvent, Subscription
 from stage.runtime.service import Service
@@ -46,6 +47,7 @@ COALESCED = frozenset({Topic.TRANSPORT, Topic.SYNC, Topic.SESSION, Topic.CLIENTS
 # Topics kept for snapshots (and retained on MQTT): the latest event of each.
 STATE = frozenset({Topic.TRANSPORT, Topic.SYNC, Topic.CUE, Topic.SESSION, Topic.TAKE, Topic.CLIENTS})
 BUS_QUEUE = 8192  # events the broadcaster's own bus subscription may hold
+DEPARTED = 32  # clients that left, kept for the engineer's health view
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,7 @@ class Controls:
         self.takes = takes
         self.latest_take: int | None = None  # id of the take the last take event was about
         self._turns: dict[Hashable, tuple[asyncio.Lock, int]] = {}  # source → its lock, commands holding or waiting
+        self.pairing = Pairing()
 
     # -- who is asking ---------------------------------------------------------------------------
 
@@ -258,6 +261,14 @@ class Controls:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, f"wrong token for {role.value}")
         return role
 
+    def redeem(self, code: str, now: float | None = None) -> tuple[Role, str]:
+        """The role and token a pairing code hands over (once); :class:`SessionError` saying why not."""
+        role = self.pairing.redeem(code, time.monotonic() if now is None else now)
+        token = {r: t for t, r in self._tokens()}.get(role)
+        if token is None:
+            raise SessionError(f"no [auth] token is set for {role.value}")
+        return role, token
+
     # -- commands --------------------------------------------------------------------------------
 
     def action_for(self, command: Command) -> Action:
@@ -276,6 +287,10 @@ class Controls:
         *print* pressed in quick succession ends at *print*, although each
         waits on the take log.
         """
+        if command.name == "pair" and not (isinstance(source, tuple) and source[0] == "ws"):
+            # Its answer is the code: on a shared broker or to an OSC host anyone listening could spend it.
+            raise ProtocolError(ErrorCode.FORBIDDEN, "pairing codes are handed out over /ws only (the engineer's "
+                                "console)", command.id)
         if source is None:
             return await self._run(command, role)
         lock, users = self._turns.get(source) or (asyncio.Lock(), 0)
@@ -365,7 +380,29 @@ class Controls:
                 changes = {"status": a["status"]} if c.name == "take_status" else {"note": a["text"]}
                 take, _ = await takes.edit(take_id, changes, role)
                 return {"take": take_data(take)}
+            case "take_edit":
+                return await self._take_edit(c, role)
+            case "pair":
+                code = self.pairing.issue(Role(a["role"]), time.monotonic(), secrets.randbelow)
+                return {"code": code.code, "role": code.role.value, "expires_in": self.pairing.lifetime}
         raise AssertionError(c.name)  # pragma: no cover
+
+
+    async def _take_edit(self, c: Command, role: Role) -> dict[str, Any]:
+        takes = self._need_takes("edit a take")
+        changes = {name: c.args[name] for name in p.TAKE_EDIT_FIELDS if name in c.args}
+        if not changes:
+            raise ProtocolError(ErrorCode.INVALID, f"nothing to change: give any of {', '.join(p.TAKE_EDIT_FIELDS)}")
+        for name in changes:
+            if not allowed(role, EDITABLE[name]):
+                raise ProtocolError(ErrorCode.FORBIDDEN, f"{_a(role)} may not {EDITABLE[name].value}")
+        try:
+            take, edits = await takes.edit(c.args["take"], changes, role, c.args.get("expected_version"))
+        except StoreError as exc:
+            if exc.__cause__ is None:  # the store answered no: the take changed since that version
+                raise ProtocolError(ErrorCode.CONFLICT, str(exc)) from None
+            raise
+        return {"take": take_data(take), "edits": len(edits)}
 
 
 @dataclass
@@ -377,6 +414,8 @@ class ClientInfo:
     role: Role
     name: str
     address: str
+    joined: float = 0.0  # monotonic
+    seen: float = 0.0  # monotonic: the last frame read from it (pages sync every few seconds)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data."""
@@ -395,6 +434,7 @@ class Broadcaster:
         self.latest: dict[Topic, Mapping[str, Any]] = {}
         self.clients: dict[int, ClientInfo] = {}
         self.draws: dict[int, DrawStats] = {}  # per screen: how late it draws (its ``drawn`` reports)
+        self.departed: collections.deque[tuple[ClientInfo, float]] = collections.deque(maxlen=DEPARTED)
         self._draw_log = Throttle()
         self.stats: collections.Counter[str] = collections.Counter()
         offset = service.config.http.screen_latency_ms / 1000
@@ -438,7 +478,8 @@ class Broadcaster:
     def join(self, transport: str, role: Role, name: str, address: str) -> ClientInfo:
         """Register a client and tell everyone."""
         self._ids += 1
-        info = ClientInfo(self._ids, transport, role, name, address)
+        now = time.monotonic()
+        info = ClientInfo(self._ids, transport, role, name, address, now, now)
         self.clients[info.id] = info
         self._publish_clients("joined", info)
         return info
@@ -448,6 +489,7 @@ class Broadcaster:
         info = self.clients.pop(client_id, None)
         draws = self.draws.pop(client_id, None)
         if info is not None:
+            self.departed.append((info, time.monotonic()))
             if draws is not None and draws.count:
                 d = draws.as_dict()
                 log.info("screen %d (%s, %s) drew %d ends: median %+.2f ms, |p99| %.2f ms, %d off their frame",
@@ -479,6 +521,24 @@ class Broadcaster:
             draws = self.draws.get(info.id)
             out.append({**info.as_dict(), "draws": None if draws is None else draws.as_dict()})
         return out
+
+    def status(self, now: float | None = None) -> dict[str, Any]:
+        """The stage's health as the engineer's console shows it: every client (with how it draws and when it
+        was last heard from), the clients that left, and the broker."""
+        t = time.monotonic() if now is None else now
+        clients = []
+        for c in self.client_report():
+            info = self.clients[c["id"]]
+            clients.append({**c, "seen_ago": round(t - info.seen, 3), "connected_for": round(t - info.joined, 3)})
+        mqtt = next((s for s in self.sinks if type(s).__name__ == "MqttLink"), None)
+        return {
+            "server_time": t,
+            "clients": clients,
+            "departed": [{**info.as_dict(), "left_ago": round(t - at, 3)} for info, at in self.departed],
+            "broker": None if mqtt is None else {"url": self.service.config.mqtt.url,
+                                                 "connected": bool(getattr(mqtt, "connected", False))},
+            "osc": self.service.config.osc.enabled,
+        }
 
     def _publish_clients(self, event: str, info: ClientInfo) -> None:
         self.service.bus.publish("clients", {
