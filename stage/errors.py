@@ -132,6 +132,7 @@ class ErrorCode(enum.Enum):
     NOT_FOUND = "not_found"  # an unknown cue or take
     UNAVAILABLE = "unavailable"  # the part of the service that does it is not running
     TOO_SLOW = "too_slow"  # sent before the server drops a client that does not keep up
+    CONFLICT = "conflict"  # an edit made on a version someone else changed meanwhile
 
 
 class ProtocolError(StageError, ValueError):
@@ -173,6 +174,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.REFUSED: 409,
+    ErrorCode.CONFLICT: 409,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.TOO_SLOW: 503,

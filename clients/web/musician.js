@@ -196,7 +196,7 @@ const idle = new LaneView();
 const nowMusic = new MusicNow();
 let frameDt = 1 / 60;
 let lastRaf = 0;
-/** @type {'' | 'lost' | 'clock'} */
+/** @type {'' | 'lost' | 'clock' | 'engine'} */
 let warningKind = 'lost';
 let warningAttempts = -1;
 let warningReason = '';
@@ -219,7 +219,7 @@ function cueAt(p) {
 
 /**
  * The full-screen warning: `kind` '' hides it; its text is made only when what it says changes.
- * @param {'' | 'lost' | 'clock'} kind
+ * @param {'' | 'lost' | 'clock' | 'engine'} kind
  * @param {number} attempts
  * @param {string} reason
  */
@@ -235,6 +235,9 @@ function warn(kind, attempts, reason) {
   } else if (kind === 'clock') {
     setText(el.warningTitle, 'CLOCK NOT IN STEP — DO NOT FOLLOW');
     setText(el.warningText, `Synchronising with the stage: ${reason}.`);
+  } else if (kind === 'engine') {
+    setText(el.warningTitle, 'CLICK ENGINE DOWN — STAND BY');
+    setText(el.warningText, `The stage is bringing its click back${reason ? ` (${reason})` : ''}.`);
   }
 }
 
@@ -253,6 +256,9 @@ const debug = settings.debug
   : null;
 if (debug !== null) /** @type {any} */ (globalThis).stageDebug = debug;
 
+/** Engine states in which the transport and its clicks can be followed (docs/engine.md). */
+const ENGINE_UP = new Set(['running', 'disabled']);
+
 /** @param {number} raf */
 function frame(raf) {
   requestAnimationFrame(frame);
@@ -263,9 +269,12 @@ function frame(raf) {
   }
   lastRaf = raf;
   const q = conn.clock.quality(now(), quality);
-  if (conn.state !== 'open' || !q.trusted) {
+  const engine = state.transport.engine;
+  const engineDown = engine !== undefined && engine !== null && !ENGINE_UP.has(engine.state);
+  if (conn.state !== 'open' || !q.trusted || engineDown) {
     if (conn.state !== 'open') warn('lost', conn.attempts, '');
-    else warn('clock', 0, q.reason);
+    else if (!q.trusted) warn('clock', 0, q.reason);
+    else warn('engine', 0, String(engine.reason ?? engine.state));
     el.lane.blank();
     if (debug !== null) debug.frames.push({ raf, t: NaN, dt: frameDt, p: NaN, heads: [], script: performance.now() - begin, warning: true, flash: false });
     return;

@@ -29,15 +29,16 @@ import logging
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from fastapi import FastAPI, WebSocket
+from fastapi import Body, FastAPI, WebSocket
+from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from websockets.frames import Frame, Opcode
 
 from stage.core import protocol as p
 from stage.core.protocol import Topic
-from stage.errors import ErrorCode, ProtocolError
+from stage.errors import ErrorCode, ProtocolError, SessionError
 from stage.runtime.broadcast import Broadcaster, ClientInfo
 from stage.runtime.fanout import LatestWins, Outgoing, Throttle
 
@@ -341,6 +342,7 @@ class WsHub:
             if message["type"] == "websocket.disconnect":
                 return
             self.stats["frames"] += 1
+            client.info.seen = t1
             try:
                 msg = p.parse(_frame(message), self.max_frame)
             except ProtocolError as exc:
@@ -452,6 +454,25 @@ def mount_ws(app: FastAPI, hub: WsHub, path: str = "/ws") -> None:
     async def clients() -> list[dict[str, Any]]:
         """Who is connected; for screens, how late or early they draw streamer ends and punches (``draws``)."""
         return hub.broadcaster.client_report()
+
+    @app.get("/api/status", tags=["service"])
+    async def status() -> dict[str, Any]:
+        """The engineer's health view: clients (how each draws, when last heard from), clients gone, the broker."""
+        return hub.broadcaster.status()
+
+    @app.post("/api/pair", tags=["service"], responses={409: {"description": "unknown, expired or spent code"}})
+    async def pair(body: Annotated[dict[str, Any], Body(examples=[{"code": "048213"}])]) -> JSONResponse:
+        """Exchange a pairing code (the ``pair`` command, from the engineer's console) for its role's token."""
+        code = body.get("code")
+        if not isinstance(code, str) or not code.strip():
+            return JSONResponse({"detail": "send {\"code\": \"<the six digits>\"}"}, status_code=422)
+        try:
+            role, token = hub.broadcaster.controls.redeem(code)
+        except SessionError as exc:
+            log.warning("pairing code refused from the REST API: %s", exc)
+            return JSONResponse({"detail": str(exc)}, status_code=409)
+        log.info("pairing code exchanged for the %s token", role.value)
+        return JSONResponse({"role": role.value, "token": token})
 
 
 __all__ = ["FRAMES_EXTENSION", "HELLO_TIMEOUT", "QUEUE_LIMIT", "SEND_TIMEOUT", "FrameWriter", "WsClient", "WsHub",

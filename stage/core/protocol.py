@@ -271,8 +271,29 @@ COMMANDS: Mapping[str, CommandSpec] = {
                            minimum=lim.MIN_BEAT, maximum=lim.MAX_BEAT),
                      Field("countin", Kind.INTEGER, "Bars of count-in (default: the cue's count-off).",
                            required=False, minimum=0, maximum=lim.MAX_COUNTIN))),
+        CommandSpec("take_edit", "Edit a take in place: any of status, note, pickup_bar, wild; with "
+                    "expected_version the edit is refused (conflict) if anyone changed the take since.",
+                    Action.SET_STATUS,
+                    (Field("take", Kind.INTEGER, "Take id (one past 2^31-1 cannot exist: not_found).", minimum=1),
+                     Field("expected_version", Kind.INTEGER, "The version the edit was made on.", required=False,
+                           minimum=0, maximum=lim.MAX_VERSION),
+                     Field("status", Kind.STRING, "New status (null clears it).", required=False, nullable=True,
+                           max_length=lim.MAX_STATUS),
+                     Field("note", Kind.STRING, "A note to add.", required=False, max_length=lim.MAX_NOTE),
+                     Field("pickup_bar", Kind.INTEGER, "Pickup bar (null: not a pickup).", required=False,
+                           nullable=True, minimum=1, maximum=lim.MAX_BAR),
+                     Field("wild", Kind.BOOLEAN, "A wild take.", required=False))),
+        CommandSpec("pair", "A short-lived code another device exchanges for a role's token (POST /api/pair).",
+                    Action.PAIR,
+                    (Field("role", Kind.STRING, "The role to hand over.", choices=("conductor", "engineer",
+                                                                                    "editor")),)),
     )
 }
+
+TAKE_EDIT_FIELDS = ("status", "note", "pickup_bar", "wild")
+# Commands that OSC does not carry: an edit keyed on a take's version (REST PATCH and /ws have it), and the
+# pairing code (a secret anyone listening to OSC could spend; /ws only).
+NOT_ON_OSC = frozenset({"take_edit", "pair"})
 
 _ID = Field("id", Kind.ID, "Request id, echoed in the result or error.", required=False,
             minimum=-lim.MAX_REQUEST_INT, maximum=lim.MAX_REQUEST_INT, max_length=lim.MAX_REQUEST_ID)

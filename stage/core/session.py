@@ -80,10 +80,12 @@ class Action(enum.Enum):
     SET_STATUS = "set a take's status or marks"
     WRITE_NOTES = "write take notes"
     EDIT_CUES = "replace the cue sheet"
+    PAIR = "hand a role's token to another device"
 
 
 PERMISSIONS: Mapping[Role, frozenset[Action]] = {
-    Role.CONDUCTOR: frozenset(Action),
+    # The recordist hands out the tokens (a pairing code from the engineer's console).
+    Role.CONDUCTOR: frozenset(Action) - {Action.PAIR},
     Role.ENGINEER: frozenset(Action),
     # The music editor runs picture and keeps the take sheet, but the recordist owns the record button.
     Role.EDITOR: frozenset({Action.ARM, Action.PLAY, Action.SET_STATUS, Action.WRITE_NOTES, Action.EDIT_CUES}),

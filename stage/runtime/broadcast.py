@@ -40,6 +40,7 @@ from stage.runtime.tasks import stop_task
 log = logging.getLogger(__name__)
 
 BUS_QUEUE = 8192  # events the broadcaster's own bus subscription may hold
+DEPARTED = 32  # clients that left, kept for the engineer's health view
 
 
 @dataclass
@@ -51,6 +52,8 @@ class ClientInfo:
     role: Role
     name: str
     address: str
+    joined: float = 0.0  # monotonic
+    seen: float = 0.0  # monotonic: the last frame read from it (pages sync every few seconds)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data."""
@@ -72,6 +75,7 @@ class Broadcaster:
         self.latest: dict[Topic, Mapping[str, Any]] = {}
         self.clients: dict[int, ClientInfo] = {}
         self.draws: dict[int, DrawStats] = {}  # per screen: how late it draws (its ``drawn`` reports)
+        self.departed: collections.deque[tuple[ClientInfo, float]] = collections.deque(maxlen=DEPARTED)
         self._draw_log = Throttle()
         self.stats: collections.Counter[str] = collections.Counter()
         offset = service.config.http.screen_latency_ms / 1000
@@ -114,7 +118,8 @@ class Broadcaster:
     def join(self, transport: str, role: Role, name: str, address: str) -> ClientInfo:
         """Register a client and tell everyone."""
         self._ids += 1
-        info = ClientInfo(self._ids, transport, role, name, address)
+        now = time.monotonic()
+        info = ClientInfo(self._ids, transport, role, name, address, now, now)
         self.clients[info.id] = info
         self._publish_clients("joined", info)
         return info
@@ -124,6 +129,7 @@ class Broadcaster:
         info = self.clients.pop(client_id, None)
         draws = self.draws.pop(client_id, None)
         if info is not None:
+            self.departed.append((info, time.monotonic()))
             if draws is not None and draws.count:
                 d = draws.as_dict()
                 log.info("screen %d (%s, %s) drew %d ends: median %+.2f ms, |p99| %.2f ms, %d off their frame",
@@ -155,6 +161,24 @@ class Broadcaster:
             draws = self.draws.get(info.id)
             out.append({**info.as_dict(), "draws": None if draws is None else draws.as_dict()})
         return out
+
+    def status(self, now: float | None = None) -> dict[str, Any]:
+        """The stage's health as the engineer's console shows it: every client (with how it draws and when it
+        was last heard from), the clients that left, and the broker."""
+        t = time.monotonic() if now is None else now
+        clients = []
+        for c in self.client_report():
+            info = self.clients[c["id"]]
+            clients.append({**c, "seen_ago": round(t - info.seen, 3), "connected_for": round(t - info.joined, 3)})
+        mqtt = next((s for s in self.sinks if type(s).__name__ == "MqttLink"), None)
+        return {
+            "server_time": t,
+            "clients": clients,
+            "departed": [{**info.as_dict(), "left_ago": round(t - at, 3)} for info, at in self.departed],
+            "broker": None if mqtt is None else {"url": self.service.config.mqtt.url,
+                                                 "connected": bool(getattr(mqtt, "connected", False))},
+            "osc": self.service.config.osc.enabled,
+        }
 
     def _publish_clients(self, event: str, info: ClientInfo) -> None:
         self.service.bus.publish(Topic.CLIENTS, {

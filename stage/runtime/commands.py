@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Hashable, Mapping
 from datetime import tzinfo
 from typing import Any, Protocol
 
+from stage.core import protocol as p
+from stage.core.pairing import Pairing
 from stage.core.protocol import Command
-from stage.core.session import Action, Mode, Role, Take, TakeEdit, a_role, allowed, refusal
-from stage.errors import ErrorCode, ProtocolError, SessionError, StageError, Unavailable, refusal_of
+from stage.core.session import EDITABLE, Action, Mode, Role, Take, TakeEdit, a_role, allowed, refusal
+from stage.errors import ErrorCode, ProtocolError, SessionError, StageError, StoreRefused, Unavailable, refusal_of
 from stage.runtime.service import Service
 from stage.runtime.takes import take_json
 
@@ -65,6 +68,7 @@ class Controls:
         self.takes = takes
         self.latest_take: int | None = None  # id of the take the last take event was about
         self._turns: dict[Hashable, tuple[asyncio.Lock, int]] = {}  # source → its lock, commands holding or waiting
+        self.pairing = Pairing()
 
     # -- who is asking ---------------------------------------------------------------------------
 
@@ -91,6 +95,14 @@ class Controls:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, f"wrong token for {role.value}")
         return role
 
+    def redeem(self, code: str, now: float | None = None) -> tuple[Role, str]:
+        """The role and token a pairing code hands over (once); :class:`SessionError` saying why not."""
+        role = self.pairing.redeem(code, time.monotonic() if now is None else now)
+        token = {r: t for t, r in self._tokens()}.get(role)
+        if token is None:
+            raise SessionError(f"no [auth] token is set for {role.value}")
+        return role, token
+
     # -- commands --------------------------------------------------------------------------------
 
     def action_for(self, command: Command) -> Action:
@@ -109,6 +121,10 @@ class Controls:
         *print* pressed in quick succession ends at *print*, although each
         waits on the take log.
         """
+        if command.name == "pair" and not (isinstance(source, tuple) and source[0] == "ws"):
+            # Its answer is the code: on a shared broker or to an OSC host anyone listening could spend it.
+            raise ProtocolError(ErrorCode.FORBIDDEN, "pairing codes are handed out over /ws only (the engineer's "
+                                "console)", command.id)
         if source is None:
             return await self._run(command, role)
         lock, users = self._turns.get(source) or (asyncio.Lock(), 0)
@@ -196,4 +212,23 @@ class Controls:
                 changes = {"status": a["status"]} if c.name == "take_status" else {"note": a["text"]}
                 take, _ = await takes.edit(take_id, changes, role)
                 return {"take": self._take_json(take)}
+            case "take_edit":
+                return await self._take_edit(c, role)
+            case "pair":
+                code = self.pairing.issue(Role(a["role"]), time.monotonic(), secrets.randbelow)
+                return {"code": code.code, "role": code.role.value, "expires_in": self.pairing.lifetime}
         raise AssertionError(c.name)  # pragma: no cover
+
+    async def _take_edit(self, c: Command, role: Role) -> dict[str, Any]:
+        takes = self._need_takes("edit a take")
+        changes = {name: c.args[name] for name in p.TAKE_EDIT_FIELDS if name in c.args}
+        if not changes:
+            raise ProtocolError(ErrorCode.INVALID, f"nothing to change: give any of {', '.join(p.TAKE_EDIT_FIELDS)}")
+        for name in changes:
+            if not allowed(role, EDITABLE[name]):
+                raise ProtocolError(ErrorCode.FORBIDDEN, refusal(role, EDITABLE[name]))
+        try:
+            take, edits = await takes.edit(c.args["take"], changes, role, c.args.get("expected_version"))
+        except StoreRefused as exc:  # the store answered no: the take changed since that version
+            raise ProtocolError(ErrorCode.CONFLICT, str(exc)) from None
+        return {"take": self._take_json(take), "edits": len(edits)}

@@ -513,6 +513,9 @@ class TakeLogger:
             self.session.stored(replace(current, id=stored.id))
         event = _Kind.END if stored.ended else _Kind.START
         self.service.bus.publish(Topic.TAKE, {"event": event.value, "take": take_json(stored, self.tz)})
+        # The session's state (rolling, the take being recorded, the next number) changed with it: screens that
+        # show "take 3" or "next take 4" read it from the session topic.
+        self.service.publish_session()
         if write.done is not None and not write.done.done():
             write.done.set_result(stored)
 

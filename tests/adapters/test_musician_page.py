@@ -380,8 +380,10 @@ async def test_the_server_killed_and_restarted_the_page_says_so_reconnects_and_d
             assert await screen.page.evaluate("window.notReloaded") is True
         assert screen.foreign_requests() == []
         assert screen.errors == []
-        # The browser itself logs each refused WebSocket while the stage is down; the page logs nothing.
-        assert [e for e in screen.console_errors() if "WebSocket connection" not in e] == []
+        # The browser itself logs each refused WebSocket (and a fetch caught by the kill) while the stage is down;
+        # the page logs nothing.
+        refused = ("WebSocket connection", "net::ERR_CONNECTION_REFUSED", "net::ERR_EMPTY_RESPONSE")
+        assert [e for e in screen.console_errors() if not any(r in e for r in refused)] == []
 
 
 async def test_a_screens_settings_from_its_url_are_kept_and_its_offset_and_calibration_flash_work(
@@ -469,7 +471,36 @@ async def test_a_pickup_is_counted_in_on_the_page_as_a_count_off_is(tmp_path: Pa
         await until_async(into_bar_7, "bar 7 after the count-in", 8)
         counted = [s for s in seen if s[0] == "COUNT-IN"]
         assert [c[1] for c in counted] == ["4", "3", "2", "1"][-len(counted):], seen
-        assert len(counted) >= 3, seen  # a frame or two may pass unread on a loaded host, not most of them
+        assert len(counted) >= 2, seen  # a count may pass unread on a loaded host, not most of them
         assert counted[-1] == ("COUNT-IN", "1", "click into bar 7"), seen
         assert all(s[0] != "BAR | BEAT" or int(s[1]) >= 7 for s in seen), "bars before the pickup were shown"
+        clean(screen)
+
+
+async def test_an_engine_that_stops_answering_is_shown_on_the_whole_screen_until_it_is_back(tmp_path: Path) -> None:
+    """The engine process frozen (SIGSTOP): the stage calls it stalled, the page says so instead of drawing."""
+    async with (stage_rig(tmp_path, sheet=SHEET, rest=True) as rig, chromium() as browser,
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.http_port}", headers=AUTH) as api):
+        screen = await Screen.open(browser, f"http://127.0.0.1:{rig.http_port}", "name=desk%202")
+        await ready(screen)
+        await post(api, "/api/session/arm", {"cue": "1M1"})
+        await post(api, "/api/transport/locate", {"bar": 2})
+        await post(api, "/api/transport/play")
+        pid = rig.service.engine_status.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            async def warned() -> bool:
+                return bool(await screen.page.evaluate("!document.getElementById('warning').hidden")) and (
+                    await screen.text("warning-title") == "CLICK ENGINE DOWN — STAND BY")
+            await until_async(warned, "the page to say the engine is down", 5)
+            assert "no heartbeat" in await screen.text("warning-text")
+            since = await screen.page_now()
+            await asyncio.sleep(0.2)
+            blank = await screen.frames(since)
+            assert blank, "the page stopped drawing altogether"
+            assert all(f["warning"] and not f["heads"] for f in blank), blank
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        await ready(screen)  # the warning gone, drawing again
         clean(screen)

@@ -1,0 +1,382 @@
+// The engineer's console (/engineer): the take log live (edit in place with the store's version check, export),
+// the stage's health at a glance, pairing codes for the tablets, and mode and transport as on the conductor's page.
+
+import { showAnswer } from './lib/answer.js';
+import { $, ControlPage } from './lib/console.js';
+import { STATUS_TEXT, TakeLog, durationText } from './lib/takelog.js';
+import { CHANGED } from './lib/state.js';
+
+/** @typedef {import('./lib/takelog.js').TakeRow} TakeRow */
+
+/** Seconds between two looks at the health endpoints. */
+const HEALTH_EVERY = 2;
+/** A screen unheard of for this long is named as not answering (pages sync every few seconds). */
+const SILENT_AFTER = 15;
+/** How long a screen that left stays named. */
+const GONE_FOR = 600;
+
+const page = new ControlPage('engineer', ['transport', 'cue', 'session', 'schedule', 'take', 'sync', 'clients']);
+const log = new TakeLog();
+/** Takes being edited: id → the editor row (kept across redraws of the table). */
+/** @type {Map<number, {row: HTMLTableRowElement, base: number}>} */
+const editors = new Map();
+/** @type {Set<number>} takes just logged or changed (flash once) */
+const fresh = new Set();
+
+async function loadTakes() {
+  try {
+    const r = await fetch('/api/takes');
+    if (r.ok) log.load((await r.json()).takes);
+  } catch {
+    // the link's state says so
+  }
+  showLog();
+}
+
+page.onmessage = (/** @type {import('./lib/protocol.js').ServerMessage} */ msg, /** @type {number} */ changed) => {
+  if (msg.type === 'welcome') {
+    void loadTakes();
+    showArm();
+    return;
+  }
+  if (msg.type === 'event' && msg.topic === 'take') {
+    const row = log.apply(msg.data);
+    if (row !== null) fresh.add(row.id);
+    showLog();
+  }
+  if (changed & (CHANGED.SESSION | CHANGED.TRANSPORT)) {
+    showArm();
+    showLog();
+    showHealth();
+  }
+};
+page.onaccess = () => {
+  showArm();
+  showHealth();
+};
+
+// -- the take log ---------------------------------------------------------------------------------------------
+
+/** @param {TakeRow} t @returns {'rolling' | 'unknown' | 'ended'} */
+function takeState(t) {
+  if (t.ended_at !== null && t.ended_at !== undefined) return 'ended';
+  const now = page.rollingTake();
+  return now && now.id === t.id ? 'rolling' : 'unknown';
+}
+
+function showLog() {
+  const filter = /** @type {HTMLSelectElement} */ ($('filter'));
+  const cues = [...new Set([...page.follow.cues.map((c) => c.id), ...log.list().map((r) => r.cue)])];
+  if (filter.options.length !== cues.length + 1) {
+    const keep = filter.value;
+    filter.replaceChildren(new Option('all cues', ''), ...cues.map((c) => new Option(c, c)));
+    filter.value = keep;
+  }
+  const summary = log.summary();
+  $('per-cue').replaceChildren(...[...summary].map(([cue, s]) => {
+    const chip = document.createElement('span');
+    chip.className = 'chip';
+    chip.textContent = `${cue}: ${s.count} take${s.count === 1 ? '' : 's'}, best `;
+    const best = document.createElement('b');
+    best.textContent = s.best ? `${s.best.take}${s.best.status ? ` (${STATUS_TEXT[s.best.status]})` : ''}` : '–';
+    chip.append(best);
+    return chip;
+  }));
+  const rows = log.list(filter.value || undefined);
+  const body = $('rows');
+  const out = [];
+  for (const t of rows) {
+    out.push(takeRow(t));
+    const ed = editors.get(t.id);
+    if (ed !== undefined) out.push(ed.row);
+  }
+  body.replaceChildren(...out);
+  $('no-takes').hidden = rows.length > 0;
+  fresh.clear();
+  page.access();
+}
+
+/** @param {TakeRow} t */
+function takeRow(t) {
+  const tr = document.createElement('tr');
+  tr.className = 'take';
+  tr.dataset.id = String(t.id);
+  tr.dataset.status = t.status ?? '';
+  const state = takeState(t);
+  tr.dataset.state = state;
+  if (fresh.has(t.id)) tr.dataset.fresh = '';
+  const status = state === 'rolling' ? '● ROLLING' : state === 'unknown' ? 'left rolling: end unknown' : t.status ? STATUS_TEXT[t.status] ?? t.status : '';
+  const cells = [t.cue, String(t.take), t.pickup_bar ? `bar ${t.pickup_bar}` : '', t.wild ? 'wild' : '', status, t.tc_in, t.tc_out ?? '', durationText(t.duration), t.time_of_day];
+  const classes = ['cue', 'no', 'pickup', 'wild', 'status', 'tc-in', 'tc-out', 'dur', 'time'];
+  cells.forEach((text, i) => {
+    const td = document.createElement('td');
+    td.className = classes[i];
+    td.textContent = text;
+    tr.append(td);
+  });
+  const notes = document.createElement('td');
+  notes.className = 'notes';
+  for (const n of t.notes ?? []) {
+    const line = document.createElement('div');
+    const who = document.createElement('span');
+    who.className = 'who';
+    who.textContent = `${n.role}: `;
+    line.append(who, n.text);
+    notes.append(line);
+  }
+  tr.append(notes);
+  const td = document.createElement('td');
+  const edit = document.createElement('button');
+  edit.type = 'button';
+  edit.className = 'edit';
+  edit.textContent = editors.has(t.id) ? 'Editing' : 'Edit';
+  edit.dataset.needs = 'take_edit';
+  edit.addEventListener('click', () => openEditor(t.id));
+  td.append(edit);
+  tr.append(td);
+  return tr;
+}
+
+/** @param {number} id */
+function openEditor(id) {
+  const t = log.rows.get(id);
+  if (t === undefined || editors.has(id)) return;
+  const row = document.createElement('tr');
+  row.className = 'editing';
+  row.dataset.id = String(id);
+  row.append(/** @type {HTMLTemplateElement} */ ($('editor-template')).content.cloneNode(true));
+  const form = field(row);
+  form.status.value = t.status ?? '';
+  form.pickup.value = t.pickup_bar ? String(t.pickup_bar) : '';
+  editors.set(id, { row, base: t.version });
+  showBase(row, t);
+  /** @type {HTMLElement} */ (row.querySelector('.cancel')).addEventListener('click', () => {
+    editors.delete(id);
+    showLog();
+  });
+  const save = /** @type {HTMLElement} */ (row.querySelector('.save'));
+  save.addEventListener('click', () => void saveEdit(id, save));
+  showLog();
+  form.note.focus();
+}
+
+/** @param {HTMLElement} row */
+function field(row) {
+  return {
+    status: /** @type {HTMLSelectElement} */ (row.querySelector('[name=status]')),
+    pickup: /** @type {HTMLInputElement} */ (row.querySelector('[name=pickup_bar]')),
+    note: /** @type {HTMLTextAreaElement} */ (row.querySelector('[name=note]')),
+    conflict: /** @type {HTMLElement} */ (row.querySelector('.conflict')),
+  };
+}
+
+/** @param {HTMLElement} row @param {TakeRow} t */
+function showBase(row, t) {
+  /** @type {HTMLElement} */ (row.querySelector('.base')).textContent = `${t.cue} take ${t.take} · editing version ${editors.get(t.id)?.base ?? t.version}`;
+}
+
+/**
+ * Send what changed against the version the editor was opened on; on a conflict, show the other change and keep
+ * this one for saving on top.
+ * @param {number} id
+ * @param {HTMLElement} button
+ */
+async function saveEdit(id, button) {
+  const ed = editors.get(id);
+  const t = log.rows.get(id);
+  if (ed === undefined || t === undefined) return;
+  const f = field(ed.row);
+  /** @type {Record<string, unknown>} */
+  const args = { take: id, expected_version: ed.base };
+  if ((f.status.value || null) !== t.status) args.status = f.status.value || null;
+  const bar = f.pickup.value.trim() === '' ? null : Number(f.pickup.value);
+  if (bar !== t.pickup_bar) args.pickup_bar = bar;
+  if (f.note.value.trim()) args.note = f.note.value.trim();
+  if (Object.keys(args).length === 2) {
+    showAnswer(button, { ok: false, code: 'refused', message: 'nothing changed' });
+    return;
+  }
+  const answer = await page.act(button, 'take_edit', args);
+  if (answer.ok) {
+    editors.delete(id);
+    showLog();
+    return;
+  }
+  if (answer.code !== 'conflict') return;
+  // Someone else changed the take: show what they did, keep this edit, and let it go on top of theirs.
+  let lines = [];
+  let version = ed.base;
+  try {
+    const r = await fetch(`/api/takes/${id}`);
+    const got = await r.json();
+    const row = got.take;
+    log.apply({ take: row });
+    version = row.version;
+    lines = got.history.slice(ed.base).map((/** @type {any} */ e) => `${e.role} set ${e.field === 'note' ? 'a note' : e.field}: ${e.new ?? 'nothing'}`);
+  } catch {
+    lines = ['(the take could not be read again: try saving once more)'];
+  }
+  ed.base = version;
+  f.conflict.hidden = false;
+  const title = document.createElement('strong');
+  title.textContent = `Changed meanwhile by someone else (now version ${version}). Your edit is kept below: Save puts it on top.`;
+  const list = document.createElement('div');
+  list.textContent = lines.join(' · ');
+  f.conflict.replaceChildren(title, list);
+  const now = log.rows.get(id);
+  if (now !== undefined) showBase(ed.row, now);
+  showLog();
+}
+
+$('filter').addEventListener('change', () => showLog());
+
+// -- arm ------------------------------------------------------------------------------------------------------
+
+function showArm() {
+  const select = /** @type {HTMLSelectElement} */ ($('arm'));
+  const ids = page.follow.cues.map((c) => c.id);
+  if (select.options.length !== ids.length + 1) select.replaceChildren(new Option('nothing', ''), ...ids.map((c) => new Option(c, c)));
+  select.value = page.state.armed ?? '';
+  $('rehearse').setAttribute('aria-pressed', String(page.state.session.mode !== 'record'));
+}
+$('arm').addEventListener('change', (ev) => {
+  const select = /** @type {HTMLSelectElement} */ (ev.target);
+  void page.act(select, 'arm', { cue: select.value || null }).then(() => showArm());
+});
+
+// -- health ---------------------------------------------------------------------------------------------------
+
+/** @type {Record<string, any>} */
+let health = {};
+/** @type {Record<string, any>} */
+let status = { clients: [], departed: [] };
+let healthOk = false;
+
+async function pollHealth() {
+  try {
+    const [h, s] = await Promise.all([fetch('/api/health'), fetch('/api/status')]);
+    health = await h.json();
+    status = await s.json();
+    healthOk = true;
+  } catch {
+    healthOk = false;
+  }
+  showHealth();
+}
+
+/** @param {string} k @param {string} v @param {boolean | null} ok */
+function item(k, v, ok) {
+  const dt = document.createElement('dt');
+  dt.textContent = k;
+  const dd = document.createElement('dd');
+  dd.textContent = v;
+  if (ok !== null) dd.dataset.ok = ok ? 'yes' : 'no';
+  return [dt, dd];
+}
+
+/** @param {string} text @param {boolean} [warn] */
+function alertLine(text, warn = false) {
+  const d = document.createElement('div');
+  d.className = warn ? 'alert warn' : 'alert';
+  d.textContent = text;
+  return d;
+}
+
+function showHealth() {
+  const tr = page.state.transport;
+  const link = page.conn.state === 'open';
+  const alerts = [];
+  const items = [];
+  items.push(...item('stage', link ? 'connected' : 'NO CONNECTION — reconnecting', link));
+  items.push(...item('MIDI / JACK', tr.midi ? 'JACK MIDI live' : 'no JACK MIDI (soft clock)', Boolean(tr.midi)));
+  const engine = tr.engine;
+  if (engine) {
+    const up = engine.state === 'running' || engine.state === 'disabled';
+    items.push(...item('click engine', `${engine.state}${engine.restarts ? ` — restarted ${engine.restarts}×` : ''}`, up));
+    if (!up) alerts.push(alertLine(`The click engine is ${engine.state}${engine.reason ? `: ${engine.reason}` : ''}`));
+  }
+  const sync = tr.sync;
+  const source = tr.source === 'mtc' ? `MTC in: ${sync?.locked ? 'locked' : sync?.state ?? 'no signal'}` : 'internal clock';
+  items.push(...item('timecode', source, tr.source === 'mtc' ? Boolean(sync?.locked) : null));
+  const takes = health.takes;
+  if (takes) {
+    const unstored = Number(takes.unstored ?? 0);
+    items.push(...item('take log', `${takes.database}${unstored ? ` — ${unstored} take(s) NOT STORED yet` : ' — all stored'}`, unstored === 0));
+    if (unstored) alerts.push(alertLine(`${unstored} take(s) not in the take log yet: the database is not answering`));
+  } else items.push(...item('take log', healthOk ? 'none open' : '–', healthOk ? false : null));
+  const broker = status.broker;
+  items.push(...item('MQTT broker', broker ? `${broker.url} — ${broker.connected ? 'connected' : 'NOT CONNECTED'}` : 'not configured', broker ? broker.connected : null));
+  $('health').replaceChildren(...items);
+  if (!link) alerts.unshift(alertLine('No connection to the stage: this page reconnects by itself'));
+  // Screens: who is here, how each draws, when last heard; who dropped out.
+  const rows = [];
+  const here = new Set();
+  for (const c of status.clients ?? []) {
+    const label = c.name || `${c.role} ${c.id}`;
+    here.add(c.name || c.address);
+    const d = c.draws;
+    const late = d && d.count >= 3 && d.abs_p99_ms !== null && d.last && d.abs_p99_ms > Math.max(d.last.frame_ms, 8);
+    const silent = c.seen_ago > SILENT_AFTER;
+    if (late) alerts.push(alertLine(`${label} draws late: p99 ${d.abs_p99_ms.toFixed(1)} ms off its time (${d.off_frame} of ${d.count} off their frame)`, true));
+    if (silent) alerts.push(alertLine(`${label} (${c.address}) has not been heard from for ${Math.round(c.seen_ago)} s`));
+    rows.push(screenRow(`${label} · ${c.role}`, c.address, d?.last ? `±${d.last.sync_ms.toFixed(2)} ms` : '–',
+      d ? `${d.late_p50_ms >= 0 ? '+' : ''}${d.late_p50_ms?.toFixed(1)} ms, p99 ${d.abs_p99_ms?.toFixed(1)} (${d.count})` : '–',
+      `${c.seen_ago.toFixed(1)} s ago`, late ? 'late' : silent ? 'gone' : 'ok'));
+  }
+  const gone = new Set();
+  for (const c of [...(status.departed ?? [])].reverse()) {
+    const key = c.name || c.address;
+    // Screens only: a control page that closed (signed in, or read-only) is not a screen dropping out.
+    if (c.left_ago > GONE_FOR || here.has(key) || gone.has(key) || c.role !== 'musician' || / page \(read-only\)$/.test(c.name)) continue;
+    gone.add(key);
+    alerts.push(alertLine(`DROPPED: ${c.name || 'unnamed screen'} (${c.address}) left ${Math.round(c.left_ago)} s ago`));
+    rows.push(screenRow(`${c.name || 'unnamed'} · ${c.role}`, c.address, '–', '–', `left ${Math.round(c.left_ago)} s ago`, 'gone'));
+  }
+  $('alerts').replaceChildren(...alerts);
+  $('screen-rows').replaceChildren(...rows);
+  const tc = $('tc');
+  // Where picture stands when stopped (a rolling timecode is the lane's and the bar counter's job).
+  tc.textContent = tr.rolling || !tr.timecode ? '' : `at ${tr.timecode}`;
+}
+
+/** @param {string[]} cells */
+function screenRow(...cells) {
+  const state = cells.pop() ?? 'ok';
+  const tr = document.createElement('tr');
+  tr.dataset.state = state;
+  for (const text of cells) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    tr.append(td);
+  }
+  return tr;
+}
+
+setInterval(() => void pollHealth(), HEALTH_EVERY * 1000);
+void pollHealth();
+
+// -- pairing --------------------------------------------------------------------------------------------------
+
+/** @type {ReturnType<typeof setInterval> | null} */
+let pairTimer = null;
+$('pair').addEventListener('click', async () => {
+  const role = /** @type {HTMLSelectElement} */ ($('pair-role')).value;
+  const answer = await page.act($('pair'), 'pair', { role });
+  if (!answer.ok) return;
+  const until = performance.now() + answer.data.expires_in * 1000;
+  const code = String(answer.data.code);
+  $('pair-code').hidden = false;
+  $('pair-digits').textContent = `${code.slice(0, 3)} ${code.slice(3)}`;
+  if (pairTimer !== null) clearInterval(pairTimer);
+  const tick = () => {
+    const left = Math.max(0, Math.round((until - performance.now()) / 1000));
+    $('pair-hint').textContent = left > 0
+      ? `On the tablet: open ${location.host}/${role}, touch Sign in and type this code. Works once, ${left} s left.`
+      : 'Expired: show a new code.';
+    if (left === 0 && pairTimer !== null) clearInterval(pairTimer);
+  };
+  tick();
+  pairTimer = setInterval(tick, 1000);
+});
+
+void page.start();

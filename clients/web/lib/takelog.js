@@ -1,0 +1,83 @@
+// The take log as a page holds it: rows by id from GET /api/takes, kept up to date by `take` events.  Pure.
+
+/** Best first: what "the best take of a cue" means on a take sheet. */
+export const RANK = Object.freeze(['print', 'hold', 'complete', 'incomplete', 'breakdown', 'false_start']);
+
+/** Words for each status. */
+export const STATUS_TEXT = Object.freeze(/** @type {Record<string, string>} */ ({
+  false_start: 'false start', breakdown: 'breakdown', incomplete: 'incomplete', complete: 'complete', hold: 'hold', print: 'circled',
+}));
+
+/** @typedef {{id: number, cue: string, take: number, label?: string, pickup_bar: number | null, wild: boolean, status: string | null, tc_in: string, tc_out: string | null, duration: number | null, time_of_day: string, date: string, notes: {role: string, text: string, at: string}[], version: number, ended_at: string | null}} TakeRow */
+
+export class TakeLog {
+  constructor() {
+    /** @type {Map<number, TakeRow>} */
+    this.rows = new Map();
+  }
+
+  /** @param {TakeRow[]} rows */
+  load(rows) {
+    this.rows.clear();
+    for (const r of rows) if (typeof r.id === 'number') this.rows.set(r.id, r);
+  }
+
+  /**
+   * A `take` event's row; the row it replaced (undefined: new).
+   * @param {Record<string, any>} data
+   * @returns {TakeRow | null}
+   */
+  apply(data) {
+    const row = data.take;
+    if (row === null || typeof row !== 'object' || typeof row.id !== 'number') return null;
+    const old = this.rows.get(row.id);
+    // Events can cross a reload: never go back to an older version of a take.
+    if (old !== undefined && old.version > row.version) return old;
+    this.rows.set(row.id, row);
+    return row;
+  }
+
+  /** @param {string} [cue] @returns {TakeRow[]} in the order logged */
+  list(cue) {
+    const out = [...this.rows.values()].filter((r) => !cue || r.cue === cue);
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  /** The latest take (highest id), or null. */
+  latest() {
+    let best = null;
+    for (const r of this.rows.values()) if (best === null || r.id > best.id) best = r;
+    return best;
+  }
+
+  /**
+   * Per cue: how many takes, how many circled, and the best one (by RANK, the later of equals).
+   * @returns {Map<string, {count: number, circled: number, best: TakeRow | null}>}
+   */
+  summary() {
+    /** @type {Map<string, {count: number, circled: number, best: TakeRow | null}>} */
+    const out = new Map();
+    for (const r of this.list()) {
+      const s = out.get(r.cue) ?? { count: 0, circled: 0, best: null };
+      s.count += 1;
+      if (r.status === 'print') s.circled += 1;
+      const rank = r.status === null ? RANK.length : RANK.indexOf(r.status);
+      const bestRank = s.best === null ? Infinity : s.best.status === null ? RANK.length : RANK.indexOf(s.best.status);
+      if (rank <= bestRank) s.best = r;
+      out.set(r.cue, s);
+    }
+    return out;
+  }
+}
+
+/**
+ * A duration as m:ss.t.
+ * @param {number | null} s
+ * @returns {string}
+ */
+export function durationText(s) {
+  if (s === null || !Number.isFinite(s)) return '';
+  const m = Math.floor(s / 60);
+  const rest = s - m * 60;
+  return `${m}:${rest < 10 ? '0' : ''}${rest.toFixed(1)}`;
+}

@@ -1,0 +1,228 @@
+"""The conductor's and the engineer's pages in real headless Chromium against a real ``stage serve``.
+
+Each test drives the pages as a person would (touches, the keypad, typing)
+and checks what they show against the take log's own answer (GET /api/takes)
+and the musicians' screen, on a SQLite file and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from consolerig import TOKENS, StageServe, chromium, open_page, scratch_postgres
+from peers.wait import SCALE
+from playwright.sync_api import Browser, Page, expect
+
+MS = 10_000 * SCALE  # Playwright's waits, in milliseconds
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StageServe]:
+    if request.param == "sqlite":
+        serve = StageServe(tmp_path, f"sqlite:///{tmp_path / 'takes.db'}")
+        serve.start()
+        yield serve
+        serve.stop()
+        return
+    with scratch_postgres() as url:
+        serve = StageServe(tmp_path, url)
+        serve.start()
+        yield serve
+        serve.stop()
+
+
+def conductor(browser: Browser, stage: StageServe) -> Page:
+    page = open_page(browser, f"{stage.base}/conductor", token=("conductor", TOKENS["conductor"]), touch=True)
+    expect(page.locator("body")).to_have_attribute("data-signed", "yes", timeout=MS)
+    return page
+
+
+def engineer(browser: Browser, stage: StageServe) -> Page:
+    page = open_page(browser, f"{stage.base}/engineer", width=1440, height=900,
+                     token=("engineer", TOKENS["engineer"]))
+    expect(page.locator("body")).to_have_attribute("data-signed", "yes", timeout=MS)
+    return page
+
+
+def done(page: Page, selector: str) -> None:
+    """The answer shown on the button touched says done."""
+    expect(page.locator(selector)).to_have_attribute("data-answer", "yes", timeout=MS)
+
+
+def hold_record(page: Page) -> None:
+    """Record is armed by a held press; a tap does not arm it."""
+    page.locator("#record").click()
+    page.wait_for_timeout(300)
+    expect(page.locator("body")).to_have_attribute("data-mode", "rehearse")
+    page.locator("#record").hover()
+    page.mouse.down()
+    page.wait_for_timeout(1100)
+    page.mouse.up()
+    expect(page.locator("body")).to_have_attribute("data-mode", "record", timeout=MS)
+
+
+def takes(stage: StageServe) -> list[dict[str, Any]]:
+    return list(stage.get("/api/takes")["takes"])
+
+
+def test_a_take_recorded_from_the_conductor_page(browser: Browser, stage: StageServe) -> None:
+    musician = open_page(browser, f"{stage.base}/musician?name=desk%204", width=1280, height=720)
+    con = conductor(browser, stage)
+    eng = engineer(browser, stage)
+    con.locator(".cue[data-cue='1M1']").click()
+    expect(con.locator(".cue[data-cue='1M1']")).to_have_attribute("aria-pressed", "true", timeout=MS)
+    hold_record(con)
+    con.locator("#play").click()
+    done(con, "#play")
+    expect(con.locator("body")).to_have_attribute("data-rolling", "yes", timeout=MS)
+    # The musicians' screen says RECORD while the take rolls, and the engineer sees it rolling.
+    expect(musician.locator("#mode")).to_have_text("RECORD", timeout=MS)
+    expect(musician.locator("body")).to_have_attribute("data-mode", "record")
+    rolling = eng.locator("tr.take[data-state='rolling']")
+    expect(rolling).to_have_count(1, timeout=MS)
+    expect(rolling.locator(".status")).to_have_text("● ROLLING")
+    assert con.locator("body").get_attribute("data-rolling") == "yes"
+    # A command the stage refuses is answered on the button touched, with the stage's reason.
+    con.locator(".cue[data-cue='1M2']").click()
+    expect(con.locator(".cue[data-cue='1M2']")).to_have_attribute("data-answer", "no", timeout=MS)
+    expect(con.locator(".answer[data-ok='no']")).to_contain_text("cannot arm 1M2 while recording take 1M1-1")
+    con.wait_for_timeout(500)
+    con.locator("#stop").click()
+    done(con, "#stop")
+    con.locator("[data-status='print']").click()
+    done(con, "[data-status='print']")
+    [take] = takes(stage)
+    assert take["status"] == "print"
+    assert take["tc_out"] is not None
+    assert take["tc_in"] < take["tc_out"]
+    row = eng.locator(f"tr.take[data-id='{take['id']}']")
+    expect(row.locator(".status")).to_have_text("circled", timeout=MS)
+    expect(row).to_have_attribute("data-status", "print")
+    assert row.locator(".tc-in").inner_text() == take["tc_in"]
+    assert row.locator(".tc-out").inner_text() == take["tc_out"]
+    assert row.locator(".cue").inner_text() == "1M1"
+    expect(con.locator(".cue[data-cue='1M1'] .takes")).to_contain_text("◯ 1")
+    expect(musician.locator("#mode")).to_have_text("RECORD")  # record mode stays armed: the screen keeps saying so
+
+    # A pickup from bar 9, typed on the keypad.
+    con.locator("#pickup").click()
+    con.locator("#keypad [data-key='9']").click()
+    expect(con.locator("#keypad-value")).to_have_text("9")
+    con.locator("#keypad-go").click()
+    done(con, "#pickup")
+    expect(con.locator("#take-label")).to_contain_text("take 2 · pickup bar 9", timeout=MS)
+    expect(eng.locator("tr.take[data-state='rolling'] .pickup")).to_have_text("bar 9", timeout=MS)
+    con.locator("#stop").click()
+    done(con, "#stop")
+    second = takes(stage)[1]
+    assert (second["cue"], second["take"], second["pickup_bar"]) == ("1M1", 2, 9)
+    assert second["tc_out"] is not None
+    for page in (con, eng, musician):
+        assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_two_engineers_edit_one_take(browser: Browser, stage: StageServe) -> None:
+    con = conductor(browser, stage)
+    con.locator(".cue[data-cue='1M2']").click()
+    expect(con.locator(".cue[data-cue='1M2']")).to_have_attribute("aria-pressed", "true", timeout=MS)
+    hold_record(con)
+    con.locator("#play").click()
+    done(con, "#play")
+    con.locator("#stop").click()
+    done(con, "#stop")
+    [take] = takes(stage)
+    first, second = engineer(browser, stage), engineer(browser, stage)
+    for page, text in ((first, "horns early in bar 5"), (second, "lovely strings")):
+        page.locator(f"tr.take[data-id='{take['id']}'] .edit").click()
+        page.locator("tr.editing textarea[name='note']").fill(text)
+    first.locator("tr.editing .save").click()
+    expect(first.locator("tr.editing")).to_have_count(0, timeout=MS)
+    second.locator("tr.editing .save").click()
+    conflict = second.locator("tr.editing .conflict")
+    expect(conflict).to_be_visible(timeout=MS)
+    expect(conflict).to_contain_text("Changed meanwhile")
+    expect(conflict).to_contain_text("horns early in bar 5")
+    expect(second.locator("tr.editing textarea[name='note']")).to_have_value("lovely strings")
+    second.locator("tr.editing .save").click()
+    expect(second.locator("tr.editing")).to_have_count(0, timeout=MS)
+    history = stage.get(f"/api/takes/{take['id']}")["history"]
+    assert [(e["new"], e["role"]) for e in history if e["field"] == "note"] == [
+        ("horns early in bar 5", "engineer"), ("lovely strings", "engineer")]
+    notes = first.locator(f"tr.take[data-id='{take['id']}'] .notes")
+    expect(notes).to_contain_text("lovely strings", timeout=MS)
+    expect(notes).to_contain_text("horns early in bar 5")
+
+
+def test_a_musician_page_has_no_controls_and_a_forged_command_is_refused(browser: Browser, tmp_path: Path) -> None:
+    stage = StageServe(tmp_path, f"sqlite:///{tmp_path / 'takes.db'}")
+    stage.start()
+    try:
+        musician = open_page(browser, f"{stage.base}/musician")
+        expect(musician.locator("#link")).to_have_text("connected", timeout=MS)
+        assert musician.locator("[data-needs], #play, #stop, #record, .cue").count() == 0
+        answers = musician.evaluate("""async () => {
+            const talk = (hello, command) => new Promise((resolve) => {
+                const ws = new WebSocket(`ws://${location.host}/ws`);
+                ws.onopen = () => {
+                    ws.send(JSON.stringify(hello));
+                    if (command) ws.send(JSON.stringify(command));
+                };
+                ws.onmessage = (ev) => {
+                    const m = JSON.parse(ev.data);
+                    if (m.type === 'error') { resolve(m); ws.close(); }
+                };
+            });
+            return [
+                await talk({type: 'hello', role: 'musician'}, {type: 'command', id: 7, command: 'play'}),
+                await talk({type: 'hello', role: 'musician'}, {type: 'command', id: 8, command: 'mode',
+                                                                args: {mode: 'record'}}),
+                await talk({type: 'hello', role: 'conductor', token: 'guessed'}, null),
+            ];
+        }""")
+        assert [(a["code"], a.get("id")) for a in answers] == [("forbidden", 7), ("forbidden", 8),
+                                                                  ("unauthorized", None)]
+        assert "a musician may not" in answers[0]["message"]
+        assert stage.get("/api/transport")["rolling"] is False
+        # A conductor page without a token is read-only and says why.
+        page = open_page(browser, f"{stage.base}/conductor")
+        expect(page.locator("#access")).to_contain_text("Not signed in as conductor", timeout=MS)
+        assert page.locator("#play").is_disabled()
+        assert page.locator("#record").is_disabled()
+    finally:
+        stage.stop()
+
+
+def test_stage_killed_mid_take_and_restarted(browser: Browser, stage: StageServe) -> None:
+    con = conductor(browser, stage)
+    eng = engineer(browser, stage)
+    con.locator(".cue[data-cue='1M1']").click()
+    expect(con.locator(".cue[data-cue='1M1']")).to_have_attribute("aria-pressed", "true", timeout=MS)
+    hold_record(con)
+    con.locator("#play").click()
+    done(con, "#play")
+    expect(eng.locator("tr.take[data-state='rolling']")).to_have_count(1, timeout=MS)
+    stage.kill()
+    for page in (con, eng):
+        expect(page.locator("body")).to_have_attribute("data-link", "lost", timeout=MS)
+    expect(con.locator("#access")).to_contain_text("No connection to the stage")
+    stage.start()
+    for page in (con, eng):
+        expect(page.locator("body")).to_have_attribute("data-link", "open", timeout=MS)
+        expect(page.locator("body")).to_have_attribute("data-signed", "yes", timeout=MS)
+    [take] = takes(stage)
+    assert take["ended_at"] is None
+    assert take["tc_out"] is None
+    row = eng.locator(f"tr.take[data-id='{take['id']}']")
+    expect(row.locator(".status")).to_have_text("left rolling: end unknown", timeout=MS)
+    assert row.locator(".tc-in").inner_text() == take["tc_in"]
+    assert row.locator(".no").inner_text() == str(take["take"])
+    expect(con.locator("body")).to_have_attribute("data-rolling", "no")

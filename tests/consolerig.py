@@ -1,0 +1,160 @@
+"""The control pages' rig: the real ``stage serve`` in its own process, and Debian's Chromium through Playwright.
+
+- :class:`StageServe`: ``python -m stage serve`` (MIDI off: the engine's soft
+  clock) on a port of its own, with role tokens and a take log at the URL
+  given; killed with SIGKILL and started again on the same port and database.
+- :func:`scratch_postgres`: a PostgreSQL database of its own, dropped after.
+- :func:`chromium`: the headless browser, with the flags the stage's kiosks use.
+
+A missing Chromium fails the test naming the package (never a skip).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
+from peers.postgres import PG_ADMIN
+from peers.wait import SCALE
+from playwright.sync_api import Browser, Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+CUES = ROOT / "config" / "demo-cues.toml"
+TOKENS = {"conductor": "tok-conductor-5f2a", "engineer": "tok-engineer-91c7", "editor": "tok-editor-0d3e"}
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class StageServe:
+    """``stage serve`` as a subprocess: start, SIGKILL, start again on the same port and take log."""
+
+    def __init__(self, tmp: Path, database: str, *, cues: Path = CUES, screen_latency_ms: int = 0) -> None:
+        self.port = free_port()
+        self.database = database
+        self.config = tmp / "stage.toml"
+        auth = "".join(f'{role} = "{token}"\n' for role, token in TOKENS.items())
+        self.config.write_text(
+            f"[midi]\nenabled = false\n[osc]\nenabled = false\n"
+            f'[http]\nport = {self.port}\nscreen_latency_ms = {screen_latency_ms}\n'
+            f'[takes]\ndatabase = "{database}"\n[auth]\n{auth}'
+        )
+        self.cues = cues
+        self.log = tmp / "stage.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        """http://127.0.0.1:PORT"""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start it and wait until it answers."""
+        command = [sys.executable, "-m", "stage", "serve", "--config", str(self.config), "--cues", str(self.cues)]
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + 60 * SCALE
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"stage serve exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base}/api/health", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"stage serve did not answer within {60 * SCALE:g} s:\n{self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, as a crash or a pulled plug."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it lingers."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(10 * SCALE)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def get(self, path: str) -> Any:
+        """GET a REST path's JSON."""
+        r = httpx.get(f"{self.base}{path}", timeout=5 * SCALE)
+        r.raise_for_status()
+        return r.json()
+
+
+def _pg(coro_fn: Any) -> Any:
+    async def run() -> Any:
+        admin = await asyncpg.connect(PG_ADMIN, timeout=5 * SCALE)
+        try:
+            return await coro_fn(admin)
+        finally:
+            await admin.close()
+
+    # Playwright's sync API runs an event loop in this thread: the database is set up from a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+@contextlib.contextmanager
+def scratch_postgres() -> Iterator[str]:
+    """A fresh PostgreSQL database on the machine's server (fails if it is not reachable); dropped after."""
+    name = f"stage_pages_{secrets.token_hex(5)}"
+    _pg(lambda admin: admin.execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+    finally:
+        _pg(lambda admin: admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, through Playwright."""
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        raise AssertionError("chromium is not installed: apt-get install chromium")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_page(browser: Browser, url: str, *, width: int = 1280, height: int = 800, token: tuple[str, str] | None = None,
+              touch: bool = False) -> Page:
+    """A page in a context of its own (its own localStorage); ``token`` (role, token) kept there beforehand,
+    as a sign-in on an earlier visit would have."""
+    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=touch)
+    if token is not None:
+        role, value = token
+        context.add_init_script(f"try {{ localStorage.setItem('stage.token.{role}', {value!r}); }} catch (e) {{}}")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors  # type: ignore[attr-defined]
+    page.goto(url)
+    return page
