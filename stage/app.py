@@ -27,7 +27,7 @@ from stage.config import AuthConfig, Config, load_config
 from stage.core.cuesheet import CueSheet, load_cue_sheet
 from stage.errors import ConfigError, CueSheetError, StoreError
 from stage.runtime.broadcast import Broadcaster
-from stage.runtime.commands import Controls, Takes
+from stage.runtime.commands import Controls
 from stage.runtime.service import Service
 from stage.runtime.takes import ExportFormat, TakeLogger, sheet_text
 from stage.runtime.tasks import stop_task
@@ -90,7 +90,7 @@ async def _run(config: Config, service: Service, takes: TakeLogger) -> None:
 
 
 async def start_broadcast(
-    service: Service, app: FastAPI, takes: Takes | None = None, controls: Controls | None = None
+    service: Service, app: FastAPI, takes: TakeLogger | None = None, controls: Controls | None = None
 ) -> Broadcaster:
     """Mount ``/ws`` on ``app``, start OSC and MQTT as configured, and start broadcasting.
 

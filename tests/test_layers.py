@@ -7,6 +7,7 @@ usual way round a circle) counts as much as one at the top of a module.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -53,17 +54,17 @@ def breaches(layer: str, package: Path = PACKAGE) -> list[str]:
 # Breaches being undone, each by its own change; an entry that no longer breaches fails the test, so none lingers.
 KNOWN: dict[str, set[str]] = {
     "runtime": {
-        "stage/runtime/engine.py:117 imports stage.adapters.jack_midi",
-        "stage/runtime/engine.py:144 imports stage.adapters.rtmidi_midi",
+        "stage/runtime/engine.py imports stage.adapters.jack_midi",
+        "stage/runtime/engine.py imports stage.adapters.rtmidi_midi",
     },
 }
 
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
 def test_imports_point_one_way(layer: str) -> None:
-    found = breaches(layer)
-    assert set(found) - KNOWN.get(layer, set()) == set()
-    assert KNOWN.get(layer, set()) - set(found) == set(), "fixed: strike it from KNOWN"
+    found = {re.sub(r":\d+ imports ", " imports ", b) for b in breaches(layer)}  # known ones by file, not line
+    assert found - KNOWN.get(layer, set()) == set()
+    assert KNOWN.get(layer, set()) - found == set(), "fixed: strike it from KNOWN"
 
 
 def test_the_check_sees_a_breach(tmp_path: Path) -> None:

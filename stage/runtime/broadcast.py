@@ -32,9 +32,10 @@ from stage.core.protocol import Drawn, Topic
 from stage.core.screens import DrawStats
 from stage.core.session import Role
 from stage.runtime.bus import BusEvent, Subscription
-from stage.runtime.commands import Controls, Takes
+from stage.runtime.commands import Controls
 from stage.runtime.fanout import STATE, Outgoing, Sink, Throttle
 from stage.runtime.service import Service
+from stage.runtime.takes import TakeLogger
 from stage.runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class Broadcaster:
     """Reads the bus, announces the schedule ahead, and hands every event to the sinks."""
 
     def __init__(
-        self, service: Service, takes: Takes | None = None, *, horizon: float = HORIZON,
+        self, service: Service, takes: TakeLogger | None = None, *, horizon: float = HORIZON,
         controls: Controls | None = None,
     ) -> None:
         self.service = service
@@ -88,7 +89,7 @@ class Broadcaster:
         self.closers: list[Any] = []  # things with ``async close()`` started with the broadcaster
 
     @property
-    def takes(self) -> Takes | None:
+    def takes(self) -> TakeLogger | None:
         """The take logger, if any."""
         return self.controls.takes
 

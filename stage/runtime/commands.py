@@ -12,58 +12,22 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Hashable, Mapping
-from datetime import tzinfo
-from typing import Any, Protocol
+from collections.abc import Hashable
+from typing import Any
 
 from stage.core import protocol as p
 from stage.core.pairing import Pairing
 from stage.core.protocol import Command
-from stage.core.session import EDITABLE, Action, Mode, Role, Take, TakeEdit, a_role, allowed, refusal
+from stage.core.session import EDITABLE, Action, Mode, Role, Take, a_role, allowed, refusal
 from stage.errors import ErrorCode, ProtocolError, SessionError, StageError, StoreRefused, Unavailable, refusal_of
 from stage.runtime.service import Service
-from stage.runtime.takes import take_json
-
-
-class Takes(Protocol):
-    """What the control edges need of the take logger (:class:`stage.runtime.takes.TakeLogger`)."""
-
-    tz: tzinfo | None  # the zone a take's dates and times of day are shown in
-
-    def play_action(self) -> Action:
-        """What rolling needs now."""
-
-    def stop_action(self) -> Action:
-        """What stopping needs now."""
-
-    async def set_mode(self, mode: Mode) -> None:
-        """Rehearse or record."""
-
-    async def play(
-        self,
-        *,
-        pickup_bar: int | None = None,
-        wild: bool = False,
-        locate: bool = True,
-        pickup_beat: int = 1,
-        countin: int | None = None,
-        from_top: bool = False,
-    ) -> Take | None:
-        """Roll (from the top, or as a pickup with a count-in); the new take once committed in record mode."""
-
-    async def stop(self) -> Take | None:
-        """Stop; the ended take once committed."""
-
-    async def edit(
-        self, take_id: int, changes: Mapping[str, object], role: Role, expected_version: int | None = None
-    ) -> tuple[Take, tuple[TakeEdit, ...]]:
-        """Edit a take as ``role``."""
+from stage.runtime.takes import TakeLogger, take_json
 
 
 class Controls:
     """Control commands from any transport: token → role, role → permission, then the service or take logger."""
 
-    def __init__(self, service: Service, takes: Takes | None = None) -> None:
+    def __init__(self, service: Service, takes: TakeLogger | None = None) -> None:
         self.service = service
         self.takes = takes
         self.latest_take: int | None = None  # id of the take the last take event was about
@@ -152,7 +116,7 @@ class Controls:
     def _take_json(self, take: Take | None) -> dict[str, Any] | None:
         return None if take is None else take_json(take, self.takes.tz if self.takes is not None else None)
 
-    def _need_takes(self, what: str) -> Takes:
+    def _need_takes(self, what: str) -> TakeLogger:
         if self.takes is None:
             raise Unavailable(f"cannot {what}: the take log is not running")
         return self.takes

@@ -50,6 +50,7 @@ from stage.runtime.enginecore import (
     EngineSettings,
     FaultOut,
     SyncOut,
+    no_wake,
 )
 
 log = logging.getLogger(__name__)
@@ -247,7 +248,7 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
         _poke(wake)
         driver.close()
         sender.join(timeout=1)
-        core.wake = _nobody
+        core.wake = no_wake
         os.close(wake)
         os.close(woken)
 
@@ -267,10 +268,6 @@ def _poke(fd: int) -> None:
     """Wake the sender: one byte, never waiting (a full pipe wakes it already)."""
     with contextlib.suppress(BlockingIOError, OSError):
         os.write(fd, b"\0")
-
-
-def _nobody() -> None:
-    """Nobody to wake (the engine is closing)."""
 
 
 def _translate(item: CoreEvent, to_mono: Callable[[int], float], sr: int, source: str) -> m.Event:

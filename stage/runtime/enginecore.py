@@ -80,7 +80,7 @@ class EngineCore:
         self.audio = False  # True once a driver renders the voice every cycle (JACK with click_audio)
         self.commands: collections.deque[m.Command] = collections.deque()
         self.outbox: collections.deque[CoreEvent] = collections.deque()
-        self.wake: Callable[[], None] = _nobody  # told after a cycle that put events in the outbox; never blocks
+        self.wake: Callable[[], None] = no_wake  # told after a cycle that put events in the outbox; never blocks
         self.cycles = 0
         self.late = 0
         self.dropped = 0
@@ -251,5 +251,5 @@ CoreEvent = BeatOut | AnchorOut | SyncOut | FaultOut
 """What the engine core tells the rest of the service, oldest first in its outbox."""
 
 
-def _nobody() -> None:
-    """The default :attr:`EngineCore.wake`: nobody waits."""
+def no_wake() -> None:
+    """The default :attr:`EngineCore.wake` (and the one left when the engine closes): nobody waits."""
