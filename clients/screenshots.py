@@ -128,6 +128,8 @@ def shoot(out: Path) -> None:
                  small_too=True)
             take("hit", "door slams", 0.55, 0.7, lambda: stage("/api/transport/locate", {"bar": 7, "beat": 3}),
                  small_too=True)
+            take("count-in", "bar 17", 0.45, 0.6, lambda: stage("/api/session/pickup", {"bar": 17}))
+            stage("/api/session/pickup", {"bar": None})
             stage("/api/session/arm", {"cue": "1M2"})
             take("free-timing", "beam sweeps the rocks", 0.5, 0.65,
                  lambda: stage("/api/transport/locate", {"timecode": "01:02:17:00"}))

@@ -464,7 +464,10 @@ async def test_a_pickup_is_counted_in_on_the_page_as_a_count_off_is(tmp_path: Pa
         seen: list[tuple[str, str, str]] = []
 
         async def into_bar_7() -> bool:
-            now = (await screen.text("phase-label"), await screen.text("bar"), await screen.text("sub"))
+            # One read of the three, so that no tuple mixes two frames' texts.
+            got = await screen.page.evaluate(
+                "['phase-label', 'bar', 'sub'].map((id) => document.getElementById(id).innerText)")
+            now = (str(got[0]), str(got[1]), str(got[2]))
             if not seen or seen[-1] != now:
                 seen.append(now)
             return now[0] == "BAR | BEAT" and now[1] == "7"

@@ -21,6 +21,13 @@ from schemathesis.core.result import Ok
 
 from fuzz.livestage import TOKENS, LiveStage, Tally, crashes_in
 
+
+@schemathesis.serializer("application/toml")
+def _toml_body(_ctx: schemathesis.SerializationContext, value: object) -> bytes:
+    """A cue sheet upload's body as sent: the TOML text (any other value generated, as its text)."""
+    return (value if isinstance(value, str) else repr(value)).encode("utf-8", "surrogatepass")
+
+
 EXAMPLES = 30  # per operation and generation mode: about 25 s for both take databases on a quiet machine
 
 

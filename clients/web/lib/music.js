@@ -112,8 +112,11 @@ export class CueMusic {
     this.cue = cue;
     this.perBar = beatsPerBar(cue.clicks);
     this.warnings = cue.clicks.filter((c) => c.kind === 'warning').length;
+    const into = cue.clicks.find((c) => c.kind !== 'warning');
     /** The bar the count-off (or a pickup's count-in) leads into. */
-    this.into = cue.clicks.find((c) => c.kind !== 'warning')?.bar ?? 1;
+    this.into = into?.bar ?? 1;
+    /** Seconds from the downbeat of the click it leads into: the count-off is at the tempo in force there. */
+    this.intoTime = into?.time ?? 0;
   }
 
   /**
@@ -153,7 +156,10 @@ export class CueMusic {
       out.accent = k.kind === 'accent';
       out.sinceClick = rel - k.time;
       out.phase = k.kind === 'warning' ? 'countoff' : 'music';
-      if (out.phase === 'countoff') out.countdown = this.warnings - i;
+      if (out.phase === 'countoff') {
+        out.countdown = this.warnings - i;
+        out.tempo = lastAtOrBefore(c.tempos, this.intoTime);
+      }
     }
     return out;
   }

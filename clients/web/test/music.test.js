@@ -74,11 +74,17 @@ test("a pickup's count-in counts down into the pickup bar", () => {
   // Pickup from bar 3: three warning clicks at bar 3's 0.4 s, the last one a click before bar 3, then bar 3.
   const countIn = [0, 1, 2].map((b) => ({ time: 2.8 + b * 0.4, bar: 2, beat: b + 1, kind: 'warning', length: 0.4 }));
   const raw = { id: '1M1', title: 'Main Title', free: false, downbeat: 100, first: 98, end_position: 105.2 };
-  const pickup = cueData(raw, [...countIn, ...clicks.filter((c) => c.bar >= 3)]);
+  const tempos = { tempos: [
+    { bar: 1, time: { seconds: 0 }, clicks_per_minute: 120, meter: '4/4', click: '4', ramp: 0, ramp_kind: '' },
+    { bar: 3, time: { seconds: 4 }, clicks_per_minute: 150, meter: '3/4', click: '4', ramp: 0, ramp_kind: '' },
+  ] };
+  const pickup = cueData({ ...raw, breakdown: tempos }, [...countIn, ...clicks.filter((c) => c.bar >= 3)]);
   const m = new CueMusic(pickup);
   const n = new MusicNow();
   assert.deepEqual([2.8, 3.2, 3.6].map((s) => m.at(100 + s, n).countdown), [3, 2, 1]);
   assert.equal(n.into, 3);
+  assert.equal(n.tempo, 1); // counted in at bar 3's tempo, not at the tempo where picture stands
+  assert.equal(new CueMusic(CUE).at(98.5, n).tempo, 0); // a count-off: the first tempo
   m.at(104, n);
   assert.deepEqual([n.phase, n.bar, n.beat, n.into], ['music', 3, 1, 3]);
   assert.equal(new CueMusic(CUE).at(98, n).into, 1);
