@@ -303,8 +303,9 @@ async def test_a_chase_killed_while_locked_locks_again_and_clicks_where_the_time
             await until(lambda: service.engine_status.restarts == 1, "the engine restarting", 2)
             await until(lambda: service.engine_status.state is EngineState.RUNNING, "the engine back", 10)
             await until(lambda: any(e.data["locked"] for e in drain_into(syncs, told)), "a new lock", 5)
+            # The lock and the anchor it rolls with come in one cycle's events: let the anchor land too.
+            await until(lambda: service.transport.rolling, "picture rolling on the new lock", 1)
             p_relock = service.position()
-            assert service.transport.rolling
             end = (q_first + q_count - 1) / 100
             witness.wait_until_frame(f_start + round((end - p_start + 0.5) * SR), timeout=15 * SCALE)
         finally:
