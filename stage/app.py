@@ -82,6 +82,9 @@ async def _run(config: Config, service: Service, takes: TakeLogger) -> None:
     app = create_app(service, takes=takes, controls=controls)
     broadcaster = await start_broadcast(service, app, takes, controls)  # /ws, OSC and MQTT
     server = http_server(app, config.http.host, config.http.port)
+    base = f"http://{config.http.host}:{config.http.port}"
+    log.info("screens: %s/musician (musicians), %s/conductor (the conductor's tablet), %s/engineer "
+             "(the engineer's console)", base, base, base)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
