@@ -26,6 +26,7 @@ from peers.postgres import PG_ADMIN
 from peers.wait import SCALE, until
 
 from stage.adapters import web
+from stage.adapters.engine_drivers import open_driver
 from stage.adapters.store import TakeStore, open_store
 from stage.adapters.web import create_app
 from stage.config import Config, parse_config
@@ -88,7 +89,7 @@ def timecode_at(p: float) -> str:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def service() -> AsyncIterator[Service]:
-    svc = Service(CONFIG, SHEET)
+    svc = Service(CONFIG, SHEET, open_driver=open_driver)
     await svc.start()
     yield svc
     await svc.stop()
