@@ -20,12 +20,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stage.adapters.pages import mount_pages
+from stage.adapters.store import known_take
 from stage.core import limits as lim
 from stage.core import protocol as p
 from stage.core.breakdown import breakdown_dict, cue_breakdown
 from stage.core.cuesheet import Cue, parse_cue_sheet
 from stage.core.schedule import CueEvent, EventKind, click_kind, cue_revision
-from stage.core.session import EDITABLE, Action, Mode, Role, Take, allowed, refusal
+from stage.core.session import Action, Mode, Role, Take, allowed, refusal
 from stage.errors import CueSheetError, StageError, Unavailable, refusal_of
 from stage.runtime.commands import Controls
 from stage.runtime.service import Service
@@ -288,10 +289,6 @@ def create_app(
     one_way_in = controls if controls is not None else Controls(service, takes)
     app.state.controls = one_way_in  # the dependencies above read the caller's role through it
 
-    def may(role: Role, action: Action) -> None:
-        if not allowed(role, action):
-            raise HTTPException(403, refusal(role, action))
-
     async def run(name: str, args: Mapping[str, Any], role: Role) -> dict[str, Any]:
         """Run a command as every edge does; the protocol's table checks its arguments too."""
         command = p.parse_value({"type": "command", "command": name, "args": dict(args)})
@@ -512,10 +509,10 @@ def create_app(
         take_id: Annotated[int, Path(description=TAKE_ID)], body: TakePatch, role: Annotated[Role, Depends(need(None))]
     ) -> dict[str, Any]:
         """Set a take's status or marks, or add a note; every change lands in its history."""
-        changes = body.changes()
-        for name in changes:
-            may(role, EDITABLE[name])
-        take, edits = await log().edit(take_id, changes, role, body.expected_version)
-        return {"take": as_json(take), "edits": [edit_json(e) for e in edits]}
+        log()
+        known_take(take_id)  # the protocol carries ids from 1 up; any other is unknown here, as in the store
+        version = {} if body.expected_version is None else {"expected_version": body.expected_version}
+        result = await run("take_edit", {"take": take_id, **version, **body.changes()}, role)
+        return {"take": result["take"], "edits": result["edits"]}
 
     return app

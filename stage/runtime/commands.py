@@ -21,7 +21,7 @@ from stage.core.protocol import Command
 from stage.core.session import EDITABLE, Action, Mode, Role, Take, a_role, allowed, refusal
 from stage.errors import ErrorCode, ProtocolError, SessionError, StageError, StoreRefused, Unavailable, refusal_of
 from stage.runtime.service import Service
-from stage.runtime.takes import TakeLogger, take_json
+from stage.runtime.takes import TakeLogger, edit_json, take_json
 
 
 class Controls:
@@ -195,4 +195,4 @@ class Controls:
             take, edits = await takes.edit(c.args["take"], changes, role, c.args.get("expected_version"))
         except StoreRefused as exc:  # the store answered no: the take changed since that version
             raise ProtocolError(ErrorCode.CONFLICT, str(exc)) from None
-        return {"take": self._take_json(take), "edits": len(edits)}
+        return {"take": self._take_json(take), "edits": [edit_json(e) for e in edits]}

@@ -399,6 +399,11 @@ REFUSALS: list[tuple[str, str, str, dict[str, Any] | str | None, dict[str, str],
     ),
     ("unknown take", "GET", "/api/takes/4242", None, {}, 404, "no take with id 4242"),
     ("unknown take edited", "PATCH", "/api/takes/4242", {"status": "print"}, EDITOR, 404, "no take with id 4242"),
+    # ids the protocol's take_edit cannot carry are unknown takes on REST, as every other id no take can have
+    ("take id 0 edited", "PATCH", "/api/takes/0", {"status": "print"}, EDITOR, 404,
+     "no take with id 0 (ids run from 1 to 2147483647)"),
+    ("take id past the last edited", "PATCH", "/api/takes/2147483648", {"notes": "x"}, EDITOR, 404,
+     "no take with id 2147483648 (ids run from 1 to 2147483647)"),
     (
         "take id not a number",
         "GET",
