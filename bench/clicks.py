@@ -41,6 +41,7 @@ import rtmidi  # noqa: E402
 from peers.jackd import jack_server, unique_name  # noqa: E402
 from peers.recorder import MidiPeer, audio_onsets  # noqa: E402
 
+from stage.adapters.engine_drivers import open_driver  # noqa: E402
 from stage.core.cuesheet import parse_cue_sheet  # noqa: E402
 from stage.core.mtc import quarter_frame_message  # noqa: E402
 from stage.core.timecode import RATES  # noqa: E402
@@ -222,7 +223,9 @@ def run_condition(server_name: str, seconds: float, busy: bool) -> dict[str, tup
         connect=(("click_out", port("stage_click")), ("mtc_out", port("stage_mtc")),
                  ("click_audio", port("stage_audio"))),
     )
-    engine = EngineHandle(settings, lambda ev: stats.append(ev) if isinstance(ev, m.EngineStats) else None)
+    engine = EngineHandle(
+        settings, lambda ev: stats.append(ev) if isinstance(ev, m.EngineStats) else None, open_driver=open_driver
+    )
     engine.start()
     engine.send(m.LoadClicks(tuple(clicks)))
     p_start = float(cue.downbeat) - 0.25
@@ -286,7 +289,7 @@ def run_chase(server_name: str, seconds: float) -> tuple[tuple[float, float, flo
             midi=True, server=server_name, client=unique_name("stage"), rate="24", source="mtc",
             connect=(("click_out", rec.port("click")), ("mtc_in", src.port("mtc"))),
         )
-        engine = EngineHandle(settings, lambda ev: syncs.append((time.monotonic(), ev)))
+        engine = EngineHandle(settings, lambda ev: syncs.append((time.monotonic(), ev)), open_driver=open_driver)
         engine.start()
         engine.send(m.LoadClicks(tuple(clicks)))
         time.sleep(0.3)

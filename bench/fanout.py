@@ -70,6 +70,7 @@ from websockets.protocol import State  # noqa: E402
 from websockets.server import ServerProtocol  # noqa: E402
 from websockets.uri import parse_uri  # noqa: E402
 
+from stage.adapters.engine_drivers import open_driver  # noqa: E402
 from stage.adapters.server import bound_port, http_server  # noqa: E402
 from stage.adapters.ws import WsHub, wire  # noqa: E402
 from stage.app import start_broadcast  # noqa: E402
@@ -377,7 +378,7 @@ async def run(seconds: float, counts: list[int], rate: float, stamp: str, cpu: i
             "osc": {"enabled": True, "port": 0, "destinations": [f"127.0.0.1:{p}" for p in osc_ports]},
             "mqtt": {"url": "mqtt://127.0.0.1:1883", "name": name},
         })
-        service = Service(config, parse_cue_sheet(SHEET))
+        service = Service(config, parse_cue_sheet(SHEET), open_driver=open_driver)
         await service.start()
         app = FastAPI()
         broadcaster = await start_broadcast(service, app, None)

@@ -17,6 +17,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stage.adapters.engine_drivers import open_driver
 from stage.adapters.mqtt import MqttLink
 from stage.adapters.osc import OscEndpoint
 from stage.adapters.server import http_server
@@ -58,7 +59,7 @@ async def serve(
     # The take log first: numbering goes on from it, and without it nothing could be recorded.
     async with await open_store(config.takes.database) as store:
         log.info("take log: %s (%s)", store.url, await store.durability())
-        service = Service(config, sheet)
+        service = Service(config, sheet, open_driver=open_driver)
         takes = TakeLogger(service, store)
         try:
             await service.start()

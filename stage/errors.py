@@ -140,21 +140,29 @@ class ProtocolError(StageError, ValueError):
 
     ``msg_id`` echoes the client's message id when it had one; ``status`` is
     the HTTP status when the refusal came from an error with its own (a
-    timecode that can never work: 400), else the code's.
+    timecode that can never work: 400), else the code's.  ``problems`` lists
+    a refused cue sheet's problems one by one (REST answers them as a list).
     """
 
     def __init__(
-        self, code: ErrorCode, message: str, msg_id: str | int | None = None, status: int | None = None
+        self,
+        code: ErrorCode,
+        message: str,
+        msg_id: str | int | None = None,
+        status: int | None = None,
+        problems: tuple[str, ...] = (),
     ) -> None:
         super().__init__(message)
         self.code = code
         self.msg_id = msg_id
         self.status = status
+        self.problems = problems
 
 
 # Why a refusal, for each kind of error, most specific first: (error class, protocol code, HTTP status).
 REFUSALS: tuple[tuple[type[StageError], ErrorCode, int], ...] = (
     (NotFound, ErrorCode.NOT_FOUND, 404),
+    (CueSheetError, ErrorCode.INVALID, 422),
     (TransportTimeout, ErrorCode.UNAVAILABLE, 503),
     (EngineUnavailable, ErrorCode.UNAVAILABLE, 503),
     (SessionError, ErrorCode.REFUSED, 409),

@@ -357,7 +357,7 @@ async def _guard(url: str, what: str) -> AsyncIterator[None]:
         raise StoreUnavailable(f"take store {url}: could not {what}: {_reason(exc)}") from exc
 
 
-def _known(take_id: int) -> None:
+def known_take(take_id: int) -> None:
     """:class:`NotFound` for an id no take can have: the database is never asked about a number it cannot hold."""
     if not valid_id(take_id):
         raise NotFound(f"no take with id {take_id} (ids run from 1 to {MAX_ID})")
@@ -397,7 +397,7 @@ class TakeStore:
         return found
 
     async def _get(self, conn: AsyncConnection, take_id: int, *, lock: bool = False) -> Take:
-        _known(take_id)
+        known_take(take_id)
         query = select(takes).where(takes.c.id == take_id)
         row = (await conn.execute(query.with_for_update() if lock else query)).one_or_none()
         if row is None:
@@ -463,7 +463,7 @@ class TakeStore:
         if not take.ended:
             raise StoreRefused(f"take {take.label} has not ended")
         if take.id is not None:
-            _known(take.id)
+            known_take(take.id)
         where = (
             takes.c.id == take.id
             if take.id is not None
@@ -550,7 +550,7 @@ class TakeStore:
 
     async def history(self, take_id: int) -> list[TakeEdit]:
         """Every edit of a take, oldest first."""
-        _known(take_id)
+        known_take(take_id)
         async with _guard(self.url, f"read the history of take {take_id}"), self._reads.connect() as conn:
             if (await conn.execute(select(takes.c.id).where(takes.c.id == take_id))).first() is None:
                 raise NotFound(f"no take with id {take_id}")

@@ -20,13 +20,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stage.adapters.pages import mount_pages
+from stage.adapters.store import known_take
 from stage.core import limits as lim
 from stage.core import protocol as p
 from stage.core.breakdown import breakdown_dict, cue_breakdown
-from stage.core.cuesheet import Cue, parse_cue_sheet
+from stage.core.cuesheet import Cue
 from stage.core.schedule import CueEvent, EventKind, click_kind, cue_revision
-from stage.core.session import EDITABLE, Action, Mode, Role, Take, allowed, refusal
-from stage.errors import CueSheetError, StageError, Unavailable, refusal_of
+from stage.core.session import Action, Mode, Role, Take, allowed, refusal
+from stage.errors import ProtocolError, StageError, Unavailable, refusal_of
 from stage.runtime.commands import Controls
 from stage.runtime.service import Service
 from stage.runtime.takes import TakeLogger, edit_json, take_json
@@ -288,10 +289,6 @@ def create_app(
     one_way_in = controls if controls is not None else Controls(service, takes)
     app.state.controls = one_way_in  # the dependencies above read the caller's role through it
 
-    def may(role: Role, action: Action) -> None:
-        if not allowed(role, action):
-            raise HTTPException(403, refusal(role, action))
-
     async def run(name: str, args: Mapping[str, Any], role: Role) -> dict[str, Any]:
         """Run a command as every edge does; the protocol's table checks its arguments too."""
         command = p.parse_value({"type": "command", "command": name, "args": dict(args)})
@@ -357,25 +354,26 @@ def create_app(
             "schema": {"type": "string"}, "example": "[picture]\nrate = \"24\"\n\n[[cue]]\nid = \"1M1\"\n...",
         }}}},
     )
-    async def put_cues(request: Request, _: Annotated[Role, Depends(need(Action.EDIT_CUES))]) -> Response:
+    async def put_cues(request: Request, role: Annotated[Role, Depends(need(Action.EDIT_CUES))]) -> Response:
         """Replace the cue sheet (TOML body) between takes: validated first; refused while picture rolls."""
         raw = await request.body()
-        if len(raw) > lim.MAX_SHEET:
+        if len(raw) > lim.MAX_SHEET:  # in bytes, before decoding them (the protocol's bound counts characters)
             return JSONResponse({"detail": f"the cue sheet is {len(raw)} bytes, over the limit of {lim.MAX_SHEET}; "
                                  "the running one stays", "problems": []}, 413)
         try:
-            sheet = parse_cue_sheet(raw.decode("utf-8"), "upload")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             return JSONResponse({"detail": f"the cue sheet is not UTF-8 text: {exc}", "problems": []}, 422)
-        except CueSheetError as exc:
-            problems = [str(p) for p in exc.problems]
+        try:
+            result = await run("load_sheet", {"text": text}, role)
+        except ProtocolError as exc:
+            if not exc.problems:
+                raise
+            problems = list(exc.problems)
             detail = f"the cue sheet has {len(problems)} problem(s); the running one stays: " + "; ".join(problems)
             return JSONResponse({"detail": detail, "problems": problems}, 422)
-        changed = service.replace_sheet(sheet)
-        return JSONResponse({
-            "title": sheet.title, "changed": changed, "session": service.session_state(),
-            "cues": [cue_summary(c, service.revisions.get(c.id)) for c in sheet.cues],
-        })
+        cues = [cue_summary(c, service.revisions.get(c.id)) for c in service.sheet.cues]
+        return JSONResponse({**result, "cues": cues})
 
     @app.get("/api/cues/{cue_id}", tags=["cues"], responses=_errors(404))
     async def get_cue(cue_id: Annotated[str, Path(examples=["1M1"])]) -> dict[str, Any]:
@@ -512,10 +510,10 @@ def create_app(
         take_id: Annotated[int, Path(description=TAKE_ID)], body: TakePatch, role: Annotated[Role, Depends(need(None))]
     ) -> dict[str, Any]:
         """Set a take's status or marks, or add a note; every change lands in its history."""
-        changes = body.changes()
-        for name in changes:
-            may(role, EDITABLE[name])
-        take, edits = await log().edit(take_id, changes, role, body.expected_version)
-        return {"take": as_json(take), "edits": [edit_json(e) for e in edits]}
+        log()
+        known_take(take_id)  # the protocol carries ids from 1 up; any other is unknown here, as in the store
+        version = {} if body.expected_version is None else {"expected_version": body.expected_version}
+        result = await run("take_edit", {"take": take_id, **version, **body.changes()}, role)
+        return {"take": result["take"], "edits": result["edits"]}
 
     return app

@@ -287,13 +287,18 @@ COMMANDS: Mapping[str, CommandSpec] = {
                     Action.PAIR,
                     (Field("role", Kind.STRING, "The role to hand over.", choices=("conductor", "engineer",
                                                                                     "editor")),)),
+        CommandSpec("load_sheet", "Replace the cue sheet between takes with this one (TOML): checked first, every "
+                    "problem named and the running sheet kept; refused while picture rolls.", Action.EDIT_CUES,
+                    (Field("text", Kind.STRING, "The cue sheet as TOML (docs/cuesheet.md).",
+                           max_length=lim.MAX_SHEET),)),
     )
 }
 
 TAKE_EDIT_FIELDS = ("status", "note", "pickup_bar", "wild")
-# Commands that OSC does not carry: an edit keyed on a take's version (REST PATCH and /ws have it), and the
-# pairing code (a secret anyone listening to OSC could spend; /ws only).
-NOT_ON_OSC = frozenset({"take_edit", "pair"})
+# Commands that OSC does not carry: an edit keyed on a take's version (REST PATCH and /ws have it), the
+# pairing code (a secret anyone listening to OSC could spend; /ws only) and a whole cue sheet (not a control
+# surface's button; REST PUT /api/cues, /ws and MQTT carry it).
+NOT_ON_OSC = frozenset({"take_edit", "pair", "load_sheet"})
 
 _ID = Field("id", Kind.ID, "Request id, echoed in the result or error.", required=False,
             minimum=-lim.MAX_REQUEST_INT, maximum=lim.MAX_REQUEST_INT, max_length=lim.MAX_REQUEST_ID)

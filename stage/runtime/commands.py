@@ -16,12 +16,22 @@ from collections.abc import Hashable
 from typing import Any
 
 from stage.core import protocol as p
+from stage.core.cuesheet import parse_cue_sheet
 from stage.core.pairing import Pairing
 from stage.core.protocol import Command
 from stage.core.session import EDITABLE, Action, Mode, Role, Take, a_role, allowed, refusal
-from stage.errors import ErrorCode, ProtocolError, SessionError, StageError, StoreRefused, Unavailable, refusal_of
+from stage.errors import (
+    CueSheetError,
+    ErrorCode,
+    ProtocolError,
+    SessionError,
+    StageError,
+    StoreRefused,
+    Unavailable,
+    refusal_of,
+)
 from stage.runtime.service import Service
-from stage.runtime.takes import TakeLogger, take_json
+from stage.runtime.takes import TakeLogger, edit_json, take_json
 
 
 class Controls:
@@ -111,7 +121,8 @@ class Controls:
             return await self._do(command, role)
         except StageError as exc:
             code, status = refusal_of(exc)
-            raise ProtocolError(code, str(exc), command.id, status) from None
+            problems = tuple(str(x) for x in exc.problems) if isinstance(exc, CueSheetError) else ()
+            raise ProtocolError(code, str(exc), command.id, status, problems) from None
 
     def _take_json(self, take: Take | None) -> dict[str, Any] | None:
         return None if take is None else take_json(take, self.takes.tz if self.takes is not None else None)
@@ -178,6 +189,10 @@ class Controls:
                 return {"take": self._take_json(take)}
             case "take_edit":
                 return await self._take_edit(c, role)
+            case "load_sheet":
+                sheet = parse_cue_sheet(a["text"], "upload")  # CueSheetError: every problem, the sheet stays
+                changed = s.replace_sheet(sheet)
+                return {"title": sheet.title, "changed": changed, "session": s.session_state()}
             case "pair":
                 code = self.pairing.issue(Role(a["role"]), time.monotonic(), secrets.randbelow)
                 return {"code": code.code, "role": code.role.value, "expires_in": self.pairing.lifetime}
@@ -195,4 +210,4 @@ class Controls:
             take, edits = await takes.edit(c.args["take"], changes, role, c.args.get("expected_version"))
         except StoreRefused as exc:  # the store answered no: the take changed since that version
             raise ProtocolError(ErrorCode.CONFLICT, str(exc)) from None
-        return {"take": self._take_json(take), "edits": len(edits)}
+        return {"take": self._take_json(take), "edits": [edit_json(e) for e in edits]}

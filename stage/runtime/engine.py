@@ -52,6 +52,7 @@ from stage.runtime.enginecore import (
     SyncOut,
     no_wake,
 )
+from stage.runtime.ports import DriverOpener
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ SOFT_BLOCKSIZE = 256
 STATS_INTERVAL = 1.0
 
 
-class _SoftClock:
+class SoftClock:
     """Cycles from ``time.monotonic()`` when JACK is not there.
 
     With ``outputs`` (the rtmidi fallback) each message is sent when its time
@@ -114,77 +115,22 @@ class _SoftClock:
         self._thread.join(timeout=1)
 
 
-def _open_jack(settings: EngineSettings, events: multiprocessing.connection.Connection) -> tuple[EngineCore, Any]:
-    from stage.adapters.jack_midi import JackMidi  # noqa: PLC0415 - only the engine process talks to JACK
-
-    outputs = [p for p, on in (("mtc_out", settings.mtc_out), ("click_out", settings.click_out)) if on]
-    inputs = ["mtc_in"] if settings.mtc_in else []
-    audio = [CLICK_AUDIO_PORT] if settings.click_audio else []
-    driver = JackMidi(settings.client, outputs=outputs, inputs=inputs, audio_outputs=audio, servername=settings.server)
-    core = EngineCore(settings, driver.samplerate)
-    driver.set_handler(core)
-    if audio:
-        core.audio = True
-        driver.set_audio(core.render_audio)
-    problems = []
-    for ours, theirs in settings.connect:
-        try:
-            if ours == "mtc_in":
-                driver.connect(theirs, driver.port_name(ours))
-            else:
-                driver.connect(driver.port_name(ours), theirs)
-        except MidiError as exc:
-            problems.append(str(exc))
-    ports = tuple(driver.port_name(p) for p in [*outputs, *audio, *inputs])
-    events.send(m.Ready(midi=True, samplerate=driver.samplerate, blocksize=driver.blocksize, ports=ports,
-                        reason="; ".join(problems)))
-    return core, driver
-
-
-def _open_rtmidi(settings: EngineSettings, events: multiprocessing.connection.Connection) -> tuple[EngineCore, Any]:
-    from stage.adapters.rtmidi_midi import RtMidiOut  # noqa: PLC0415 - the fallback, only when asked for
-
-    opened: dict[str, RtMidiOut] = {}
-    try:
-        for port, on in (("mtc_out", settings.mtc_out), ("click_out", settings.click_out)):
-            if on:
-                opened[port] = RtMidiOut(settings.client, port, api=settings.rtmidi_api, servername=settings.server)
-    except MidiError:
-        for out in opened.values():
-            out.close()
-        raise
-    core = EngineCore(settings, SOFT_SAMPLERATE)
-    driver = _SoftClock(core, SOFT_SAMPLERATE, SOFT_BLOCKSIZE, {p: o.send for p, o in opened.items()})
-    close = driver.close
-
-    def close_all() -> None:
-        close()
-        for out in opened.values():
-            out.close()
-
-    driver.close = close_all  # type: ignore[method-assign]
-    reason = "rtmidi fallback: messages go out to the sending thread's precision, no MTC input"
-    events.send(m.Ready(midi=True, samplerate=SOFT_SAMPLERATE, blocksize=SOFT_BLOCKSIZE,
-                        ports=tuple(o.name for o in opened.values()), reason=reason))
-    return core, driver
-
-
 def engine_main(settings: EngineSettings, commands: multiprocessing.connection.Connection,
-                events: multiprocessing.connection.Connection) -> None:
-    """Entry point of the engine process."""
+                events: multiprocessing.connection.Connection, open_driver: DriverOpener) -> None:
+    """Entry point of the engine process; ``open_driver`` opens the MIDI/audio backend (an adapter's)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when the engine stops
     logging.basicConfig(level=logging.INFO, format="engine %(levelname)s %(message)s")
     driver: Any
     try:
         if not settings.midi:
             _disabled()
-        core, driver = (_open_rtmidi if settings.backend == "rtmidi" else _open_jack)(settings, events)
+        core, driver = open_driver(settings, events)
     except MidiError as exc:
         core = EngineCore(settings, SOFT_SAMPLERATE)
-        driver = _SoftClock(core, SOFT_SAMPLERATE, SOFT_BLOCKSIZE)
+        driver = SoftClock(core, SOFT_SAMPLERATE, SOFT_BLOCKSIZE)
         events.send(m.Ready(midi=False, samplerate=SOFT_SAMPLERATE, blocksize=SOFT_BLOCKSIZE, reason=str(exc)))
     stats: Callable[[], tuple[int, int]] = (
-        driver.stats if isinstance(driver, _SoftClock) else lambda: (driver.xruns, driver.handler_errors)
+        driver.stats if isinstance(driver, SoftClock) else lambda: (driver.xruns, driver.handler_errors)
     )
     source = settings.source
     done = threading.Event()
@@ -287,7 +233,9 @@ def _translate(item: CoreEvent, to_mono: Callable[[int], float], sr: int, source
 class EngineHandle:
     """The service's side of the engine process: send commands, receive events on a thread."""
 
-    def __init__(self, settings: EngineSettings, on_event: Callable[[m.Event], None]) -> None:
+    def __init__(
+        self, settings: EngineSettings, on_event: Callable[[m.Event], None], *, open_driver: DriverOpener
+    ) -> None:
         self.settings = settings
         self._on_event = on_event
         ctx = multiprocessing.get_context("spawn")
@@ -295,7 +243,7 @@ class EngineHandle:
         self._evt_recv, self._evt_send = ctx.Pipe(duplex=False)
         self._process = ctx.Process(
             target=engine_main,
-            args=(settings, self._cmd_recv, self._evt_send),
+            args=(settings, self._cmd_recv, self._evt_send, open_driver),
             name="stage-engine",
             daemon=True,
         )
@@ -385,8 +333,10 @@ __all__ = [  # the per-cycle names too, for those that start an engine with them
     "SOFT_BLOCKSIZE",
     "SOFT_SAMPLERATE",
     "STATS_INTERVAL",
+    "DriverOpener",
     "EngineCore",
     "EngineHandle",
     "EngineSettings",
+    "SoftClock",
     "engine_main",
 ]

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Protocol
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
 
 from stage.core.session import Role, Take, TakeEdit
+from stage.runtime.enginecore import EngineCore, EngineSettings
 
 
 class TakeStore(Protocol):
@@ -54,3 +56,23 @@ class TakeStore(Protocol):
 
     async def history(self, take_id: int) -> list[TakeEdit]:
         """Every edit of one take, oldest first."""
+
+
+class DriverOpener(Protocol):
+    """Opens the engine's MIDI/audio backend, in the engine process (:func:`stage.runtime.engine.engine_main`).
+
+    It builds the :class:`EngineCore` at the backend's sample rate, hands it
+    the backend's cycles, sends one :class:`~stage.runtime.messages.Ready` on
+    ``events`` and returns the core with the driver (which has ``close()`` and
+    ``frames_to_monotonic(frame)``, and ``xruns`` with ``handler_errors`` or a
+    ``stats()`` as :class:`~stage.runtime.engine.SoftClock` has).  Raises
+    :class:`~stage.errors.MidiError` when the backend is not there: the engine
+    then runs on its own clock without MIDI.
+
+    The engine process is spawned, so the opener must pickle: a function
+    defined at the top level of a module (pickled by its name, imported again
+    in the child), as :func:`stage.adapters.engine_drivers.open_driver` is.
+    """
+
+    def __call__(self, settings: EngineSettings, events: Connection) -> tuple[EngineCore, Any]:
+        """The core and the opened driver."""

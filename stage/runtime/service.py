@@ -40,6 +40,7 @@ from stage.errors import NotFound, SessionError, StageError, TempoError, Timecod
 from stage.runtime import messages as m
 from stage.runtime.bus import EventBus
 from stage.runtime.engine import EngineSettings
+from stage.runtime.ports import DriverOpener
 from stage.runtime.supervisor import EngineStatus, Supervisor
 
 log = logging.getLogger(__name__)
@@ -129,9 +130,13 @@ class Service:
 
     Other parts of the service (the take logger) follow the transport through
     :attr:`transport_listeners` and may veto arming through :attr:`arm_checks`.
+
+    ``open_driver`` opens the engine's backend in the engine process (the
+    composition root gives :func:`stage.adapters.engine_drivers.open_driver`);
+    ``None`` runs no engine at all.
     """
 
-    def __init__(self, config: Config, sheet: CueSheet, *, engine: bool = True) -> None:
+    def __init__(self, config: Config, sheet: CueSheet, *, open_driver: DriverOpener | None) -> None:
         self.config = config
         self.sheet = sheet
         self.rate = sheet.rate
@@ -156,8 +161,12 @@ class Service:
         self.revisions = {c.id: cue_revision(c) for c in sheet.cues}  # cue → revision of its current version
         self.engine_listeners: list[EngineListener] = []
         settings = engine_settings(config, sheet.rate.name)
-        self._engine = Supervisor(settings, self._from_engine_thread, self._from_supervisor) if engine else None
-        self.engine_status = EngineStatus(EngineState.STARTING if engine else EngineState.DISABLED)
+        self._engine = (
+            Supervisor(settings, self._from_engine_thread, self._from_supervisor, open_driver=open_driver)
+            if open_driver is not None
+            else None
+        )
+        self.engine_status = EngineStatus(EngineState.STARTING if self._engine else EngineState.DISABLED)
         if config.clock.rate is not None and config.clock.rate != sheet.rate.name:
             log.warning("config [clock] rate %s differs from the cue sheet's %s: using the sheet's",
                         config.clock.rate, sheet.rate.name)

@@ -52,6 +52,7 @@ from stage.core.watchdog import GIVE_UP_AFTER, HEARTBEAT_TIMEOUT, EngineState, R
 from stage.errors import EngineUnavailable
 from stage.runtime import messages as m
 from stage.runtime.engine import EngineHandle, EngineSettings
+from stage.runtime.ports import DriverOpener
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,8 @@ class Supervisor:
     It stands where the service held the handle: :meth:`start`, :meth:`send`,
     :attr:`alive`, :meth:`close`.  ``on_event`` gets the engine's events
     (heartbeats excepted) on the engine's reader thread; ``on_status`` gets
-    each :class:`EngineStatus` on the watcher thread.
+    each :class:`EngineStatus` on the watcher thread.  ``open_driver`` opens
+    the backend in each engine process it starts (:class:`DriverOpener`).
     """
 
     def __init__(
@@ -131,6 +133,7 @@ class Supervisor:
         on_event: Callable[[m.Event], None],
         on_status: Callable[[EngineStatus], None],
         *,
+        open_driver: DriverOpener,
         timeout: float = HEARTBEAT_TIMEOUT,
         give_up: float = GIVE_UP_AFTER,
         policy: RestartPolicy | None = None,
@@ -138,6 +141,7 @@ class Supervisor:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self._open_driver = open_driver
         self._on_event = on_event
         self._on_status = on_status
         self._watchdog = Watchdog(timeout, give_up)
@@ -260,7 +264,7 @@ class Supervisor:
         with self._lock:
             self._generation += 1
             generation = self._generation
-        handle = EngineHandle(settings, lambda ev: self._event(generation, ev))
+        handle = EngineHandle(settings, lambda ev: self._event(generation, ev), open_driver=self._open_driver)
         ready = handle.start(timeout)  # MidiError (and the process closed) if it does not come up
         with self._lock:
             self._handle = handle

@@ -30,6 +30,7 @@ import uvicorn
 from fastapi import FastAPI
 from peers.wait import SCALE, until
 
+from stage.adapters.engine_drivers import open_driver
 from stage.adapters.mqtt import MqttLink
 from stage.adapters.osc import OscEndpoint
 from stage.adapters.server import bound_port, http_server
@@ -151,7 +152,7 @@ async def stage_rig(
         "mqtt": {"url": mqtt_url, "name": mqtt_name},
         "auth": TOKENS,
     })
-    service = Service(config, parse_cue_sheet(dedent(sheet)))
+    service = Service(config, parse_cue_sheet(dedent(sheet)), open_driver=open_driver)
     await service.start()
     logger: TakeLogger | None = None
     store: TakeStore | None = None

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from stagerig import TOKENS, stage_rig
+from stagerig import SHEET, TOKENS, stage_rig
 from test_ws import hello, recv_until
 
 from stage.core.session import Mode
@@ -89,3 +89,28 @@ async def test_a_pairing_code_hands_over_the_token_once(tmp_path: Path) -> None:
                 await asyncio.sleep(0.01)
         assert [d["role"] for d in status["departed"]] == ["conductor"]
         await eng.close()
+
+
+async def test_a_cue_sheet_loaded_over_ws_replaces_the_running_one_or_names_every_problem(tmp_path: Path) -> None:
+    async with stage_rig(tmp_path) as rig:
+        editor, welcome, _ = await hello(rig, "editor", token=TOKENS["editor"])
+        assert "load_sheet" in welcome["commands"]
+        plan = rig.service.plan_revision
+        broken = SHEET.replace('tempo = "12-0"', "tempo = 0").replace('meter = "3/4"', 'meter = "3/0"')
+        refused = await command(editor, 1, "load_sheet", text=broken)
+        assert refused["type"] == "error"
+        assert refused["code"] == "invalid"
+        assert "upload: 2 problem(s)" in refused["message"]
+        assert "tempo" in refused["message"]
+        assert "meter" in refused["message"]
+        assert rig.service.sheet.cues[0].clicks is not None
+        assert rig.service.sheet.cues[0].clicks.bars == 16  # the running sheet stays
+        assert rig.service.plan_revision == plan
+
+        loaded = await command(editor, 2, "load_sheet", text=SHEET.replace("bars = 16", "bars = 20"))
+        assert loaded["type"] == "result", loaded
+        assert loaded["data"]["changed"] == ["1M1"]
+        assert loaded["data"]["session"]["plan"] == rig.service.plan_revision > plan
+        assert rig.service.sheet.cues[0].clicks is not None
+        assert rig.service.sheet.cues[0].clicks.bars == 20
+        await editor.close()

@@ -58,7 +58,7 @@ def test_broker_urls() -> None:
     [
         ("explode", b"{}", ErrorCode.INVALID,
          ("unknown command 'explode' (known: arm, mode, play, stop, locate, varispeed, take_status, note, "
-         "from_top, pickup, take_edit, pair)")),
+         "from_top, pickup, take_edit, pair, load_sheet)")),
         ("arm", b"\xff\xfe", ErrorCode.INVALID_JSON,
          "payload is not JSON: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
         ("arm", b"{nope", ErrorCode.INVALID_JSON,

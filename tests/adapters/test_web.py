@@ -26,6 +26,7 @@ from peers.postgres import PG_ADMIN
 from peers.wait import SCALE, until
 
 from stage.adapters import web
+from stage.adapters.engine_drivers import open_driver
 from stage.adapters.store import TakeStore, open_store
 from stage.adapters.web import create_app
 from stage.config import Config, parse_config
@@ -88,7 +89,7 @@ def timecode_at(p: float) -> str:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def service() -> AsyncIterator[Service]:
-    svc = Service(CONFIG, SHEET)
+    svc = Service(CONFIG, SHEET, open_driver=open_driver)
     await svc.start()
     yield svc
     await svc.stop()
@@ -398,6 +399,11 @@ REFUSALS: list[tuple[str, str, str, dict[str, Any] | str | None, dict[str, str],
     ),
     ("unknown take", "GET", "/api/takes/4242", None, {}, 404, "no take with id 4242"),
     ("unknown take edited", "PATCH", "/api/takes/4242", {"status": "print"}, EDITOR, 404, "no take with id 4242"),
+    # ids the protocol's take_edit cannot carry are unknown takes on REST, as every other id no take can have
+    ("take id 0 edited", "PATCH", "/api/takes/0", {"status": "print"}, EDITOR, 404,
+     "no take with id 0 (ids run from 1 to 2147483647)"),
+    ("take id past the last edited", "PATCH", "/api/takes/2147483648", {"notes": "x"}, EDITOR, 404,
+     "no take with id 2147483648 (ids run from 1 to 2147483647)"),
     (
         "take id not a number",
         "GET",

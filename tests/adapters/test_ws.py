@@ -192,7 +192,7 @@ async def test_control_needs_the_roles_token(tmp_path: Path) -> None:
         assert welcome["role"] == "conductor"
         assert welcome["commands"] == [
             "arm", "mode", "play", "stop", "locate", "varispeed", "take_status", "note", "from_top", "pickup",
-            "take_edit",
+            "take_edit", "load_sheet",
         ]
         await ws.close()
 

@@ -97,7 +97,7 @@ def test_commands() -> None:
         ('{"type":"sync","t0":true}', "invalid", "sync: t0: must be a number, not true", None),
         ('{"type":"command","id":5,"command":"format_disk"}', "invalid",
          ('command: command: must be one of arm, mode, play, stop, locate, varispeed, take_status, note, '
-          'from_top, pickup, take_edit, pair, not "format_disk"'), 5),
+          'from_top, pickup, take_edit, pair, load_sheet, not "format_disk"'), 5),
         ('{"type":"command","id":"q","command":"locate","args":{}}', "invalid",
          "command locate: args: give exactly one of timecode, bar", "q"),
         ('{"type":"command","id":1,"command":"locate","args":{"bar":3,"timecode":"01:00:00:00"}}', "invalid",
@@ -155,7 +155,7 @@ def test_server_messages() -> None:
     assert w == {
         "type": "welcome", "protocol": 1, "client": 3, "role": "editor", "topics": ["beat", "take"],
         "commands": ["arm", "mode", "play", "stop", "locate", "varispeed", "take_status", "note", "from_top",
-                     "pickup", "take_edit"],
+                     "pickup", "take_edit", "load_sheet"],
         "server_time": 100.25, "max_frame": p.MAX_FRAME,
     }
     assert p.welcome(1, Role.MUSICIAN, p.ALL_TOPICS, 0.0)["commands"] == []

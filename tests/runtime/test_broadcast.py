@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from peers.wait import until
 
+from stage.adapters.engine_drivers import open_driver
 from stage.config import parse_config
 from stage.core import protocol as p
 from stage.core.cuesheet import parse_cue_sheet
@@ -75,7 +76,8 @@ def test_throttle_logs_the_first_few_then_one_in_every() -> None:
 
 @pytest.fixture
 async def service() -> AsyncIterator[Service]:
-    s = Service(parse_config({"midi": {"enabled": False}, "auth": TOKENS}), parse_cue_sheet(dedent(SHEET)))
+    config = parse_config({"midi": {"enabled": False}, "auth": TOKENS})
+    s = Service(config, parse_cue_sheet(dedent(SHEET)), open_driver=open_driver)
     await s.start()
     try:
         yield s
@@ -230,7 +232,7 @@ def test_an_unknown_bus_topic_is_an_error_not_silence() -> None:
 
 async def test_a_pickup_is_shown_as_a_count_off_and_a_new_sheet_reaches_the_screens_at_once() -> None:
     config = parse_config({"midi": {"enabled": False}, "auth": TOKENS, "clock": {"preroll": 1.0}})
-    service = Service(config, parse_cue_sheet(dedent(SHEET)))
+    service = Service(config, parse_cue_sheet(dedent(SHEET)), open_driver=open_driver)
     await service.start()
     b = Broadcaster(service)
     rec = Recorder()

@@ -10,6 +10,7 @@ from peers.jackd import JackServer, jack_server, unique_name
 from peers.recorder import MidiPeer, audio_onsets, audio_samples, pitch_at
 from peers.wait import SCALE
 
+from stage.adapters.engine_drivers import open_driver
 from stage.core.clicksound import SOUNDS, ClickSounds
 from stage.core.cuesheet import parse_cue_sheet
 from stage.core.playback import ClickNotes
@@ -52,7 +53,7 @@ def test_every_click_sounds_on_the_sample_of_its_note_on_and_the_downbeat_is_tol
             connect=(("click_out", peer.port("click")), ("click_audio", peer.port("audio"))),
             sounds=ClickSounds(level_db=-3.0), click_latency=0.003,
         )
-        handle = EngineHandle(settings, events.append)
+        handle = EngineHandle(settings, events.append, open_driver=open_driver)
         ready = handle.start()
         try:
             assert ready.midi, ready.reason

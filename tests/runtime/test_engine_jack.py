@@ -14,6 +14,7 @@ import pytest
 from peers.jackd import JackServer, jack_server, unique_name
 from peers.recorder import MidiPeer
 
+from stage.adapters.engine_drivers import open_driver
 from stage.core.cuesheet import Cue, parse_cue_sheet
 from stage.core.mtc import MtcDecoder, QuarterFrameTime, full_frame, quarter_frame_message
 from stage.core.playback import ClickNotes
@@ -65,7 +66,7 @@ class Engine:
     def __init__(self, settings: EngineSettings) -> None:
         self.events: list[m.Event] = []
         self._lock = threading.Lock()
-        self.handle = EngineHandle(settings, self._on)
+        self.handle = EngineHandle(settings, self._on, open_driver=open_driver)
         self.ready = self.handle.start()
 
     def _on(self, ev: m.Event) -> None:

@@ -16,6 +16,7 @@ from peers.jackd import JackServer, jack_server, unique_name
 from peers.recorder import MidiPeer, audio_onsets, pitch_at
 from peers.wait import SCALE, until
 
+from stage.adapters.engine_drivers import open_driver
 from stage.config import ClickConfig, ClockConfig, Config, MidiConfig
 from stage.core import protocol as p
 from stage.core.clicksound import SOUNDS
@@ -120,7 +121,7 @@ async def test_from_the_top_rolls_from_the_preroll_and_counts_off_on_exact_sampl
 ) -> None:
     cue = sheet.cue("1M1")
     with recorder(server) as peer:
-        service = Service(config(server, peer), sheet)
+        service = Service(config(server, peer), sheet, open_driver=open_driver)
         await service.start()
         try:
             assert service.engine_ready is not None
@@ -141,7 +142,7 @@ async def test_a_pickup_from_bar_17_is_counted_in_at_bar_17s_tempo(server: JackS
     assert cue.clicks is not None
     bar17 = float(cue.downbeat + cue.clicks.time_of(17))
     with recorder(server) as peer:
-        service = Service(config(server, peer), sheet)
+        service = Service(config(server, peer), sheet, open_driver=open_driver)
         await service.start()
         try:
             service.arm("1M1")
@@ -170,7 +171,7 @@ async def test_a_chased_pickup_counts_in_wherever_the_master_rolls_from(server: 
         MidiPeer(unique_name("src"), servername=server.name, inputs=(), outputs=("mtc",)) as source,
         recorder(server) as peer,
     ):
-        service = Service(config(server, peer, source="mtc", mtc=source), sheet)
+        service = Service(config(server, peer, source="mtc", mtc=source), sheet, open_driver=open_driver)
         await service.start()
         try:
             service.arm("1M1")

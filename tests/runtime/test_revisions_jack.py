@@ -23,6 +23,7 @@ from peers.jackd import JackServer, jack_server, unique_name
 from peers.recorder import MidiPeer, audio_onsets
 from peers.wait import SCALE, until
 
+from stage.adapters.engine_drivers import open_driver
 from stage.adapters.store import open_store
 from stage.adapters.web import create_app
 from stage.config import AuthConfig, ClickConfig, ClockConfig, Config, MidiConfig
@@ -81,7 +82,7 @@ async def stage(server: JackServer, tmp_path: Path) -> AsyncIterator[tuple[httpx
             click=ClickConfig(connect=[peer.port("audio")]),
             auth=AuthConfig(**TOKENS),
         )
-        service = Service(config, parse_cue_sheet(sheet_text(120)))
+        service = Service(config, parse_cue_sheet(sheet_text(120)), open_driver=open_driver)
         await service.start()
         async with await open_store(f"sqlite:///{tmp_path}/takes.db") as store:
             takes = TakeLogger(service, store)

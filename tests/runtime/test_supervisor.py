@@ -24,6 +24,7 @@ import pytest_asyncio
 from peers.jackd import JackServer, jack_server, unique_name
 from peers.wait import SCALE, until
 
+from stage.adapters.engine_drivers import open_driver
 from stage.config import parse_config
 from stage.core.cuesheet import parse_cue_sheet
 from stage.core.mtc import quarter_frame_message
@@ -109,7 +110,7 @@ class States:
 
 @pytest_asyncio.fixture
 async def soft() -> AsyncIterator[Service]:
-    service = Service(parse_config({"midi": {"enabled": False}}), SHEET)
+    service = Service(parse_config({"midi": {"enabled": False}}), SHEET, open_driver=open_driver)
     await service.start()
     try:
         yield service
@@ -240,7 +241,7 @@ async def test_a_jack_callback_no_longer_called_is_a_dead_clock_and_the_engine_c
 ) -> None:
     """jackd stopped: the engine still answers, but its cycles stand still."""
     config = parse_config({"midi": {"server": own_jackd.name, "client": unique_name("stage")}})
-    service = Service(config, SHEET)
+    service = Service(config, SHEET, open_driver=open_driver)
     await service.start()
     states = States(service)
     try:
@@ -286,7 +287,7 @@ async def test_a_chase_killed_while_locked_locks_again_and_clicks_where_the_time
             "midi": {"server": jack_server.name, "client": unique_name("stage"), "mtc_out": False,
                      "connect_mtc_in": [source.port("mtc")], "connect_click_out": [witness.port("click")]},
         })
-        service = Service(config, SHEET)
+        service = Service(config, SHEET, open_driver=open_driver)
         await service.start()
         syncs = service.bus.subscribe({"sync"})
         told: list[BusEvent] = []  # sync events after the kill

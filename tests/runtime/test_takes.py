@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 from peers.wait import SCALE, until
 
+from stage.adapters.engine_drivers import open_driver
 from stage.adapters.store import TakeStore, open_store
 from stage.config import Config, parse_config
 from stage.core.cuesheet import CueSheet, parse_cue_sheet
@@ -61,7 +62,7 @@ def timecode_at(p: float) -> str:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def service() -> AsyncIterator[Service]:
-    svc = Service(CONFIG, SHEET)
+    svc = Service(CONFIG, SHEET, open_driver=open_driver)
     await svc.start()
     yield svc
     await svc.stop()

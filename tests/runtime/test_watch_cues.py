@@ -32,7 +32,7 @@ async def test_an_edited_sheet_is_loaded_and_a_broken_one_refused(
 ) -> None:
     path = tmp_path / "cues.toml"
     path.write_text(SHEET.format(tempo=120))
-    service = Service(Config(), load_cue_sheet(path), engine=False)
+    service = Service(Config(), load_cue_sheet(path), open_driver=None)
     service.arm("1M1")
     task = asyncio.create_task(watch_cues(path, service, interval=0.02))
     await asyncio.sleep(0.05)  # the watcher has taken its first look

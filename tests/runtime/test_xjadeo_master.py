@@ -10,6 +10,7 @@ import pytest
 from peers.jackd import JackServer, unique_name
 from peers.xjadeo import XjadeoFactory
 
+from stage.adapters.engine_drivers import open_driver
 from stage.core.timecode import RATES, Timecode, frame_at
 from stage.runtime import messages as m
 from stage.runtime.engine import EngineHandle, EngineSettings
@@ -21,7 +22,7 @@ class Engine:
     def __init__(self, settings: EngineSettings) -> None:
         self.events: list[m.Event] = []
         self.lock = threading.Lock()
-        self.handle = EngineHandle(settings, self._on)
+        self.handle = EngineHandle(settings, self._on, open_driver=open_driver)
         self.ready = self.handle.start()
 
     def _on(self, ev: m.Event) -> None:
