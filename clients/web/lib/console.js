@@ -11,6 +11,53 @@ import { CHANGED, ScreenState } from './state.js';
 /** @typedef {import('./commands.js').Answer} Answer */
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
 
+/** The keypad's keys in order, three a row: 1–9, then delete, 0 and a gap. */
+const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'back', '0', ''];
+
+/**
+ * The bar keypad both pages share (a pickup or a locate), added to the page once.
+ * @returns {HTMLDialogElement}
+ */
+function keypadDialog() {
+  const dialog = document.createElement('dialog');
+  dialog.id = 'keypad';
+  const line = (/** @type {string} */ id, /** @type {string} */ text) => {
+    const d = document.createElement('div');
+    d.id = id;
+    d.textContent = text;
+    return d;
+  };
+  const keys = document.createElement('div');
+  keys.className = 'keys';
+  for (const k of KEYS) {
+    if (k === '') {
+      keys.append(document.createElement('span'));
+      continue;
+    }
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.dataset.key = k;
+    b.textContent = k === 'back' ? '⌫' : k;
+    if (k === 'back') b.setAttribute('aria-label', 'delete');
+    keys.append(b);
+  }
+  const actions = document.createElement('div');
+  actions.className = 'keypad-actions';
+  const cancel = document.createElement('button');
+  cancel.type = 'button';
+  cancel.id = 'keypad-cancel';
+  cancel.textContent = 'Cancel';
+  const go = document.createElement('button');
+  go.type = 'button';
+  go.id = 'keypad-go';
+  go.className = 'primary';
+  go.textContent = 'Roll pickup';
+  actions.append(cancel, go);
+  dialog.append(line('keypad-title', 'Pickup from bar'), line('keypad-cue', ''), line('keypad-value', '–'), keys, actions);
+  document.body.append(dialog);
+  return dialog;
+}
+
 /** Milliseconds record must be held before it arms: long enough that a brush does not, short enough to do. */
 export const HOLD_MS = 800;
 
@@ -333,7 +380,7 @@ export class ControlPage {
     this.keypadValue = '';
     /** @type {HTMLElement | null} */
     this.keypadFrom = null;
-    const dialog = /** @type {HTMLDialogElement} */ ($('keypad'));
+    const dialog = keypadDialog();
     for (const key of dialog.querySelectorAll('[data-key]')) {
       key.addEventListener('click', () => {
         const k = /** @type {HTMLElement} */ (key).dataset.key ?? '';
