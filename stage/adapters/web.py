@@ -11,10 +11,11 @@ keeps running; ask again).  ``docs/rest.md`` lists every endpoint.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -27,7 +28,7 @@ from stage.core.breakdown import breakdown_dict, cue_breakdown
 from stage.core.cuesheet import Cue
 from stage.core.schedule import CueEvent, EventKind, click_kind, cue_revision
 from stage.core.session import Action, Mode, Role, Take, allowed, refusal
-from stage.errors import ProtocolError, StageError, Unavailable, refusal_of
+from stage.errors import ErrorCode, ProtocolError, StageError, Unavailable, refusal_of
 from stage.runtime.commands import Controls
 from stage.runtime.service import Service
 from stage.runtime.takes import TakeLogger, edit_json, take_json
@@ -53,83 +54,42 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": Problem, "description": words[code]} for code in codes}
 
 
-class ArmRequest(BaseModel):
-    """Arm a cue (null: disarm, every cue clicks)."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"cue": "1M1"}, {"cue": None}]})
-    cue: str | None = Field(max_length=lim.MAX_CUE_ID)
-
-
-class ModeRequest(BaseModel):
-    """Whether rolling rehearses (nothing logged) or records (a new take)."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"mode": "record"}]})
-    mode: Literal["rehearse", "record"]
-
-
-class PlayRequest(BaseModel):
-    """How to roll: from where picture is, as a pickup from a bar, or a wild take."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{}, {"pickup_bar": 33}, {"pickup_bar": 33, "pickup_beat": 3, "countin": 1},
-                         {"pickup_bar": 33, "locate": False}, {"wild": True}],
-        },
-    )
-    pickup_bar: int | None = Field(default=None, ge=1, le=lim.MAX_BAR, description="a pickup from this bar, counted in")
-    pickup_beat: int = Field(default=1, ge=lim.MIN_BEAT, le=lim.MAX_BEAT,
-                             description="with pickup_bar: the beat in the bar")
-    countin: int | None = Field(default=None, ge=0, le=lim.MAX_COUNTIN,
-                                description="bars of count-in (default: the count-off's)")
-    locate: bool = Field(default=True, description="with pickup_bar: locate to the pre-roll before the count-in")
-    wild: bool = Field(default=False, description="mark the take wild (off picture)")
+# REST's body for a command is the protocol's arguments (docs/ws.md), checked by the protocol's table, so a
+# refusal reads alike on every transport.  The examples shown at /docs, by name:
+EXAMPLES: Mapping[str, Mapping[str, dict[str, Any]]] = {
+    "arm": {"arm": {"cue": "1M1"}, "disarm: every cue clicks": {"cue": None}},
+    "mode": {"record": {"mode": "record"}, "rehearse": {"mode": "rehearse"}},
+    "play": {"roll from where picture is": {}, "a pickup from bar 33 (locates there)": {"pickup_bar": 33},
+             "a pickup from bar 33 beat 3, one bar counted in": {"pickup_bar": 33, "pickup_beat": 3, "countin": 1},
+             "a pickup from bar 33, rolling from where the conductor located": {"pickup_bar": 33, "locate": False},
+             "a wild take": {"wild": True}},
+    "pickup": {"from bar 17": {"bar": 17}, "from bar 17 beat 3, one bar counted in": {"bar": 17, "beat": 3,
+                                                                                     "countin": 1},
+               "back to the top": {"bar": None}},
+    "locate": {"a timecode": {"timecode": "01:00:10:00"}, "a bar of the armed cue": {"bar": 33},
+               "a beat of a named cue": {"bar": 12, "beat": 3, "cue": "1M1"}},
+    "varispeed": {"a pull of 0.1 %": {"speed": 1.001}},
+}
 
 
-class PickupRequest(BaseModel):
-    """Cue up a pickup of the armed cue (bar null: back to the top); picture goes to its pre-roll."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"bar": 17}, {"bar": 17, "beat": 3, "countin": 1}, {"bar": None}]},
-    )
-    bar: int | None = Field(ge=1, le=lim.MAX_BAR)
-    beat: int = Field(default=lim.MIN_BEAT, ge=lim.MIN_BEAT, le=lim.MAX_BEAT)
-    countin: int | None = Field(default=None, ge=0, le=lim.MAX_COUNTIN)
+def _body(command: str) -> dict[str, Any]:
+    """The OpenAPI request body of ``command``: the protocol's arguments, with the examples above."""
+    examples = {name: {"value": value} for name, value in EXAMPLES[command].items()}
+    return {"requestBody": {"required": command != "play", "content": {"application/json": {
+        "schema": p.args_schema(command), "examples": examples}}}}
 
 
-class LocateRequest(BaseModel):
-    """Where to locate: a timecode, or a bar (and beat) of a cue (the armed one by default)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"timecode": "01:00:10:00"}, {"bar": 33}, {"bar": 12, "beat": 3, "cue": "1M1"}],
-        },
-    )
-    timecode: str | None = Field(default=None, max_length=lim.MAX_TIMECODE)
-    bar: int | None = Field(default=None, ge=lim.MIN_BAR, le=lim.MAX_BAR)
-    beat: float = Field(default=1, ge=lim.MIN_BEAT, le=lim.MAX_BEAT, allow_inf_nan=False)
-    cue: str | None = Field(default=None, max_length=lim.MAX_CUE_ID)
-
-    @model_validator(mode="after")
-    def _one_target(self) -> LocateRequest:
-        if (self.timecode is None) == (self.bar is None):
-            raise ValueError("give either timecode or bar")
-        return self
-
-
-class VarispeedRequest(BaseModel):
-    """Internal clock speed: 1.0 is normal, 0.9-1.1 a ±10 % pull; 1/64 to 4 either way (negative: reverse)."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"speed": 1.001}]})
-    speed: float = Field(ge=-lim.MAX_SPEED, le=lim.MAX_SPEED, allow_inf_nan=False)
-
-    @model_validator(mode="after")
-    def _not_near_zero(self) -> VarispeedRequest:
-        if not lim.valid_speed(self.speed):
-            raise ValueError(f"speed must be at least {lim.MIN_SPEED:g} either way of 0, not {self.speed}")
-        return self
+async def _arguments(request: Request) -> Any:
+    """The request's JSON body (an empty one: no arguments); :class:`ProtocolError` if it is not JSON."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)  # NaN or 1e400 parse here and are refused by the argument's own check
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(ErrorCode.INVALID_JSON, f"malformed JSON at character {exc.pos}: {exc.msg}") from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ProtocolError(ErrorCode.INVALID_JSON, f"malformed JSON: {exc}") from None
 
 
 TAKE_ID = f"the take's id; no take has one outside 1 to {lim.MAX_ID}: 404 like any unknown take"
@@ -289,9 +249,9 @@ def create_app(
     one_way_in = controls if controls is not None else Controls(service, takes)
     app.state.controls = one_way_in  # the dependencies above read the caller's role through it
 
-    async def run(name: str, args: Mapping[str, Any], role: Role) -> dict[str, Any]:
-        """Run a command as every edge does; the protocol's table checks its arguments too."""
-        command = p.parse_value({"type": "command", "command": name, "args": dict(args)})
+    async def run(name: str, args: Any, role: Role) -> dict[str, Any]:
+        """Run a command as every edge does; the protocol's table checks its arguments."""
+        command = p.parse_value({"type": "command", "command": name, "args": args})
         assert isinstance(command, p.Command)
         return await one_way_in.run(command, role)
 
@@ -398,16 +358,18 @@ def create_app(
         """Mode, armed cue, the take being recorded and the next take number."""
         return log().state()
 
-    @app.post("/api/session/arm", tags=["session"], responses=_errors(401, 403, 404, 409, 422))
-    async def arm(body: ArmRequest, role: Annotated[Role, Depends(need(Action.ARM, check=False))]) -> dict[str, Any]:
-        """Arm a cue: the next roll is on it (refused while rolling)."""
-        return await run("arm", {"cue": body.cue}, role)
+    @app.post("/api/session/arm", tags=["session"], responses=_errors(401, 403, 404, 409, 422),
+              openapi_extra=_body("arm"))
+    async def arm(request: Request, role: Annotated[Role, Depends(need(Action.ARM, check=False))]) -> dict[str, Any]:
+        """Arm a cue (null: disarm, every cue clicks): the next roll is on it (refused while rolling)."""
+        return await run("arm", await _arguments(request), role)
 
-    @app.post("/api/session/mode", tags=["session"], responses=_errors(401, 403, 409, 422, 503))
-    async def mode(body: ModeRequest, role: Annotated[Role, Depends(need(Action.ARM, check=False))]) -> dict[str, Any]:
+    @app.post("/api/session/mode", tags=["session"], responses=_errors(401, 403, 409, 422, 503),
+              openapi_extra=_body("mode"))
+    async def mode(request: Request, role: Annotated[Role, Depends(need(Action.ARM, check=False))]) -> dict[str, Any]:
         """Rehearse (nothing is logged) or record (every roll is a new take); refused while rolling."""
         log()
-        return await run("mode", {"mode": body.mode}, role)
+        return await run("mode", await _arguments(request), role)
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -416,39 +378,27 @@ def create_app(
         """The transport: rolling, position, timecode and the anchor clients draw from."""
         return service.transport_state()
 
-    @app.post("/api/transport/play", tags=["transport"], responses=_errors(400, 401, 403, 409, 422, 503))
-    async def play(
-        role: Annotated[Role, Depends(need(None))],
-        body: Annotated[
-            PlayRequest | None,
-            Body(
-                openapi_examples={
-                    "from here": {"summary": "roll from where picture is", "value": {}},
-                    "pickup": {"summary": "a pickup from bar 33 (locates there)", "value": {"pickup_bar": 33}},
-                    "pickup, located": {
-                        "summary": "a pickup from bar 33, rolling from where the conductor located",
-                        "value": {"pickup_bar": 33, "locate": False},
-                    },
-                    "wild": {"summary": "a wild take", "value": {"wild": True}},
-                }
-            ),
-        ] = None,
-    ) -> dict[str, Any]:
-        """Roll. In record mode: answers once the new take is in the take log, with the take."""
-        request = body or PlayRequest()
-        return rolled(await run("play", request.model_dump(exclude_none=True), role))
+    @app.post("/api/transport/play", tags=["transport"], responses=_errors(400, 401, 403, 409, 422, 503),
+              openapi_extra=_body("play"))
+    async def play(request: Request, role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:
+        """Roll: from where picture is, as a pickup from a bar, or a wild take (no body: from where it is).
+
+        In record mode: answers once the new take is in the take log, with the take.
+        """
+        return rolled(await run("play", await _arguments(request), role))
 
     @app.post("/api/transport/from_top", tags=["transport"], responses=_errors(401, 403, 409, 503))
     async def from_top(role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:
         """From the top: locate to the pre-roll before the armed cue's count-off and roll (record: a new take)."""
         return rolled(await run("from_top", {}, role))
 
-    @app.post("/api/session/pickup", tags=["session"], responses=_errors(400, 401, 403, 409, 422, 503))
-    async def pickup(
-        body: PickupRequest, role: Annotated[Role, Depends(need(Action.ARM, check=False))]
-    ) -> dict[str, Any]:
+    @app.post("/api/session/pickup", tags=["session"], responses=_errors(400, 401, 403, 409, 422, 503),
+              openapi_extra=_body("pickup"))
+    async def pickup(request: Request, role: Annotated[Role, Depends(need(Action.ARM, check=False))]) -> dict[
+        str, Any
+    ]:
         """Cue up a pickup with a count-in (or, bar null, the top); picture goes to its pre-roll. Play rolls."""
-        result = await run("pickup", {**body.model_dump(exclude_none=True), "bar": body.bar}, role)
+        result = await run("pickup", await _arguments(request), role)
         result.pop("position")
         return {**result, "transport": service.transport_state()}
 
@@ -457,20 +407,23 @@ def create_app(
         """Stop. A take being recorded ends: answers once its end is in the take log, with the take."""
         return rolled(await run("stop", {}, role))
 
-    @app.post("/api/transport/locate", tags=["transport"], responses=_errors(400, 401, 403, 404, 409, 422))
-    async def locate(body: LocateRequest, role: Annotated[Role, Depends(need(Action.PLAY, check=False))]) -> dict[
+    @app.post("/api/transport/locate", tags=["transport"], responses=_errors(400, 401, 403, 404, 409, 422),
+              openapi_extra=_body("locate"))
+    async def locate(request: Request, role: Annotated[Role, Depends(need(Action.PLAY, check=False))]) -> dict[
         str, Any
     ]:
-        """Jump to a timecode, or to a bar (and beat) of a cue."""
-        await run("locate", body.model_dump(exclude_none=True), role)  # answered once the engine has it
+        """Jump to a timecode, or to a bar (and beat) of a cue (the armed one by default)."""
+        await run("locate", await _arguments(request), role)  # answered once the engine has it
         return service.transport_state()
 
-    @app.post("/api/transport/varispeed", tags=["transport"], responses=_errors(401, 403, 409, 422))
+    @app.post("/api/transport/varispeed", tags=["transport"], responses=_errors(401, 403, 409, 422),
+              openapi_extra=_body("varispeed"))
     async def varispeed(
-        body: VarispeedRequest, role: Annotated[Role, Depends(need(Action.PLAY, check=False))]
+        request: Request, role: Annotated[Role, Depends(need(Action.PLAY, check=False))]
     ) -> dict[str, Any]:
-        """Set the internal clock's speed."""
-        await run("varispeed", {"speed": body.speed}, role)
+        """Set the internal clock's speed: 1.0 is normal, 0.9-1.1 a ±10 % pull; 1/64 to 4 either way (negative:
+        reverse)."""
+        await run("varispeed", await _arguments(request), role)
         return service.transport_state()
 
     # -- takes -----------------------------------------------------------------------------------

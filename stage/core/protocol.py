@@ -649,10 +649,17 @@ def schemas() -> dict[str, dict[str, Any]]:
     return out
 
 
-def _command_schema(c: CommandSpec) -> dict[str, Any]:
+def args_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of command ``name``'s arguments (REST's request body for it, too)."""
+    c = COMMANDS[name]
     args = _object(c.args, {"description": c.doc})
     if c.one_of:
-        args["oneOf"] = [{"required": [name]} for name in c.one_of]
+        args["oneOf"] = [{"required": [one]} for one in c.one_of]
+    return args
+
+
+def _command_schema(c: CommandSpec) -> dict[str, Any]:
     required = ["args"] if any(f.required for f in c.args) or c.one_of else []
-    return {"properties": {"command": {"const": c.name}, "args": args}, "required": ["command", *required]}
+    return {"properties": {"command": {"const": c.name}, "args": args_schema(c.name)},
+            "required": ["command", *required]}
 

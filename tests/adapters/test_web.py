@@ -30,6 +30,7 @@ from stage.adapters.engine_drivers import open_driver
 from stage.adapters.store import TakeStore, open_store
 from stage.adapters.web import create_app
 from stage.config import Config, parse_config
+from stage.core import protocol as p
 from stage.core.cuesheet import CueSheet, parse_cue_sheet
 from stage.core.schedule import cue_revision
 from stage.core.timecode import Timecode, frame_at
@@ -430,7 +431,7 @@ REFUSALS: list[tuple[str, str, str, dict[str, Any] | str | None, dict[str, str],
         {"timecode": "01:00:00:00", "bar": 3},
         CONDUCTOR,
         422,
-        "body: Value error, give either timecode or bar",
+        "command locate: args: give exactly one of timecode, bar",
     ),
     (
         "no token",
@@ -460,7 +461,8 @@ REFUSALS: list[tuple[str, str, str, dict[str, Any] | str | None, dict[str, str],
         401,
         "Authorization must be 'Bearer <token>'",
     ),
-    ("malformed JSON", "POST", "/api/session/mode", '{"mode": ', CONDUCTOR, 422, "malformed JSON at character 9"),
+    ("malformed JSON", "POST", "/api/session/mode", '{"mode": ', CONDUCTOR, 422,
+     "malformed JSON at character 9: Expecting value"),
     (
         "unknown mode",
         "POST",
@@ -468,7 +470,7 @@ REFUSALS: list[tuple[str, str, str, dict[str, Any] | str | None, dict[str, str],
         {"mode": "perform"},
         CONDUCTOR,
         422,
-        "mode: Input should be 'rehearse' or 'record'",
+        'command mode: args: mode: must be one of rehearse, record, not "perform"',
     ),
     (
         "unknown field",
@@ -477,7 +479,7 @@ REFUSALS: list[tuple[str, str, str, dict[str, Any] | str | None, dict[str, str],
         {"pickup": 33},
         CONDUCTOR,
         422,
-        "pickup: Extra inputs are not permitted",
+        "command play: args: unknown field pickup",
     ),
     (
         "bar zero",
@@ -486,7 +488,7 @@ REFUSALS: list[tuple[str, str, str, dict[str, Any] | str | None, dict[str, str],
         {"pickup_bar": 0},
         CONDUCTOR,
         422,
-        "pickup_bar: Input should be greater than or equal to 1",
+        "command play: args: pickup_bar: must be at least 1, not 0",
     ),
     (
         "empty edit",
@@ -628,9 +630,14 @@ async def test_openapi_documents_every_body_with_examples(api: Api) -> None:
                 continue
             content = op["requestBody"]["content"]["application/json"]
             schema = content["schema"]
-            ref = schema.get("$ref") or next(s["$ref"] for s in schema.get("anyOf", []) if "$ref" in s)
-            model = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
-            assert model.get("examples") or content.get("examples"), f"{method} {path}: no examples"
+            if "$ref" in schema or "anyOf" in schema:  # the take edit: REST's own model
+                ref = schema.get("$ref") or next(s["$ref"] for s in schema.get("anyOf", []) if "$ref" in s)
+                model = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+                assert model.get("examples"), f"{method} {path}: no examples"
+                continue
+            command = path.rsplit("/", 1)[1]  # a command's body is the protocol's arguments, its schema theirs
+            assert schema == p.args_schema(command), path
+            assert content["examples"], f"{method} {path}: no examples"
     assert bodies == 8  # cues, arm, mode, play, pickup, locate, varispeed, PATCH take
     assert (await api.http.get("/docs")).status_code == 200
     cue = (await api.http.get("/api/cues/1M1")).json()
@@ -638,19 +645,16 @@ async def test_openapi_documents_every_body_with_examples(api: Api) -> None:
 
 
 async def test_example_bodies_parse() -> None:
-    # The examples shown at /docs are accepted by the models they document.
-    for model in (
-        web.ArmRequest,
-        web.ModeRequest,
-        web.PlayRequest,
-        web.LocateRequest,
-        web.VarispeedRequest,
-        web.TakePatch,
-    ):
-        extra = model.model_config.get("json_schema_extra")
-        assert isinstance(extra, dict)
-        for example in extra["examples"]:  # type: ignore[union-attr]
-            model.model_validate(json.loads(json.dumps(example)))
+    # The examples shown at /docs are accepted by the protocol's table (commands) and the model (take edits).
+    for command, examples in web.EXAMPLES.items():
+        for example in examples.values():
+            parsed = p.parse_value({"type": "command", "command": command, "args": json.loads(json.dumps(example))})
+            assert isinstance(parsed, p.Command)
+            assert parsed.args == example
+    extra = web.TakePatch.model_config.get("json_schema_extra")
+    assert isinstance(extra, dict)
+    for edit in extra["examples"]:  # type: ignore[union-attr]
+        web.TakePatch.model_validate(json.loads(json.dumps(edit)))
 
 
 # -- the crashes fuzzing found: bounds where input enters ----------------------------------------
