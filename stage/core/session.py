@@ -1,4 +1,4 @@
-"""The session and take state machine: which cue is armed, rehearse or record, takes and their edits.
+"""The take log's session state machine: rehearse or record, the roll, takes and their numbers, their edits.
 
 Pure: no clock reads, no I/O.  Wall-clock time (``at``, a timezone-aware
 ``datetime``) and picture positions (:class:`~stage.core.timecode.Timecode`)
@@ -285,13 +285,6 @@ class CuesLoaded:
 
 
 @dataclass(frozen=True)
-class Armed:
-    """``cue`` is armed (``None``: nothing is)."""
-
-    cue: str | None
-
-
-@dataclass(frozen=True)
 class ModeChanged:
     """Rolling will now rehearse or record."""
 
@@ -312,7 +305,7 @@ class TakeEnded:
     take: Take
 
 
-Event = CuesLoaded | Armed | ModeChanged | TakeStarted | TakeEnded
+Event = CuesLoaded | ModeChanged | TakeStarted | TakeEnded
 
 
 @dataclass
@@ -323,7 +316,9 @@ class _Roll:
 
 
 class Session:
-    """The session's state: the cues on the sheet, the armed cue, the mode, and the take rolling.
+    """The take log's session: the cues on the sheet, the mode, the roll and its take, the next numbers.
+
+    Which cue is armed is the service's to know (one owner): a roll names its cue.
 
     Commands take an optional ``role``: the control edges pass the caller's
     role and get :class:`SessionError` when it may not do that; ``None`` is
@@ -332,7 +327,6 @@ class Session:
 
     def __init__(self) -> None:
         self._cues: tuple[str, ...] = ()
-        self._armed: str | None = None
         self._mode = Mode.REHEARSE
         self._roll: _Roll | None = None
         self._next: dict[str, int] = {}
@@ -341,11 +335,6 @@ class Session:
     def cues(self) -> tuple[str, ...]:
         """The cue ids that can be armed, in cue-sheet order."""
         return self._cues
-
-    @property
-    def armed(self) -> str | None:
-        """The armed cue, if any."""
-        return self._armed
 
     @property
     def mode(self) -> Mode:
@@ -366,8 +355,10 @@ class Session:
         """The number the next take of ``cue`` will get."""
         return self._next.get(cue, 1)
 
-    def _busy(self) -> str:
-        assert self._roll is not None
+    def busy(self) -> str:
+        """What the roll is doing, for a refusal ("recording take 1M1-3", "rehearsing 1M1"); empty when stopped."""
+        if self._roll is None:
+            return ""
         if self._roll.take is not None:
             return f"recording take {self._roll.take.label}"
         return f"rehearsing {self._roll.cue}"
@@ -375,15 +366,14 @@ class Session:
     def load(
         self, cue_ids: Iterable[str], next_numbers: Mapping[str, int] | None = None, *, role: Role | None = None
     ) -> tuple[Event, ...]:
-        """Make ``cue_ids`` the cues that can be armed.
+        """Make ``cue_ids`` the cues that can be rolled.
 
         ``next_numbers`` (cue → next take number, from the store) raises the
-        counters; they never go down, so a reload never reuses a number.  The
-        armed cue stays armed if it is still on the sheet.
+        counters; they never go down, so a reload never reuses a number.
         """
         require(role, Action.ARM)
         if self._roll is not None:
-            raise SessionError(f"cannot load a cue sheet while {self._busy()}: stop first")
+            raise SessionError(f"cannot load a cue sheet while {self.busy()}: stop first")
         ids = tuple(cue_ids)
         seen: set[str] = set()
         for cue in ids:
@@ -397,27 +387,13 @@ class Session:
                 raise SessionError(f"cue {cue}: next take number must be 1 or more, not {number}")
             self._next[cue] = max(self._next.get(cue, 1), number)
         self._cues = ids
-        events: list[Event] = [CuesLoaded(ids)]
-        if self._armed is not None and self._armed not in seen:
-            self._armed = None
-            events.append(Armed(None))
-        return tuple(events)
-
-    def arm(self, cue_id: str, *, role: Role | None = None) -> tuple[Event, ...]:
-        """Arm ``cue_id``: the next roll is on it."""
-        require(role, Action.ARM)
-        if cue_id not in self._cues:
-            raise NotFound(f"cue {cue_id} is not on the cue sheet")
-        if self._roll is not None:
-            raise SessionError(f"cannot arm {cue_id} while {self._busy()}: stop first")
-        self._armed = cue_id
-        return (Armed(cue_id),)
+        return (CuesLoaded(ids),)
 
     def set_mode(self, mode: Mode, *, role: Role | None = None) -> tuple[Event, ...]:
         """Choose whether rolling rehearses or records."""
         require(role, Action.ARM)
         if self._roll is not None:
-            raise SessionError(f"cannot switch to {mode.value} while {self._busy()}: stop first")
+            raise SessionError(f"cannot switch to {mode.value} while {self.busy()}: stop first")
         if mode is self._mode:
             return ()
         self._mode = mode
@@ -425,6 +401,7 @@ class Session:
 
     def roll(
         self,
+        cue: str,
         position: Timecode,
         at: datetime,
         pickup_bar: int | None = None,
@@ -433,7 +410,7 @@ class Session:
         role: Role | None = None,
         revision: str | None = None,
     ) -> tuple[Event, ...]:
-        """Roll at picture ``position`` (wall-clock ``at``).
+        """Roll ``cue`` (the armed one) at picture ``position`` (wall-clock ``at``).
 
         In record mode a new take starts (``TakeStarted``); in rehearse mode
         nothing is logged.  ``pickup_bar`` marks a pickup ("from bar 33"),
@@ -441,13 +418,12 @@ class Session:
         """
         require(role, Action.RECORD if self._mode is Mode.RECORD else Action.PLAY)
         if self._roll is not None:
-            raise SessionError(f"already {self._busy()}")
-        if self._armed is None:
-            raise SessionError("no cue is armed")
+            raise SessionError(f"already {self.busy()}")
+        if cue not in self._cues:
+            raise NotFound(f"cue {cue} is not on the cue sheet")
         if pickup_bar is not None and (isinstance(pickup_bar, bool) or not 1 <= pickup_bar <= MAX_BAR):
             raise SessionError(f"pickup bar must be 1 to {MAX_BAR}, not {pickup_bar!r}")
         _aware("roll time", at)
-        cue = self._armed
         if self._mode is Mode.REHEARSE:
             self._roll = _Roll(cue, position, None)
             return ()
@@ -472,7 +448,7 @@ class Session:
         require(role, Action.PLAY if self._roll.take is None else Action.RECORD)
         if position.rate != self._roll.position.rate:
             raise SessionError(
-                f"stop position is at {position.rate} fps but {self._busy()} rolled at {self._roll.position.rate}"
+                f"stop position is at {position.rate} fps but {self.busy()} rolled at {self._roll.position.rate}"
             )
         _aware("stop time", at)
         take = self._roll.take

@@ -145,8 +145,6 @@ class TakeLogger:
             if take.ended_at is None:  # the service stopped (crashed, or was killed) while it rolled
                 log.warning("take %s-%d (in %s) was still rolling when the service stopped: its end is unknown",
                             take.cue, take.number, take.tc_in)
-        if self.service.armed is not None:
-            self.session.arm(self.service.armed.id)
         self.service.transport_listeners.append(self._on_transport)
         self.service.engine_listeners.append(self._on_engine)
         self.service.arm_checks.append(self._check_arm)
@@ -406,9 +404,7 @@ class TakeLogger:
             if self.session.mode is Mode.RECORD:
                 raise SessionError("picture rolled in record mode with no cue armed: no take logged")
             return ()  # a rehearsal of the whole sheet: nothing to follow
-        if self.session.armed != cue.id:
-            self.session.arm(cue.id)
-        return self.session.roll(self._position(view), self._wall_at(view.anchor.t0), pickup, wild,
+        return self.session.roll(cue.id, self._position(view), self._wall_at(view.anchor.t0), pickup, wild,
                                  revision=self.service.revisions.get(cue.id))
 
     def _stopped(self, view: TransportView) -> None:
@@ -426,10 +422,9 @@ class TakeLogger:
     def _check_arm(self, cue_id: str | None) -> None:
         if self._roll is not None:
             raise SessionError(f"cannot arm {cue_id or 'nothing'} while picture is starting: stop first")
-        if cue_id is not None:
-            self.session.arm(cue_id)  # refuses while rolling, with the reason
-        elif self.session.rolling:
-            raise SessionError(f"cannot disarm while {self._busy()}: stop first")
+        if self.session.rolling:
+            raise SessionError(f"cannot {f'arm {cue_id}' if cue_id else 'disarm'} while {self.session.busy()}: "
+                               "stop first")
 
     def _check_sheet(self, sheet: CueSheet) -> None:
         """A new cue sheet: its cues are the ones that can be armed (refused while a take rolls or starts)."""
@@ -438,14 +433,8 @@ class TakeLogger:
         self.session.load([c.id for c in sheet.cues])  # refuses while rolling, with the reason
         self._renumbered = True  # cues new to the session: their numbers come from the store at the next take
 
-    def _busy(self) -> str:
-        take = self.session.take
-        if take is not None:
-            return f"recording take {take.label}"
-        return f"rehearsing {self.session.armed}" if self.session.rolling else ""
-
     def _doing(self) -> str:
-        busy = self._busy()
+        busy = self.session.busy()
         return f" ({busy})" if busy else ""
 
     def _position(self, view: TransportView) -> Timecode:

@@ -205,7 +205,7 @@ async def test_numbering_goes_on_after_a_restart(url: str) -> None:
     async def record(session: Session, store: TakeStore, count: int) -> list[str]:
         labels = []
         for _ in range(count):
-            (started,) = session.roll(tc("01:00:10:00"), T0)
+            (started,) = session.roll("1M1", tc("01:00:10:00"), T0)
             assert isinstance(started, TakeStarted)
             session.stored(await store.insert_take(started.take))
             (ended,) = session.stop(tc("01:00:12:00"), T0)
@@ -216,13 +216,11 @@ async def test_numbering_goes_on_after_a_restart(url: str) -> None:
     async with await open_store(url) as store:
         session = Session()
         session.load(["1M1", "1M2"], next_numbers=await store.next_take_numbers(["1M1", "1M2"]))
-        session.arm("1M1")
         session.set_mode(Mode.RECORD)
         assert await record(session, store, 3) == ["1M1-1", "1M1-2", "1M1-3"]
     async with await open_store(url) as store:
         session = Session()
         session.load(["1M1", "1M2"], next_numbers=await store.next_take_numbers(["1M1", "1M2"]))
-        session.arm("1M1")
         session.set_mode(Mode.RECORD)
         assert await record(session, store, 1) == ["1M1-4"]
         assert [t.duration for t in await store.list_takes()] == [2.0] * 4

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from stage.core.session import (
     PERMISSIONS,
     Action,
-    Armed,
     CuesLoaded,
     Mode,
     ModeChanged,
@@ -40,39 +39,38 @@ def tc(text: str, rate: str = "24") -> Timecode:
 def recording(*cues: str) -> Session:
     s = Session()
     s.load(cues or ("1M1", "1M2"))
-    s.arm(s.cues[0])
     s.set_mode(Mode.RECORD)
     return s
 
 
-def take_of(session: Session, start: str = "01:00:10:00", end: str = "01:00:20:12", **kw: object) -> Take:
-    (started,) = session.roll(tc(start), T0, **kw)  # type: ignore[arg-type]
+def take_of(session: Session, start: str = "01:00:10:00", end: str = "01:00:20:12", cue: str = "1M1",
+            **kw: object) -> Take:
+    (started,) = session.roll(cue, tc(start), T0, **kw)  # type: ignore[arg-type]
     assert isinstance(started, TakeStarted)
     (ended,) = session.stop(tc(end), T0 + timedelta(seconds=11))
     assert isinstance(ended, TakeEnded)
     return ended.take
 
 
-# --- loading, arming, mode ---------------------------------------------------------------------
+# --- loading, mode ------------------------------------------------------------------------------
 
 
-def test_load_arm_and_mode_return_their_events() -> None:
+def test_load_and_mode_return_their_events() -> None:
     s = Session()
     assert s.load(["1M1", "1M2"]) == (CuesLoaded(("1M1", "1M2")),)
     assert s.cues == ("1M1", "1M2")
-    assert s.arm("1M2") == (Armed("1M2"),)
-    assert s.armed == "1M2"
     assert Session().mode is Mode.REHEARSE
     assert s.set_mode(Mode.RECORD) == (ModeChanged(Mode.RECORD),)
     assert s.set_mode(Mode.RECORD) == ()
     assert s.mode is Mode.RECORD
 
 
-def test_arming_a_cue_not_on_the_sheet_is_not_found() -> None:
+def test_rolling_a_cue_not_on_the_sheet_is_not_found() -> None:
     s = Session()
     s.load(["1M1"])
     with pytest.raises(NotFound, match=r"^cue 9M9 is not on the cue sheet$"):
-        s.arm("9M9")
+        s.roll("9M9", tc("01:00:00:00"), T0)
+    assert not s.rolling
 
 
 def test_load_refuses_duplicates_and_empty_ids() -> None:
@@ -84,38 +82,19 @@ def test_load_refuses_duplicates_and_empty_ids() -> None:
     assert s.cues == ()
 
 
-def test_reload_keeps_the_armed_cue_when_it_is_still_there_and_disarms_otherwise() -> None:
-    s = Session()
-    s.load(["1M1", "1M2"])
-    s.arm("1M2")
-    assert s.load(["1M2", "2M1"]) == (CuesLoaded(("1M2", "2M1")),)
-    assert s.armed == "1M2"
-    assert s.load(["2M1"]) == (CuesLoaded(("2M1",)), Armed(None))
-    assert s.armed is None
-
-
 def test_nothing_changes_while_rolling() -> None:
     s = recording()
-    s.roll(tc("01:00:10:00"), T0)
-    with pytest.raises(SessionError, match=r"^cannot arm 1M2 while recording take 1M1-1: stop first$"):
-        s.arm("1M2")
+    s.roll("1M1", tc("01:00:10:00"), T0)
+    assert s.busy() == "recording take 1M1-1"
     with pytest.raises(SessionError, match=r"^cannot switch to rehearse while recording take 1M1-1: stop first$"):
         s.set_mode(Mode.REHEARSE)
     with pytest.raises(SessionError, match=r"^cannot load a cue sheet while recording take 1M1-1: stop first$"):
         s.load(["1M1"])
     with pytest.raises(SessionError, match=r"^already recording take 1M1-1$"):
-        s.roll(tc("01:00:11:00"), T0)
-    assert s.armed == "1M1"
+        s.roll("1M2", tc("01:00:11:00"), T0)
+    assert s.take is not None
+    assert s.take.label == "1M1-1"
     assert s.mode is Mode.RECORD
-
-
-def test_roll_needs_an_armed_cue() -> None:
-    s = Session()
-    s.load(["1M1"])
-    s.set_mode(Mode.RECORD)
-    with pytest.raises(SessionError, match=r"^no cue is armed$"):
-        s.roll(tc("01:00:00:00"), T0)
-    assert not s.rolling
 
 
 def test_stop_needs_a_roll() -> None:
@@ -130,12 +109,13 @@ def test_stop_needs_a_roll() -> None:
 def test_rehearse_rolls_without_a_take() -> None:
     s = Session()
     s.load(["1M1"])
-    s.arm("1M1")
-    assert s.roll(tc("01:00:10:00"), T0) == ()
+    assert s.busy() == ""
+    assert s.roll("1M1", tc("01:00:10:00"), T0) == ()
     assert s.rolling
+    assert s.busy() == "rehearsing 1M1"
     assert s.take is None
     with pytest.raises(SessionError, match=r"^already rehearsing 1M1$"):
-        s.roll(tc("01:00:10:00"), T0)
+        s.roll("1M1", tc("01:00:10:00"), T0)
     assert s.stop(tc("01:00:30:00"), T0) == ()
     assert not s.rolling
     assert s.next_number("1M1") == 1
@@ -143,7 +123,7 @@ def test_rehearse_rolls_without_a_take() -> None:
 
 def test_record_starts_and_ends_a_take_with_positions_and_times() -> None:
     s = recording()
-    (started,) = s.roll(tc("01:00:10:00"), T0)
+    (started,) = s.roll("1M1", tc("01:00:10:00"), T0)
     assert started == TakeStarted(Take("1M1", 1, "01:00:10:00", T0))
     assert s.take == started.take
     (ended,) = s.stop(tc("01:00:20:12"), T0 + timedelta(seconds=11))
@@ -158,7 +138,7 @@ def test_record_starts_and_ends_a_take_with_positions_and_times() -> None:
 
 def test_duration_is_picture_time_at_the_actual_rate() -> None:
     s = recording()
-    s.roll(tc("01:00:00:00", "23.976"), T0)
+    s.roll("1M1", tc("01:00:00:00", "23.976"), T0)
     (ended,) = s.stop(tc("01:01:00:00", "23.976"), T0)
     assert isinstance(ended, TakeEnded)
     assert ended.take.duration == float(Fraction(1440 * 1001, 24000))  # 60.06 s of real time
@@ -166,7 +146,7 @@ def test_duration_is_picture_time_at_the_actual_rate() -> None:
 
 def test_drop_frame_timecode_is_logged_with_a_semicolon() -> None:
     s = recording()
-    s.roll(tc("01:00:59;29", "29.97df"), T0)
+    s.roll("1M1", tc("01:00:59;29", "29.97df"), T0)
     (ended,) = s.stop(tc("01:01:00;02", "29.97df"), T0)
     assert isinstance(ended, TakeEnded)
     assert (ended.take.tc_in, ended.take.tc_out) == ("01:00:59;29", "01:01:00;02")
@@ -175,7 +155,7 @@ def test_drop_frame_timecode_is_logged_with_a_semicolon() -> None:
 
 def test_a_locate_backwards_during_a_take_gives_no_negative_duration() -> None:
     s = recording()
-    s.roll(tc("01:00:10:00"), T0)
+    s.roll("1M1", tc("01:00:10:00"), T0)
     (ended,) = s.stop(tc("01:00:05:00"), T0)
     assert isinstance(ended, TakeEnded)
     assert ended.take.duration == 0.0
@@ -183,7 +163,7 @@ def test_a_locate_backwards_during_a_take_gives_no_negative_duration() -> None:
 
 def test_stop_at_another_rate_is_refused_and_the_take_keeps_rolling() -> None:
     s = recording()
-    s.roll(tc("01:00:10:00"), T0)
+    s.roll("1M1", tc("01:00:10:00"), T0)
     with pytest.raises(SessionError, match=r"^stop position is at 25 fps but recording take 1M1-1 rolled at 24$"):
         s.stop(tc("01:00:20:00", "25"), T0)
     assert s.rolling
@@ -192,9 +172,7 @@ def test_stop_at_another_rate_is_refused_and_the_take_keeps_rolling() -> None:
 def test_take_numbers_count_up_per_cue() -> None:
     s = recording()
     assert [take_of(s).number for _ in range(3)] == [1, 2, 3]
-    s.arm("1M2")
-    assert take_of(s).label == "1M2-1"
-    s.arm("1M1")
+    assert take_of(s, cue="1M2").label == "1M2-1"
     assert take_of(s).label == "1M1-4"
     assert s.next_number("1M1") == 5
     assert s.next_number("1M2") == 2
@@ -204,7 +182,7 @@ def test_rehearsals_between_takes_do_not_use_numbers() -> None:
     s = recording()
     take_of(s)
     s.set_mode(Mode.REHEARSE)
-    s.roll(tc("01:00:10:00"), T0)
+    s.roll("1M1", tc("01:00:10:00"), T0)
     s.stop(tc("01:00:12:00"), T0)
     s.set_mode(Mode.RECORD)
     assert take_of(s).number == 2
@@ -213,7 +191,6 @@ def test_rehearsals_between_takes_do_not_use_numbers() -> None:
 def test_numbering_is_seeded_from_the_store_and_never_goes_down() -> None:
     s = Session()
     s.load(["1M1", "1M2"], next_numbers={"1M1": 7, "3M1": 2})
-    s.arm("1M1")
     s.set_mode(Mode.RECORD)
     assert take_of(s).number == 7
     # A reload with older figures (a stale store read) must not bring number 7 back.
@@ -232,7 +209,7 @@ def test_pickups_and_wild_takes_are_marked() -> None:
     assert (wild.pickup_bar, wild.wild, wild.number) == (None, True, 2)
     for bad in (0, -1, True):
         with pytest.raises(SessionError, match="pickup bar must be 1 to 100000"):
-            s.roll(tc("01:00:10:00"), T0, pickup_bar=bad)
+            s.roll("1M1", tc("01:00:10:00"), T0, pickup_bar=bad)
     assert not s.rolling
     assert s.next_number("1M1") == 3
 
@@ -240,13 +217,13 @@ def test_pickups_and_wild_takes_are_marked() -> None:
 def test_times_must_be_timezone_aware() -> None:
     s = recording()
     with pytest.raises(SessionError, match="timezone-aware"):
-        s.roll(tc("01:00:10:00"), datetime(2026, 3, 2, 14, 30))  # noqa: DTZ001
+        s.roll("1M1", tc("01:00:10:00"), datetime(2026, 3, 2, 14, 30))  # noqa: DTZ001
     assert not s.rolling
 
 
 def test_the_stored_copy_of_the_rolling_take_carries_its_id_to_the_end() -> None:
     s = recording()
-    (started,) = s.roll(tc("01:00:10:00"), T0)
+    (started,) = s.roll("1M1", tc("01:00:10:00"), T0)
     assert isinstance(started, TakeStarted)
     s.stored(replace(started.take, id=41))
     (ended,) = s.stop(tc("01:00:11:00"), T0)
@@ -281,15 +258,14 @@ def test_commands_check_the_callers_role() -> None:
         s.load(["1M1"], role=Role.MUSICIAN)
     s.load(["1M1"], role=Role.EDITOR)
     with pytest.raises(SessionError, match="a musician may not"):
-        s.arm("1M1", role=Role.MUSICIAN)
-    s.arm("1M1", role=Role.EDITOR)
+        s.roll("1M1", tc("01:00:10:00"), T0, role=Role.MUSICIAN)
     # An editor may rehearse but not record.
-    s.roll(tc("01:00:10:00"), T0, role=Role.EDITOR)
+    s.roll("1M1", tc("01:00:10:00"), T0, role=Role.EDITOR)
     s.stop(tc("01:00:11:00"), T0, role=Role.EDITOR)
     s.set_mode(Mode.RECORD, role=Role.ENGINEER)
     with pytest.raises(SessionError, match=r"^an editor may not roll or stop in record$"):
-        s.roll(tc("01:00:10:00"), T0, role=Role.EDITOR)
-    s.roll(tc("01:00:10:00"), T0, role=Role.CONDUCTOR)
+        s.roll("1M1", tc("01:00:10:00"), T0, role=Role.EDITOR)
+    s.roll("1M1", tc("01:00:10:00"), T0, role=Role.CONDUCTOR)
     with pytest.raises(SessionError, match=r"^an editor may not roll or stop in record$"):
         s.stop(tc("01:00:11:00"), T0, role=Role.EDITOR)
     assert s.rolling
@@ -394,9 +370,8 @@ def test_numbers_per_cue_are_consecutive_from_one(rolls: list[tuple[str, Mode]])
     s.load(["1M1", "1M2", "2M1"])
     seen: dict[str, list[int]] = {}
     for cue, mode in rolls:
-        s.arm(cue)
         s.set_mode(mode)
-        for event in s.roll(tc("01:00:00:00"), T0) + s.stop(tc("01:00:01:00"), T0):
+        for event in s.roll(cue, tc("01:00:00:00"), T0) + s.stop(tc("01:00:01:00"), T0):
             if isinstance(event, TakeEnded):
                 seen.setdefault(cue, []).append(event.take.number)
     for cue, numbers in seen.items():
@@ -414,7 +389,7 @@ def test_duration_is_the_frames_between_in_and_out(rate: str, start: int, length
     s = recording()
     tc_in = Timecode.from_frames(start, rate)
     tc_out = Timecode.from_frames(start + length, rate)
-    s.roll(tc_in, T0)
+    s.roll("1M1", tc_in, T0)
     (ended,) = s.stop(tc_out, T0)
     assert isinstance(ended, TakeEnded)
     assert ended.take.duration == float(Fraction(tc_out.frame_count - tc_in.frame_count) / tc_in.rate.fps)
@@ -425,7 +400,7 @@ def test_duration_is_the_frames_between_in_and_out(rate: str, start: int, length
 
 def test_a_crash_ends_the_roll_and_gives_the_take_back_with_no_end() -> None:
     s = recording()
-    (started,) = s.roll(tc("01:00:10:00"), T0)
+    (started,) = s.roll("1M1", tc("01:00:10:00"), T0)
     assert isinstance(started, TakeStarted)
     crashed = s.crashed()
     assert crashed == started.take
@@ -434,7 +409,7 @@ def test_a_crash_ends_the_roll_and_gives_the_take_back_with_no_end() -> None:
     assert not s.rolling
     assert s.crashed() is None  # nothing rolls any more
     # the number stays used, and the session can roll again at once
-    (again,) = s.roll(tc("01:00:30:00"), T0 + timedelta(seconds=30))
+    (again,) = s.roll("1M1", tc("01:00:30:00"), T0 + timedelta(seconds=30))
     assert isinstance(again, TakeStarted)
     assert again.take.number == crashed.number + 1
 
@@ -442,8 +417,7 @@ def test_a_crash_ends_the_roll_and_gives_the_take_back_with_no_end() -> None:
 def test_a_crash_in_a_rehearsal_ends_the_roll_with_no_take() -> None:
     s = Session()
     s.load(("1M1",))
-    s.arm("1M1")
-    s.roll(tc("01:00:10:00"), T0)
+    s.roll("1M1", tc("01:00:10:00"), T0)
     assert s.crashed() is None
     assert not s.rolling
     with pytest.raises(SessionError, match="not rolling"):

@@ -324,7 +324,8 @@ async def test_arming_and_mode_are_refused_while_recording(logger: TakeLogger) -
     assert logger.service.armed.id == "2M1"
     await logger.stop()
     logger.service.arm("2M2")
-    assert logger.session.armed == "2M2"
+    assert logger.service.armed is not None
+    assert logger.service.armed.id == "2M2"
 
 
 async def test_a_roll_the_engine_does_not_confirm_in_time_is_not_logged(logger: TakeLogger, store: TakeStore) -> None:
