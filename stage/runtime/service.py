@@ -126,10 +126,11 @@ EngineListener = Callable[[EngineStatus], None]
 
 
 class Service:
-    """Owns the engine and the bus; the one place commands come through.
+    """Owns the engine, the bus and the session's state (the armed cue, the pickup cued up, the plan).
 
-    Other parts of the service (the take logger) follow the transport through
-    :attr:`transport_listeners` and may veto arming through :attr:`arm_checks`.
+    Commands reach it through :class:`~stage.runtime.commands.Controls`, the one
+    way in.  Other parts of the service (the take logger) follow the transport
+    through :attr:`transport_listeners` and may veto arming through :attr:`arm_checks`.
 
     ``open_driver`` opens the engine's backend in the engine process (the
     composition root gives :func:`stage.adapters.engine_drivers.open_driver`);
