@@ -27,7 +27,7 @@ from stage.core import protocol as p
 from stage.core.breakdown import breakdown_dict, cue_breakdown
 from stage.core.cuesheet import Cue
 from stage.core.schedule import CueEvent, EventKind, click_kind, cue_revision
-from stage.core.session import Action, Mode, Role, Take, allowed, refusal
+from stage.core.session import Action, Mode, Role, Take
 from stage.errors import ErrorCode, ProtocolError, StageError, Unavailable, refusal_of
 from stage.runtime.commands import Controls
 from stage.runtime.service import Service
@@ -198,19 +198,16 @@ def role_of(request: Request, authorization: Annotated[str | None, Header()] = N
     raise HTTPException(401, "unknown token")
 
 
-def need(action: Action | None, *, check: bool = True) -> Callable[..., Role]:
-    """A dependency: the caller's role, which must be allowed ``action`` (None: any role with a token).
+def need(action: Action | None) -> Callable[..., Role]:
+    """A dependency: the caller's role from its token, which a request to ``action`` must carry (401 without).
 
-    With ``check`` false only the token is asked for here: the command's
-    permission is checked where every edge's is, in :meth:`Controls.run`.
+    Whether the role may do it is checked where every edge's permission is, in :meth:`Controls.run`.
     """
     what = action.value if action is not None else "control the session"
 
     def caller(role: Annotated[Role | None, Depends(role_of)]) -> Role:
         if role is None:
             raise HTTPException(401, f"to {what} send Authorization: Bearer <token> of a role allowed to")
-        if check and action is not None and not allowed(role, action):
-            raise HTTPException(403, refusal(role, action))
         return role
 
     return caller
@@ -360,13 +357,13 @@ def create_app(
 
     @app.post("/api/session/arm", tags=["session"], responses=_errors(401, 403, 404, 409, 422),
               openapi_extra=_body("arm"))
-    async def arm(request: Request, role: Annotated[Role, Depends(need(Action.ARM, check=False))]) -> dict[str, Any]:
+    async def arm(request: Request, role: Annotated[Role, Depends(need(Action.ARM))]) -> dict[str, Any]:
         """Arm a cue (null: disarm, every cue clicks): the next roll is on it (refused while rolling)."""
         return await run("arm", await _arguments(request), role)
 
     @app.post("/api/session/mode", tags=["session"], responses=_errors(401, 403, 409, 422, 503),
               openapi_extra=_body("mode"))
-    async def mode(request: Request, role: Annotated[Role, Depends(need(Action.ARM, check=False))]) -> dict[str, Any]:
+    async def mode(request: Request, role: Annotated[Role, Depends(need(Action.ARM))]) -> dict[str, Any]:
         """Rehearse (nothing is logged) or record (every roll is a new take); refused while rolling."""
         log()
         return await run("mode", await _arguments(request), role)
@@ -394,9 +391,7 @@ def create_app(
 
     @app.post("/api/session/pickup", tags=["session"], responses=_errors(400, 401, 403, 409, 422, 503),
               openapi_extra=_body("pickup"))
-    async def pickup(request: Request, role: Annotated[Role, Depends(need(Action.ARM, check=False))]) -> dict[
-        str, Any
-    ]:
+    async def pickup(request: Request, role: Annotated[Role, Depends(need(Action.ARM))]) -> dict[str, Any]:
         """Cue up a pickup with a count-in (or, bar null, the top); picture goes to its pre-roll. Play rolls."""
         result = await run("pickup", await _arguments(request), role)
         result.pop("position")
@@ -409,18 +404,14 @@ def create_app(
 
     @app.post("/api/transport/locate", tags=["transport"], responses=_errors(400, 401, 403, 404, 409, 422),
               openapi_extra=_body("locate"))
-    async def locate(request: Request, role: Annotated[Role, Depends(need(Action.PLAY, check=False))]) -> dict[
-        str, Any
-    ]:
+    async def locate(request: Request, role: Annotated[Role, Depends(need(Action.PLAY))]) -> dict[str, Any]:
         """Jump to a timecode, or to a bar (and beat) of a cue (the armed one by default)."""
         await run("locate", await _arguments(request), role)  # answered once the engine has it
         return service.transport_state()
 
     @app.post("/api/transport/varispeed", tags=["transport"], responses=_errors(401, 403, 409, 422),
               openapi_extra=_body("varispeed"))
-    async def varispeed(
-        request: Request, role: Annotated[Role, Depends(need(Action.PLAY, check=False))]
-    ) -> dict[str, Any]:
+    async def varispeed(request: Request, role: Annotated[Role, Depends(need(Action.PLAY))]) -> dict[str, Any]:
         """Set the internal clock's speed: 1.0 is normal, 0.9-1.1 a ±10 % pull; 1/64 to 4 either way (negative:
         reverse)."""
         await run("varispeed", await _arguments(request), role)
