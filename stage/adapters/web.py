@@ -27,11 +27,11 @@ from stage.core import protocol as p
 from stage.core.breakdown import breakdown_dict, cue_breakdown
 from stage.core.cuesheet import Cue
 from stage.core.schedule import CueEvent, EventKind, click_kind, cue_revision
-from stage.core.session import Action, Mode, Role, Take
+from stage.core.session import Action, Mode, Role
 from stage.errors import ErrorCode, ProtocolError, StageError, Unavailable, refusal_of
 from stage.runtime.commands import Controls
 from stage.runtime.service import Service
-from stage.runtime.takes import TakeLogger, edit_json, take_json
+from stage.runtime.takes import TakeLogger, edit_json
 
 
 class Problem(BaseModel):
@@ -241,7 +241,6 @@ def create_app(
         'of a role allowed to do it; reading needs nothing. Errors are `{"detail": "<reason>"}`.',
     )
     mount_pages(app)
-    tz = takes.tz if takes is not None else None
 
     one_way_in = controls if controls is not None else Controls(service, takes)
     app.state.controls = one_way_in  # the dependencies above read the caller's role through it
@@ -256,9 +255,6 @@ def create_app(
         if takes is None:
             raise Unavailable("no take log is open in this service")
         return takes
-
-    def as_json(take: Take | None) -> dict[str, Any] | None:
-        return None if take is None else take_json(take, tz)
 
     def rolled(result: Mapping[str, Any]) -> dict[str, Any]:
         mode = takes.session.mode.value if takes is not None else Mode.REHEARSE.value
@@ -424,7 +420,8 @@ def create_app(
         cue: Annotated[str | None, Query(examples=["1M1"], max_length=lim.MAX_CUE_ID)] = None,
     ) -> dict[str, Any]:
         """Every take (of one cue), in the order they were logged."""
-        return {"takes": [as_json(t) for t in await log().takes(cue)]}
+        takes_of = log()
+        return {"takes": [takes_of.as_json(t) for t in await takes_of.takes(cue)]}
 
     @app.get(
         "/api/takes/export",
@@ -447,7 +444,7 @@ def create_app(
     async def get_take(take_id: Annotated[int, Path(description=TAKE_ID)]) -> dict[str, Any]:
         """One take with its history of edits."""
         take, history = await log().take(take_id)
-        return {"take": as_json(take), "history": [edit_json(e) for e in history]}
+        return {"take": log().as_json(take), "history": [edit_json(e) for e in history]}
 
     @app.patch("/api/takes/{take_id}", tags=["takes"], responses=_errors(401, 403, 404, 409, 422, 503))
     async def patch_take(

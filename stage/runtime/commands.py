@@ -19,7 +19,7 @@ from stage.core import protocol as p
 from stage.core.cuesheet import parse_cue_sheet
 from stage.core.pairing import Pairing
 from stage.core.protocol import Command
-from stage.core.session import EDITABLE, Action, Mode, Role, Take, a_role, allowed, refusal
+from stage.core.session import EDITABLE, Action, Mode, Role, a_role, allowed, refusal
 from stage.errors import (
     CueSheetError,
     ErrorCode,
@@ -31,7 +31,7 @@ from stage.errors import (
     refusal_of,
 )
 from stage.runtime.service import Service
-from stage.runtime.takes import TakeLogger, edit_json, take_json
+from stage.runtime.takes import TakeLogger, edit_json
 
 
 class Controls:
@@ -124,9 +124,6 @@ class Controls:
             problems = tuple(str(x) for x in exc.problems) if isinstance(exc, CueSheetError) else ()
             raise ProtocolError(code, str(exc), command.id, status, problems) from None
 
-    def _take_json(self, take: Take | None) -> dict[str, Any] | None:
-        return None if take is None else take_json(take, self.takes.tz if self.takes is not None else None)
-
     def _need_takes(self, what: str) -> TakeLogger:
         if self.takes is None:
             raise Unavailable(f"cannot {what}: the take log is not running")
@@ -155,7 +152,7 @@ class Controls:
                     pickup_bar=a.get("pickup_bar"), wild=a.get("wild", False), pickup_beat=a.get("pickup_beat", 1),
                     countin=a.get("countin"), from_top=top, locate=a.get("locate", True),
                 )
-                return {"take": self._take_json(take)}
+                return {"take": self.takes.as_json(take)}
             case "pickup":
                 if a.get("bar") is None:
                     position = s.cue_top()
@@ -168,7 +165,7 @@ class Controls:
                 if self.takes is None:
                     s.stop_transport()
                     return {"take": None}
-                return {"take": self._take_json(await self.takes.stop())}
+                return {"take": self.takes.as_json(await self.takes.stop())}
             case "locate":
                 if "timecode" in a:
                     position = s.locate_timecode(a["timecode"])
@@ -186,7 +183,7 @@ class Controls:
                     raise SessionError("no take has been recorded yet: name the take")
                 changes = {"status": a["status"]} if c.name == "take_status" else {"note": a["text"]}
                 take, _ = await takes.edit(take_id, changes, role)
-                return {"take": self._take_json(take)}
+                return {"take": takes.as_json(take)}
             case "take_edit":
                 return await self._take_edit(c, role)
             case "load_sheet":
@@ -210,4 +207,4 @@ class Controls:
             take, edits = await takes.edit(c.args["take"], changes, role, c.args.get("expected_version"))
         except StoreRefused as exc:  # the store answered no: the take changed since that version
             raise ProtocolError(ErrorCode.CONFLICT, str(exc)) from None
-        return {"take": self._take_json(take), "edits": [edit_json(e) for e in edits]}
+        return {"take": takes.as_json(take), "edits": [edit_json(e) for e in edits]}

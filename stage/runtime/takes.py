@@ -194,10 +194,14 @@ class TakeLogger:
         return {
             "mode": self.session.mode.value,
             "rolling": self.session.rolling,
-            "take": None if take is None else take_json(take, self.tz),
+            "take": self.as_json(take),
             "next_take": None if armed is None else self.session.next_number(armed),
             "unstored": self.unstored,
         }
+
+    def as_json(self, take: Take | None) -> dict[str, Any] | None:
+        """``take`` as JSON (:func:`take_json`) in the take log's time zone; None stays None."""
+        return None if take is None else take_json(take, self.tz)
 
     def play_action(self) -> Action:
         """What rolling needs now: :attr:`Action.RECORD` in record mode, else :attr:`Action.PLAY`."""
