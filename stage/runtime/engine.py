@@ -42,7 +42,6 @@ from stage.core.watchdog import HEARTBEAT_INTERVAL
 from stage.errors import MidiError
 from stage.runtime import messages as m
 from stage.runtime.enginecore import (
-    CLICK_AUDIO_PORT,
     AnchorOut,
     BeatOut,
     CoreEvent,
@@ -327,16 +326,3 @@ class EngineHandle:
         self._evt_send.close()
         self._reader.join(timeout=2)
 
-
-__all__ = [  # the per-cycle names too, for those that start an engine with them
-    "CLICK_AUDIO_PORT",
-    "SOFT_BLOCKSIZE",
-    "SOFT_SAMPLERATE",
-    "STATS_INTERVAL",
-    "DriverOpener",
-    "EngineCore",
-    "EngineHandle",
-    "EngineSettings",
-    "SoftClock",
-    "engine_main",
-]

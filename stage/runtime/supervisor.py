@@ -51,7 +51,8 @@ from stage.core.transport import Anchor
 from stage.core.watchdog import GIVE_UP_AFTER, HEARTBEAT_TIMEOUT, EngineState, RestartPolicy, Watchdog
 from stage.errors import EngineUnavailable
 from stage.runtime import messages as m
-from stage.runtime.engine import EngineHandle, EngineSettings
+from stage.runtime.engine import EngineHandle
+from stage.runtime.enginecore import EngineSettings
 from stage.runtime.ports import DriverOpener
 
 log = logging.getLogger(__name__)
