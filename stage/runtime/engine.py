@@ -138,6 +138,15 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
     os.set_blocking(woken, False)
     core.wake = lambda: _poke(wake)
 
+    def send(ev: m.Event) -> bool:
+        """Send one event; False once the service's end is gone (and then the engine stops)."""
+        try:
+            events.send(ev)
+        except (OSError, EOFError):
+            done.set()
+            return False
+        return True
+
     def send_events() -> None:
         last_stats = last_beat = time.monotonic()
         while not done.is_set():
@@ -153,26 +162,17 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
                 except Exception:  # an event that cannot be told is dropped; the next ones still go
                     log.exception("engine event %r dropped", item)
                     continue
-                try:
-                    events.send(ev)
-                except (OSError, EOFError):
-                    done.set()
+                if not send(ev):
                     return
             now = time.monotonic()
             if now - last_beat >= HEARTBEAT_INTERVAL:
                 last_beat = now
-                try:
-                    events.send(m.Heartbeat(core.cycles, core.faults, core.position))
-                except (OSError, EOFError):
-                    done.set()
+                if not send(m.Heartbeat(core.cycles, core.faults, core.position)):
                     return
             if now - last_stats >= STATS_INTERVAL:
                 last_stats = now
                 xruns, errors = stats()
-                try:
-                    events.send(m.EngineStats(core.cycles, core.late, xruns, errors, core.dropped))
-                except (OSError, EOFError):
-                    done.set()
+                if not send(m.EngineStats(core.cycles, core.late, xruns, errors, core.dropped)):
                     return
             due = min(last_beat + HEARTBEAT_INTERVAL, last_stats + STATS_INTERVAL) - time.monotonic()
             select.select([woken], [], [], max(due, 0.0))  # until a cycle has events, or a report is due
