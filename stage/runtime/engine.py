@@ -48,7 +48,6 @@ from stage.runtime.enginecore import (
     EngineCore,
     EngineSettings,
     FaultOut,
-    SyncOut,
     no_wake,
 )
 from stage.runtime.ports import DriverOpener
@@ -224,8 +223,8 @@ def _translate(item: CoreEvent, to_mono: Callable[[int], float], sr: int, source
             return m.TransportChanged(time.monotonic(), 0.0, 0.0, rolling=False, source=source)
         case AnchorOut(a) if a is not None:
             return m.TransportChanged(to_mono(frame_of(a.t0, sr)), a.p0, a.speed, rolling=a.rolling, source=source)
-        case SyncOut(status):
-            return status
+        case m.SyncStatus():
+            return item
     raise AssertionError(item)  # pragma: no cover - faults are logged, not sent
 
 
