@@ -314,14 +314,10 @@ class EngineHandle:
         self._reader.join(timeout=2)
 
     def close(self) -> None:
-        """Stop the engine process."""
+        """Stop the engine process: asked to, then killed if it has not ended within 5 s."""
         if self._process.is_alive():
             with contextlib.suppress(OSError):
                 self.send(m.Shutdown())
             self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join(timeout=2)
-        self._evt_send.close()
-        self._reader.join(timeout=2)
+        self.kill()
 
