@@ -46,7 +46,8 @@ from stage.core.cuesheet import parse_cue_sheet  # noqa: E402
 from stage.core.mtc import quarter_frame_message  # noqa: E402
 from stage.core.timecode import RATES  # noqa: E402
 from stage.runtime import messages as m  # noqa: E402
-from stage.runtime.engine import EngineHandle, EngineSettings  # noqa: E402
+from stage.runtime.engine import EngineHandle  # noqa: E402
+from stage.runtime.enginecore import EngineSettings  # noqa: E402
 from stage.runtime.service import cue_clicks  # noqa: E402
 
 SR = 48000

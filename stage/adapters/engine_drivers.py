@@ -40,9 +40,9 @@ def open_jack(settings: EngineSettings, events: Connection) -> tuple[EngineCore,
     for ours, theirs in settings.connect:
         try:
             if ours == "mtc_in":
-                driver.connect(theirs, driver.port_name(ours))
+                driver.connect(theirs, ours)
             else:
-                driver.connect(driver.port_name(ours), theirs)
+                driver.connect(ours, theirs)
         except MidiError as exc:
             problems.append(str(exc))
     ports = tuple(driver.port_name(p) for p in [*outputs, *audio, *inputs])

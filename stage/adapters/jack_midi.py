@@ -213,7 +213,7 @@ class JackMidi:
         self._shutdown_reason: str | None = None
         self._clock: _CycleClock | None = None
         self._first_cycle = threading.Event()
-        self._stopping = False
+        self._closed = False  # the process callback ends its own thread once it is set
         self._stopped = threading.Event()
         self._process_tid: int | None = None
         self._offset: tuple[float, float] | None = None  # (measured at, monotonic − JACK seconds)
@@ -223,7 +223,6 @@ class JackMidi:
         self._c_usecs = ctypes.c_uint64()
         self._c_next = ctypes.c_uint64()
         self._c_period = ctypes.c_float()
-        self._closed = False
         self._silence: memoryview[float] = memoryview(bytes(4 * 8192)).cast("f")
 
         where = f"JACK server {servername!r}" if servername else "the default JACK server"
@@ -270,7 +269,6 @@ class JackMidi:
         if self._closed:
             return
         self._closed = True
-        self._stopping = True
         tid = self._process_tid
         if tid is not None and self._stopped.wait(_STOP_TIMEOUT):
             _wait_thread_gone(tid, _STOP_TIMEOUT)
@@ -320,11 +318,9 @@ class JackMidi:
         src, dst = self.port_name(source), self.port_name(destination)
         try:
             self._client.connect(src, dst)
-        except jack.JackErrorCode as exc:
-            if exc.code != errno.EEXIST:
-                raise MidiError(f"cannot connect {src!r} -> {dst!r}: {exc}") from None
         except jack.JackError as exc:
-            raise MidiError(f"cannot connect {src!r} -> {dst!r}: {exc}") from None
+            if not (isinstance(exc, jack.JackErrorCode) and exc.code == errno.EEXIST):
+                raise MidiError(f"cannot connect {src!r} -> {dst!r}: {exc}") from None
 
     def disconnect(self, source: str, destination: str) -> None:
         """Remove a connection made by `connect`."""
@@ -442,7 +438,7 @@ class JackMidi:
         self._shutdown_reason = reason or "JACK server shut down"
 
     def _process(self, nframes: int) -> None:
-        if self._stopping:
+        if self._closed:
             for port in self._output_list:
                 port.clear_buffer()
             for _, port in self._audio_outputs:

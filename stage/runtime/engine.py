@@ -42,14 +42,12 @@ from stage.core.watchdog import HEARTBEAT_INTERVAL
 from stage.errors import MidiError
 from stage.runtime import messages as m
 from stage.runtime.enginecore import (
-    CLICK_AUDIO_PORT,
     AnchorOut,
     BeatOut,
     CoreEvent,
     EngineCore,
     EngineSettings,
     FaultOut,
-    SyncOut,
     no_wake,
 )
 from stage.runtime.ports import DriverOpener
@@ -139,6 +137,15 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
     os.set_blocking(woken, False)
     core.wake = lambda: _poke(wake)
 
+    def send(ev: m.Event) -> bool:
+        """Send one event; False once the service's end is gone (and then the engine stops)."""
+        try:
+            events.send(ev)
+        except (OSError, EOFError):
+            done.set()
+            return False
+        return True
+
     def send_events() -> None:
         last_stats = last_beat = time.monotonic()
         while not done.is_set():
@@ -154,26 +161,17 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
                 except Exception:  # an event that cannot be told is dropped; the next ones still go
                     log.exception("engine event %r dropped", item)
                     continue
-                try:
-                    events.send(ev)
-                except (OSError, EOFError):
-                    done.set()
+                if not send(ev):
                     return
             now = time.monotonic()
             if now - last_beat >= HEARTBEAT_INTERVAL:
                 last_beat = now
-                try:
-                    events.send(m.Heartbeat(core.cycles, core.faults, core.position))
-                except (OSError, EOFError):
-                    done.set()
+                if not send(m.Heartbeat(core.cycles, core.faults, core.position)):
                     return
             if now - last_stats >= STATS_INTERVAL:
                 last_stats = now
                 xruns, errors = stats()
-                try:
-                    events.send(m.EngineStats(core.cycles, core.late, xruns, errors, core.dropped))
-                except (OSError, EOFError):
-                    done.set()
+                if not send(m.EngineStats(core.cycles, core.late, xruns, errors, core.dropped)):
                     return
             due = min(last_beat + HEARTBEAT_INTERVAL, last_stats + STATS_INTERVAL) - time.monotonic()
             select.select([woken], [], [], max(due, 0.0))  # until a cycle has events, or a report is due
@@ -225,8 +223,8 @@ def _translate(item: CoreEvent, to_mono: Callable[[int], float], sr: int, source
             return m.TransportChanged(time.monotonic(), 0.0, 0.0, rolling=False, source=source)
         case AnchorOut(a) if a is not None:
             return m.TransportChanged(to_mono(frame_of(a.t0, sr)), a.p0, a.speed, rolling=a.rolling, source=source)
-        case SyncOut(status):
-            return status
+        case m.SyncStatus():
+            return item
     raise AssertionError(item)  # pragma: no cover - faults are logged, not sent
 
 
@@ -316,27 +314,10 @@ class EngineHandle:
         self._reader.join(timeout=2)
 
     def close(self) -> None:
-        """Stop the engine process."""
+        """Stop the engine process: asked to, then killed if it has not ended within 5 s."""
         if self._process.is_alive():
             with contextlib.suppress(OSError):
                 self.send(m.Shutdown())
             self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join(timeout=2)
-        self._evt_send.close()
-        self._reader.join(timeout=2)
+        self.kill()
 
-
-__all__ = [  # the per-cycle names too, for those that start an engine with them
-    "CLICK_AUDIO_PORT",
-    "SOFT_BLOCKSIZE",
-    "SOFT_SAMPLERATE",
-    "STATS_INTERVAL",
-    "DriverOpener",
-    "EngineCore",
-    "EngineHandle",
-    "EngineSettings",
-    "SoftClock",
-    "engine_main",
-]

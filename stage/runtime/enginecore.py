@@ -186,7 +186,7 @@ class EngineCore:
             anchor = self.chase.anchor
             if state.value != self._sync_state:
                 self._sync_state = state.value
-                self._sync_status()
+                self.outbox.append(_sync_status(self.chase))
         # Commands publish every new anchor; a chased anchor moves every quarter
         # frame, so it goes out on a change of speed or state, or every ANCHOR_REFRESH.
         if anchor != self._last_anchor and (
@@ -200,21 +200,6 @@ class EngineCore:
             self.outbox.append(AnchorOut(anchor))
         self._last_anchor = anchor
         return anchor
-
-    def _sync_status(self) -> None:
-        if self.chase is not None:
-            a = self.chase.anchor
-            self.outbox.append(
-                SyncOut(
-                    m.SyncStatus(
-                        state=self.chase.state.value,
-                        locked=self.chase.locked,
-                        speed=a.speed if a is not None else 0.0,
-                        quarter_frames=self.chase.stats.quarter_frames,
-                        locates=self.chase.stats.locates,
-                    )
-                )
-            )
 
 
 @dataclass(frozen=True)
@@ -232,13 +217,6 @@ class AnchorOut:
 
 
 @dataclass(frozen=True)
-class SyncOut:
-    """The MTC chase changed state."""
-
-    status: m.SyncStatus
-
-
-@dataclass(frozen=True)
 class FaultOut:
     """A cycle's logic raised: the transport was stopped at ``position`` (NaN: the chase starts again)."""
 
@@ -247,8 +225,20 @@ class FaultOut:
     count: int
 
 
-CoreEvent = BeatOut | AnchorOut | SyncOut | FaultOut
-"""What the engine core tells the rest of the service, oldest first in its outbox."""
+CoreEvent = BeatOut | AnchorOut | m.SyncStatus | FaultOut
+"""What the engine core tells the rest of the service, oldest first in its outbox (the chase's state as sent)."""
+
+
+def _sync_status(chase: ChaseEstimator) -> m.SyncStatus:
+    """The MTC chase's state, as the service hears it."""
+    a = chase.anchor
+    return m.SyncStatus(
+        state=chase.state.value,
+        locked=chase.locked,
+        speed=a.speed if a is not None else 0.0,
+        quarter_frames=chase.stats.quarter_frames,
+        locates=chase.stats.locates,
+    )
 
 
 def no_wake() -> None:

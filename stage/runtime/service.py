@@ -39,7 +39,7 @@ from stage.core.watchdog import EngineState
 from stage.errors import NotFound, SessionError, StageError, TempoError, TimecodeError
 from stage.runtime import messages as m
 from stage.runtime.bus import EventBus
-from stage.runtime.engine import EngineSettings
+from stage.runtime.enginecore import EngineSettings
 from stage.runtime.ports import DriverOpener
 from stage.runtime.supervisor import EngineStatus, Supervisor
 

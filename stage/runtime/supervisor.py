@@ -51,7 +51,8 @@ from stage.core.transport import Anchor
 from stage.core.watchdog import GIVE_UP_AFTER, HEARTBEAT_TIMEOUT, EngineState, RestartPolicy, Watchdog
 from stage.errors import EngineUnavailable
 from stage.runtime import messages as m
-from stage.runtime.engine import EngineHandle, EngineSettings
+from stage.runtime.engine import EngineHandle
+from stage.runtime.enginecore import EngineSettings
 from stage.runtime.ports import DriverOpener
 
 log = logging.getLogger(__name__)
@@ -179,11 +180,7 @@ class Supervisor:
         self._closing.set()
         if self._watcher is not None and self._watcher is not threading.current_thread():
             self._watcher.join(timeout=self._start_timeout + 5)
-        with self._lock:
-            handle, self._handle = self._handle, None
-            self._generation += 1
-        if handle is not None:
-            handle.close()
+        self._drop_handle()
         self._set(EngineState.STOPPED)
 
     # -- commands --------------------------------------------------------------------------------
@@ -281,10 +278,9 @@ class Supervisor:
             with self._lock:
                 handle, clicks = self._handle, self._clicks
                 if clicks is self._delivered or handle is None:
-                    self._status = EngineStatus(EngineState.RUNNING, self._status.restarts, self._status.reason,
-                                                self._clock(), None if handle is None else handle.pid,
-                                                self._status.faults)
-                    status = self._status
+                    self._status = status = dataclasses.replace(
+                        self._status, state=EngineState.RUNNING, since=self._clock(),
+                        pid=None if handle is None else handle.pid)
                     break
             assert clicks is not None
             try:
@@ -324,9 +320,8 @@ class Supervisor:
 
     def _stalled(self, reason: str) -> None:
         with self._lock:
-            self._status = dataclasses.replace(self._status, state=EngineState.STALLED, reason=reason,
-                                               since=self._clock())
-            status = self._status
+            self._status = status = dataclasses.replace(self._status, state=EngineState.STALLED, reason=reason,
+                                                        since=self._clock())
         log.error("engine: %s; it is given %g s to answer before it is replaced", reason, self._watchdog.give_up)
         self._on_status(status)
 
@@ -339,8 +334,7 @@ class Supervisor:
                                        sounded=self._sounded, samplerate=self._samplerate)
             self._anchor, self._sounded, self._seen = Anchor(now, position, 0.0), None, position
             restarts = self._status.restarts + 1
-            self._status = EngineStatus(EngineState.RESTARTING, restarts, reason, now, None)
-            status = self._status
+            self._status = status = EngineStatus(EngineState.RESTARTING, restarts, reason, now, None)
         log.error("engine: %s; restarting it (restart %d), picture stopped at %.6f s", reason, restarts, position)
         self._on_status(status)
         self._on_event(m.TransportChanged(now, position, 0.0, rolling=False, source=self.settings.source))
@@ -380,8 +374,7 @@ class Supervisor:
 
     def _set(self, state: EngineState) -> None:
         with self._lock:
-            self._status = dataclasses.replace(self._status, state=state, since=self._clock(), pid=None)
-            status = self._status
+            self._status = status = dataclasses.replace(self._status, state=state, since=self._clock(), pid=None)
         self._on_status(status)
 
 

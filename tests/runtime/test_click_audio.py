@@ -16,7 +16,8 @@ from stage.core.cuesheet import parse_cue_sheet
 from stage.core.playback import ClickNotes
 from stage.core.tempo import ClickKind
 from stage.runtime import messages as m
-from stage.runtime.engine import EngineHandle, EngineSettings
+from stage.runtime.engine import EngineHandle
+from stage.runtime.enginecore import EngineSettings
 from stage.runtime.service import cue_clicks
 
 SR = 48000

@@ -21,7 +21,8 @@ from stage.core.playback import ClickNotes
 from stage.core.tempo import ClickKind
 from stage.core.timecode import RATES, Timecode
 from stage.runtime import messages as m
-from stage.runtime.engine import STATS_INTERVAL, EngineHandle, EngineSettings
+from stage.runtime.engine import STATS_INTERVAL, EngineHandle
+from stage.runtime.enginecore import EngineSettings
 from stage.runtime.service import cue_clicks
 
 T = TypeVar("T")

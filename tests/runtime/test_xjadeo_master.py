@@ -13,7 +13,8 @@ from peers.xjadeo import XjadeoFactory
 from stage.adapters.engine_drivers import open_driver
 from stage.core.timecode import RATES, Timecode, frame_at
 from stage.runtime import messages as m
-from stage.runtime.engine import EngineHandle, EngineSettings
+from stage.runtime.engine import EngineHandle
+from stage.runtime.enginecore import EngineSettings
 
 pytestmark = pytest.mark.peers
 
