@@ -84,8 +84,7 @@ class Broker:
 class _Pub:
     topic: str
     payload: bytes
-    retain: bool
-    qos: int
+    retain: bool  # retained state goes at QoS 1, events at QoS 0
 
 
 class MqttLink:
@@ -150,11 +149,11 @@ class MqttLink:
         if out.topic in STATE:
             topic = f"{self.root}/state/{out.topic.value}"
             self._retained[topic] = payload
-            self._out.put(_Pub(topic, payload, retain=True, qos=1), key=topic)
+            self._out.put(_Pub(topic, payload, retain=True), key=topic)
         self._event(f"{self.root}/event/{out.topic.value}", payload)
 
     def _event(self, topic: str, payload: bytes) -> None:
-        pub = _Pub(topic, payload, retain=False, qos=0)
+        pub = _Pub(topic, payload, retain=False)
         if not self._out.put(pub):
             self._out.drop_oldest()
             self.stats["dropped"] += 1
@@ -207,7 +206,7 @@ class MqttLink:
         while True:
             pub = await self._out.get()
             try:
-                await client.publish(pub.topic, pub.payload, qos=pub.qos, retain=pub.retain)
+                await client.publish(pub.topic, pub.payload, qos=1 if pub.retain else 0, retain=pub.retain)
             except aiomqtt.MqttError:
                 if not pub.retain:  # retained state is republished on reconnect anyway
                     self._out.put_first(pub)
@@ -252,16 +251,13 @@ class MqttLink:
             reply |= {"code": exc.code.value, "message": str(exc)}
             if exc.msg_id is not None:
                 reply["id"] = exc.msg_id
-            self._event(f"{self.root}/event/error", json.dumps(reply).encode())
-            return
         except Exception as exc:  # a failure of ours on one command: answered and counted, the link goes on
             self.stats["errors"] += 1
             if self._throttle("error"):
                 log.exception("MQTT %s failed", topic)
             reply |= {"code": ErrorCode.REFUSED.value, "message": f"command {name} failed: {exc!r}"}
-            self._event(f"{self.root}/event/error", json.dumps(reply, default=str).encode())
-            return
-        self._event(f"{self.root}/event/result", json.dumps(reply, default=str).encode())
+        answer = "error" if "code" in reply else "result"
+        self._event(f"{self.root}/event/{answer}", json.dumps(reply, default=str).encode())
 
     def _authorized(self, name: str, payload: bytes) -> tuple[p.Command, Role]:
         command, token = self.parse_command(name, payload)
