@@ -88,11 +88,6 @@ class Broadcaster:
         self._timer: asyncio.TimerHandle | None = None
         self.closers: list[Any] = []  # things with ``async close()`` started with the broadcaster
 
-    @property
-    def takes(self) -> TakeLogger | None:
-        """The take logger, if any."""
-        return self.controls.takes
-
     # -- life cycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -182,10 +177,11 @@ class Broadcaster:
         }
 
     def _publish_clients(self, event: str, info: ClientInfo) -> None:
-        self.service.bus.publish(Topic.CLIENTS, {
-            "event": event, "client": info.as_dict(), "count": len(self.clients),
-            "clients": [c.as_dict() for c in self.clients.values()],
-        })
+        self.service.bus.publish(Topic.CLIENTS, {"event": event, "client": info.as_dict(), **self._roster()})
+
+    def _roster(self) -> dict[str, Any]:
+        """The ``clients`` state: how many are connected, and who."""
+        return {"count": len(self.clients), "clients": [c.as_dict() for c in self.clients.values()]}
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -194,7 +190,7 @@ class Broadcaster:
         out: dict[str, Any] = {t.value: self.latest.get(t) for t in STATE}
         out[Topic.TRANSPORT.value] = self.service.transport_state()
         out[Topic.SESSION.value] = self.service.session_state()
-        out[Topic.CLIENTS.value] = {"count": len(self.clients), "clients": [c.as_dict() for c in self.clients.values()]}
+        out[Topic.CLIENTS.value] = self._roster()
         return out
 
     def schedule(self, now: float | None = None) -> list[dict[str, Any]]:
