@@ -43,7 +43,7 @@ from stage.core.protocol import COMMANDS
 from stage.core.session import Role
 from stage.errors import ConfigError, ErrorCode, ProtocolError
 from stage.runtime.broadcast import Broadcaster
-from stage.runtime.fanout import STATE, LatestWins, Outgoing, Throttle
+from stage.runtime.fanout import STATE, LatestWins, Outgoing, Throttle, spawn
 from stage.runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
@@ -230,9 +230,7 @@ class MqttLink:
             self.stats["commands_in"] += 1
             raw = message.payload
             data = raw if isinstance(raw, bytes | bytearray) else str(raw).encode()
-            task = asyncio.create_task(self._command(str(message.topic), bytes(data)))
-            self._commands.add(task)
-            task.add_done_callback(self._commands.discard)
+            spawn(self._commands, self._command(str(message.topic), bytes(data)))
 
     # -- commands --------------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from stage.core.protocol import Command, Topic
 from stage.core.session import Role, TakeStatus
 from stage.errors import ErrorCode, ProtocolError
 from stage.runtime.broadcast import Broadcaster
-from stage.runtime.fanout import Outgoing, Throttle
+from stage.runtime.fanout import Outgoing, Throttle, spawn
 
 log = logging.getLogger(__name__)
 
@@ -370,9 +370,7 @@ class OscEndpoint(asyncio.DatagramProtocol):
         self.stats["reopened"] += 1
         log.error("OSC socket closed (%r): opening it again", exc)
         # A task: asyncio closes the old socket right after this returns, and the port must be free first.
-        task = asyncio.get_running_loop().create_task(self._reopen(), name="stage-osc-reopen")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        spawn(self._tasks, self._reopen(), "stage-osc-reopen")
 
     def error_received(self, exc: Exception) -> None:
         """An ICMP "port unreachable" from a destination that is not listening: count it, carry on."""
@@ -477,9 +475,7 @@ class OscEndpoint(asyncio.DatagramProtocol):
                 role = self.roles.get(addr[0])
                 if role is None:
                     raise ProtocolError(ErrorCode.UNAUTHORIZED, "send /stage/auth <token> first")
-                task = asyncio.create_task(self._run(command, role, address, addr))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                spawn(self._tasks, self._run(command, role, address, addr))
 
     async def _run(self, command: Command, role: Role, address: str, addr: Addr) -> None:
         try:

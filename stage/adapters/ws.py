@@ -40,7 +40,7 @@ from stage.core import protocol as p
 from stage.core.protocol import Topic
 from stage.errors import ErrorCode, ProtocolError, SessionError
 from stage.runtime.broadcast import Broadcaster, ClientInfo
-from stage.runtime.fanout import LatestWins, Outgoing, Throttle
+from stage.runtime.fanout import LatestWins, Outgoing, Throttle, spawn
 
 log = logging.getLogger(__name__)
 
@@ -386,9 +386,7 @@ class WsHub:
                 if len(client.commands) >= MAX_COMMANDS:
                     client.queue(p.encode(p.error(ErrorCode.REFUSED, "too many commands running", msg.id)))
                     return
-                task = asyncio.create_task(self._command(client, msg))
-                client.commands.add(task)
-                task.add_done_callback(client.commands.discard)
+                spawn(client.commands, self._command(client, msg))
 
     async def _command(self, client: WsClient, command: p.Command) -> None:
         self.stats["commands"] += 1
