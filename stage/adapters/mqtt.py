@@ -11,7 +11,7 @@ Topics under ``stage/<name>/`` (``[mqtt] name``):
   an optional ``id`` and the command's arguments (as on the WebSocket).
 
 The broker never holds anything up: :meth:`MqttLink.offer` only queues (a
-bounded :class:`~stage.runtime.broadcast.LatestWins`: a newer state replaces
+bounded :class:`~stage.runtime.fanout.LatestWins`: a newer state replaces
 the one waiting, the oldest event goes when full), and one task publishes.
 When the broker goes away the link retries with back-off
 (:func:`stage.core.backoff.backoff`) and, once back, publishes ``online``

@@ -6,7 +6,7 @@ at once, through the :class:`FrameWriter` that ``stage serve``'s uvicorn
 protocol puts in the ASGI scope (:mod:`stage.adapters.server`): no coroutine,
 no task switch, no copy per client.  A client with anything still waiting,
 or whose transport is over its high-water mark, gets the frame in its
-bounded :class:`~stage.runtime.broadcast.LatestWins` outbox instead, which
+bounded :class:`~stage.runtime.fanout.LatestWins` outbox instead, which
 its writer task drains in order.  A client whose outbox overflows with
 events, or whose socket takes longer than ``send_timeout`` to take a frame,
 is dropped (code 1013) without touching anyone else.  Without the extension

@@ -4,8 +4,9 @@ One task reads the bus and hands each event, encoded once, to every sink
 (:class:`Sink`: the WebSocket hub, the OSC endpoint, the MQTT link).  A sink
 only queues: ``offer`` never waits, so a slow client, a dead tablet or a
 broker that is down cannot hold up the others, the loop or the engine (which
-runs in its own process anyway).  Per-client queues are :class:`LatestWins`:
-bounded, and a newer state of a topic replaces the one still waiting.
+runs in its own process anyway).  Per-client queues are
+:class:`~stage.runtime.fanout.LatestWins`: bounded, and a newer state of a
+topic replaces the one still waiting.
 
 The schedule ahead comes from :class:`~stage.core.announce.Announcer`: on
 every transport change and at the instants it asks for (``loop.call_at``,
