@@ -105,21 +105,18 @@ async def start_broadcast(
     b = Broadcaster(service, takes, controls=controls)
     hub = WsHub(b)
     mount_ws(app, hub)
-    b.sinks.append(hub)
-    b.closers.append(hub)
+    edges: list[WsHub | OscEndpoint | MqttLink] = [hub]
     if config.osc.enabled:
         try:
-            osc = await OscEndpoint.start(b, config.osc)
+            edges.append(await OscEndpoint.start(b, config.osc))
         except OSError as exc:  # a port in use: the rest of the stage still runs, and says why OSC does not
             log.error("OSC cannot listen on %s:%d: %s", config.osc.host, config.osc.port, exc.strerror or exc)  # noqa: TRY400
-        else:
-            b.sinks.append(osc)
-            b.closers.append(osc)
     if config.mqtt.url:
         mqtt = MqttLink(b, config.mqtt)
         await mqtt.start()
-        b.sinks.append(mqtt)
-        b.closers.append(mqtt)
+        edges.append(mqtt)
+    b.sinks += edges
+    b.closers += edges
     await b.start()
     return b
 

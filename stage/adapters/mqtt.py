@@ -11,7 +11,7 @@ Topics under ``stage/<name>/`` (``[mqtt] name``):
   an optional ``id`` and the command's arguments (as on the WebSocket).
 
 The broker never holds anything up: :meth:`MqttLink.offer` only queues (a
-bounded :class:`~stage.runtime.broadcast.LatestWins`: a newer state replaces
+bounded :class:`~stage.runtime.fanout.LatestWins`: a newer state replaces
 the one waiting, the oldest event goes when full), and one task publishes.
 When the broker goes away the link retries with back-off
 (:func:`stage.core.backoff.backoff`) and, once back, publishes ``online``
@@ -43,7 +43,7 @@ from stage.core.protocol import COMMANDS
 from stage.core.session import Role
 from stage.errors import ConfigError, ErrorCode, ProtocolError
 from stage.runtime.broadcast import Broadcaster
-from stage.runtime.fanout import STATE, LatestWins, Outgoing, Throttle
+from stage.runtime.fanout import STATE, LatestWins, Outgoing, Throttle, spawn
 from stage.runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,7 @@ class Broker:
 class _Pub:
     topic: str
     payload: bytes
-    retain: bool
-    qos: int
+    retain: bool  # retained state goes at QoS 1, events at QoS 0
 
 
 class MqttLink:
@@ -150,11 +149,11 @@ class MqttLink:
         if out.topic in STATE:
             topic = f"{self.root}/state/{out.topic.value}"
             self._retained[topic] = payload
-            self._out.put(_Pub(topic, payload, retain=True, qos=1), key=topic)
+            self._out.put(_Pub(topic, payload, retain=True), key=topic)
         self._event(f"{self.root}/event/{out.topic.value}", payload)
 
     def _event(self, topic: str, payload: bytes) -> None:
-        pub = _Pub(topic, payload, retain=False, qos=0)
+        pub = _Pub(topic, payload, retain=False)
         if not self._out.put(pub):
             self._out.drop_oldest()
             self.stats["dropped"] += 1
@@ -207,7 +206,7 @@ class MqttLink:
         while True:
             pub = await self._out.get()
             try:
-                await client.publish(pub.topic, pub.payload, qos=pub.qos, retain=pub.retain)
+                await client.publish(pub.topic, pub.payload, qos=1 if pub.retain else 0, retain=pub.retain)
             except aiomqtt.MqttError:
                 if not pub.retain:  # retained state is republished on reconnect anyway
                     self._out.put_first(pub)
@@ -231,9 +230,7 @@ class MqttLink:
             self.stats["commands_in"] += 1
             raw = message.payload
             data = raw if isinstance(raw, bytes | bytearray) else str(raw).encode()
-            task = asyncio.create_task(self._command(str(message.topic), bytes(data)))
-            self._commands.add(task)
-            task.add_done_callback(self._commands.discard)
+            spawn(self._commands, self._command(str(message.topic), bytes(data)))
 
     # -- commands --------------------------------------------------------------------------------
 
@@ -252,16 +249,13 @@ class MqttLink:
             reply |= {"code": exc.code.value, "message": str(exc)}
             if exc.msg_id is not None:
                 reply["id"] = exc.msg_id
-            self._event(f"{self.root}/event/error", json.dumps(reply).encode())
-            return
         except Exception as exc:  # a failure of ours on one command: answered and counted, the link goes on
             self.stats["errors"] += 1
             if self._throttle("error"):
                 log.exception("MQTT %s failed", topic)
             reply |= {"code": ErrorCode.REFUSED.value, "message": f"command {name} failed: {exc!r}"}
-            self._event(f"{self.root}/event/error", json.dumps(reply, default=str).encode())
-            return
-        self._event(f"{self.root}/event/result", json.dumps(reply, default=str).encode())
+        answer = "error" if "code" in reply else "result"
+        self._event(f"{self.root}/event/{answer}", json.dumps(reply, default=str).encode())
 
     def _authorized(self, name: str, payload: bytes) -> tuple[p.Command, Role]:
         command, token = self.parse_command(name, payload)

@@ -41,7 +41,7 @@ from stage.core.protocol import Command, Topic
 from stage.core.session import Role, TakeStatus
 from stage.errors import ErrorCode, ProtocolError
 from stage.runtime.broadcast import Broadcaster
-from stage.runtime.fanout import Outgoing, Throttle
+from stage.runtime.fanout import Outgoing, Throttle, spawn
 
 log = logging.getLogger(__name__)
 
@@ -121,42 +121,9 @@ def _port(a: Sequence[Any], default: int) -> int:
     return port
 
 
-def _sendable(target: Addr) -> bool:
-    """True when ``target`` is an address a datagram can go to (anything else would close the socket)."""
-    return limits.MIN_PORT <= target[1] <= limits.MAX_PORT
-
-
-def _locate_bar(a: Sequence[Any]) -> Command:
-    bar = _whole(a, 0, "bar")
-    beat = _arg(a, 1, (int, float), "beat", _ABSENT)
-    return _cmd("locate", bar=bar, beat=beat)
-
-
 def _optional_whole(a: Sequence[Any], i: int, what: str) -> Any:
     """Argument ``i`` as a whole number, or absent when not given."""
     return _ABSENT if len(a) <= i else _whole(a, i, what)
-
-
-def _pickup_play(a: Sequence[Any]) -> Command:
-    return _cmd("play", pickup_bar=_whole(a, 0, "bar"), pickup_beat=_optional_whole(a, 1, "beat"))
-
-
-def _pickup_cue(a: Sequence[Any]) -> Command:
-    return _cmd("pickup", bar=_whole(a, 0, "bar") or None, beat=_optional_whole(a, 1, "beat"),
-                countin=_optional_whole(a, 2, "count-in bars"))
-
-
-def _arm(a: Sequence[Any]) -> Command:
-    cue = _arg(a, 0, str, "cue")
-    return _cmd("arm", cue=cue or None)
-
-
-def _status(a: Sequence[Any]) -> Command:
-    return _cmd("take_status", status=_arg(a, 0, str, "status"), take=_arg(a, 1, int, "take id", _ABSENT))
-
-
-def _note(a: Sequence[Any]) -> Command:
-    return _cmd("note", text=_arg(a, 0, str, "text"), take=_arg(a, 1, int, "take id", _ABSENT))
 
 
 _IN: list[Address] = [
@@ -167,25 +134,31 @@ _IN: list[Address] = [
     Address("/stage/transport/play", Way.IN, "", "Roll (record mode: a new take).", _press("play")),
     Address("/stage/transport/stop", Way.IN, "", "Stop (a take being recorded ends).", _press("stop")),
     Address("/stage/transport/pickup", Way.IN, "i[i]",
-            "Roll as a pickup from bar i (beat i) of the armed cue: counted in, from its pre-roll.", _pickup_play),
+            "Roll as a pickup from bar i (beat i) of the armed cue: counted in, from its pre-roll.",
+            lambda a: _cmd("play", pickup_bar=_whole(a, 0, "bar"), pickup_beat=_optional_whole(a, 1, "beat"))),
     Address("/stage/transport/top", Way.IN, "", "From the top: roll from the pre-roll before the count-off.",
             _press("from_top")),
     Address("/stage/session/pickup", Way.IN, "i[ii]",
             "Cue up a pickup from bar i (beat i, count-in i bars) without rolling; bar 0: back to the top.",
-            _pickup_cue),
+            lambda a: _cmd("pickup", bar=_whole(a, 0, "bar") or None, beat=_optional_whole(a, 1, "beat"),
+                           countin=_optional_whole(a, 2, "count-in bars"))),
     Address("/stage/transport/locate", Way.IN, "s", "Locate to a timecode.",
             lambda a: _cmd("locate", timecode=_arg(a, 0, str, "timecode"))),
-    Address("/stage/transport/bar", Way.IN, "i[f]", "Locate to a bar (and beat) of the armed cue.", _locate_bar),
+    Address("/stage/transport/bar", Way.IN, "i[f]", "Locate to a bar (and beat) of the armed cue.",
+            lambda a: _cmd("locate", bar=_whole(a, 0, "bar"), beat=_arg(a, 1, (int, float), "beat", _ABSENT))),
     Address("/stage/transport/varispeed", Way.IN, "f", "Internal clock speed (1.0 normal).",
             lambda a: _cmd("varispeed", speed=float(_arg(a, 0, (int, float), "speed")))),
-    Address("/stage/session/arm", Way.IN, "s", "Arm a cue (empty string: disarm).", _arm),
+    Address("/stage/session/arm", Way.IN, "s", "Arm a cue (empty string: disarm).",
+            lambda a: _cmd("arm", cue=_arg(a, 0, str, "cue") or None)),
     Address("/stage/session/disarm", Way.IN, "", "Disarm.", _press("arm", cue=None)),
     Address("/stage/session/mode", Way.IN, "s", "rehearse or record.",
             lambda a: _cmd("mode", mode=_arg(a, 0, str, "mode"))),
     Address("/stage/session/rehearse", Way.IN, "", "Rehearse mode (a button).", _press("mode", mode="rehearse")),
     Address("/stage/session/record", Way.IN, "", "Record mode (a button).", _press("mode", mode="record")),
-    Address("/stage/take/status", Way.IN, "s[i]", "Set the latest take's status (or take id i's).", _status),
-    Address("/stage/take/note", Way.IN, "s[i]", "Add a note to the latest take (or take id i).", _note),
+    Address("/stage/take/status", Way.IN, "s[i]", "Set the latest take's status (or take id i's).",
+            lambda a: _cmd("take_status", status=_arg(a, 0, str, "status"), take=_arg(a, 1, int, "take id", _ABSENT))),
+    Address("/stage/take/note", Way.IN, "s[i]", "Add a note to the latest take (or take id i).",
+            lambda a: _cmd("note", text=_arg(a, 0, str, "text"), take=_arg(a, 1, int, "take id", _ABSENT))),
     *(
         Address(f"/stage/take/{s.value}", Way.IN, "", f"Mark the latest take {s.value} (a button).",
                 _press("take_status", status=s.value))
@@ -325,15 +298,23 @@ class OscEndpoint(asyncio.DatagramProtocol):
             infos = await loop.getaddrinfo(host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM)
             destinations.append((str(infos[0][4][0]), port))
         endpoint = cls(broadcaster, destinations)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind((config.host, config.port))
-        # Large buffers: a burst to fifty destinations must not hit EAGAIN, nor a burst in overflow the socket.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        await loop.create_datagram_endpoint(lambda: endpoint, sock=sock)
-        endpoint._bound = (config.host, endpoint.port)
+        await endpoint._listen(config.host, config.port)
         log.info("OSC on %s:%d, state to %d destinations", config.host, endpoint.port, len(destinations))
         return endpoint
+
+    async def _listen(self, host: str, port: int) -> None:
+        """Bind ``host:port`` (port 0: any free one) and take its datagrams; that port is the one to open again."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind((host, port))
+            # Large buffers: a burst to fifty destinations must not hit EAGAIN, nor a burst in overflow the socket.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            await asyncio.get_running_loop().create_datagram_endpoint(lambda: self, sock=sock)
+        except OSError:
+            sock.close()
+            raise
+        self._bound = (host, int(sock.getsockname()[1]))
 
     async def _reopen(self) -> None:
         """Bind the same port again after the socket closed under us; retry for as long as it takes."""
@@ -341,14 +322,9 @@ class OscEndpoint(asyncio.DatagramProtocol):
         host, port = self._bound
         delay = 0.01
         while not self._closing:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             try:
-                sock.bind((host, port))
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-                await asyncio.get_running_loop().create_datagram_endpoint(lambda: self, sock=sock)
+                await self._listen(host, port)
             except OSError as exc:
-                sock.close()
                 if self._throttle("reopen"):
                     log.error("OSC cannot listen on %s:%d again: %s", host, port, exc)  # noqa: TRY400 -- expected, no trace
                 await asyncio.sleep(delay)
@@ -363,9 +339,28 @@ class OscEndpoint(asyncio.DatagramProtocol):
         """Keep the socket's transport."""
         self._transport = cast("asyncio.DatagramTransport", transport)
 
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+    def datagram_received(self, data: bytes, sender: tuple[str | Any, int]) -> None:
         """One datagram in."""
-        self.received(data, (str(addr[0]), int(addr[1])))
+        addr = (str(sender[0]), int(sender[1]))
+        self.stats["packets"] += 1
+        try:
+            packet = OscPacket(data)
+        except (ParseError, ValueError, IndexError, TypeError, OverflowError) as exc:
+            self.stats["malformed"] += 1
+            if self._throttle(f"malformed:{addr[0]}"):
+                log.warning("OSC from %s:%d: not OSC: %s (%d malformed so far)", *addr, exc, self.stats["malformed"])
+            return
+        for timed in packet.messages:
+            msg = timed.message
+            try:
+                self._dispatch(str(msg.address), list(msg.params), addr)
+            except ProtocolError as exc:
+                self._refuse(addr, str(msg.address), exc)
+            except Exception as exc:  # a bug on one message must not stop the endpoint
+                self.stats["errors"] += 1
+                if self._throttle(f"error:{addr[0]}"):
+                    log.exception("OSC %s from %s:%d failed", msg.address, *addr)
+                self._reply(addr, "/stage/error", [(str(msg.address), "s"), (repr(exc), "s")])
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The socket closed: on purpose (:meth:`close`), or under us — then open it again."""
@@ -375,9 +370,7 @@ class OscEndpoint(asyncio.DatagramProtocol):
         self.stats["reopened"] += 1
         log.error("OSC socket closed (%r): opening it again", exc)
         # A task: asyncio closes the old socket right after this returns, and the port must be free first.
-        task = asyncio.get_running_loop().create_task(self._reopen(), name="stage-osc-reopen")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        spawn(self._tasks, self._reopen(), "stage-osc-reopen")
 
     def error_received(self, exc: Exception) -> None:
         """An ICMP "port unreachable" from a destination that is not listening: count it, carry on."""
@@ -393,9 +386,8 @@ class OscEndpoint(asyncio.DatagramProtocol):
     @property
     def port(self) -> int:
         """The port listened on."""
-        if self._bound is not None:
-            return self._bound[1]
-        return int(self.transport.get_extra_info("sockname")[1])
+        assert self._bound is not None, "the endpoint is not started"
+        return self._bound[1]
 
     async def close(self) -> None:
         """Close the socket."""
@@ -424,7 +416,7 @@ class OscEndpoint(asyncio.DatagramProtocol):
             self.stats["unsent"] += len(targets)
             return
         for target in targets:
-            if not _sendable(target):
+            if not limits.MIN_PORT <= target[1] <= limits.MAX_PORT:  # the socket would close on it
                 self.stats["send_errors"] += 1
                 continue
             try:  # asyncio reports an OS error through error_received, anything else by closing the socket
@@ -439,31 +431,6 @@ class OscEndpoint(asyncio.DatagramProtocol):
         self._send_all(build(address, args), [addr])
 
     # -- in --------------------------------------------------------------------------------------
-
-    def received(self, data: bytes, addr: Addr) -> None:
-        """Handle one datagram from ``addr``."""
-        self.stats["packets"] += 1
-        try:
-            packet = OscPacket(data)
-        except (ParseError, ValueError, IndexError, TypeError, OverflowError) as exc:
-            self._malformed(addr, f"not OSC: {exc}")
-            return
-        for timed in packet.messages:
-            msg = timed.message
-            try:
-                self._dispatch(str(msg.address), list(msg.params), addr)
-            except ProtocolError as exc:
-                self._refuse(addr, str(msg.address), exc)
-            except Exception as exc:  # a bug on one message must not stop the endpoint
-                self.stats["errors"] += 1
-                if self._throttle(f"error:{addr[0]}"):
-                    log.exception("OSC %s from %s:%d failed", msg.address, *addr)
-                self._reply(addr, "/stage/error", [(str(msg.address), "s"), (repr(exc), "s")])
-
-    def _malformed(self, addr: Addr, reason: str) -> None:
-        self.stats["malformed"] += 1
-        if self._throttle(f"malformed:{addr[0]}"):
-            log.warning("OSC from %s:%d: %s (%d malformed so far)", addr[0], addr[1], reason, self.stats["malformed"])
 
     def _refuse(self, addr: Addr, address: str, exc: ProtocolError) -> None:
         self.stats[f"refused.{exc.code.value}"] += 1
@@ -508,9 +475,7 @@ class OscEndpoint(asyncio.DatagramProtocol):
                 role = self.roles.get(addr[0])
                 if role is None:
                     raise ProtocolError(ErrorCode.UNAUTHORIZED, "send /stage/auth <token> first")
-                task = asyncio.create_task(self._run(command, role, address, addr))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                spawn(self._tasks, self._run(command, role, address, addr))
 
     async def _run(self, command: Command, role: Role, address: str, addr: Addr) -> None:
         try:

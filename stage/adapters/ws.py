@@ -6,7 +6,7 @@ at once, through the :class:`FrameWriter` that ``stage serve``'s uvicorn
 protocol puts in the ASGI scope (:mod:`stage.adapters.server`): no coroutine,
 no task switch, no copy per client.  A client with anything still waiting,
 or whose transport is over its high-water mark, gets the frame in its
-bounded :class:`~stage.runtime.broadcast.LatestWins` outbox instead, which
+bounded :class:`~stage.runtime.fanout.LatestWins` outbox instead, which
 its writer task drains in order.  A client whose outbox overflows with
 events, or whose socket takes longer than ``send_timeout`` to take a frame,
 is dropped (code 1013) without touching anyone else.  Without the extension
@@ -40,7 +40,7 @@ from stage.core import protocol as p
 from stage.core.protocol import Topic
 from stage.errors import ErrorCode, ProtocolError, SessionError
 from stage.runtime.broadcast import Broadcaster, ClientInfo
-from stage.runtime.fanout import LatestWins, Outgoing, Throttle
+from stage.runtime.fanout import LatestWins, Outgoing, Throttle, spawn
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,10 @@ class WsClient:
             self.gone.set_result(reason)
 
 
+# The clients subscribed to a topic: by kind of writer, writers and clients in the same order; and those without one.
+Roster = tuple[list[tuple[type[FrameWriter], list[FrameWriter], list[WsClient]]], list[WsClient]]
+
+
 class WsHub:
     """Every WebSocket client; the broadcaster's WebSocket sink."""
 
@@ -154,8 +158,7 @@ class WsHub:
         self.on_sent: Callable[[int, str | bytes], None] | None = None
         self._throttle = Throttle()
         # Per topic, who is subscribed (see _roster); forgotten whenever a client joins, leaves or (un)subscribes.
-        self._rosters: dict[Topic, tuple[list[tuple[type[FrameWriter], list[FrameWriter], list[WsClient]]],
-                                         list[WsClient]]] = {}
+        self._rosters: dict[Topic, Roster] = {}
 
     # -- the sink --------------------------------------------------------------------------------
 
@@ -198,10 +201,9 @@ class WsHub:
                     if i not in queued:
                         self.on_sent(client.id, framed)
 
-    def _roster(self, topic: Topic) -> tuple[list[tuple[type[FrameWriter], list[FrameWriter], list[WsClient]]],
-                                             list[WsClient]]:
-        """The clients subscribed to ``topic``: by kind of writer, writers and clients in the same order; and
-        those without a writer.  (One kind, unless the app is served by more than one kind of server at once.)"""
+    def _roster(self, topic: Topic) -> Roster:
+        """The clients subscribed to ``topic`` (one kind of writer, unless the app is served by more than one
+        kind of server at once)."""
         groups: dict[type[FrameWriter], tuple[list[FrameWriter], list[WsClient]]] = {}
         plain = []
         for client in self.clients.values():
@@ -237,11 +239,10 @@ class WsHub:
         hello = await self._hello(ws, address)
         if hello is None:
             return
-        loop = asyncio.get_running_loop()
         info = self.broadcaster.join("ws", hello.role, hello.name, address)
         extension = ws.scope.get("extensions", {}).get(FRAMES_EXTENSION) or {}
-        client = WsClient(info, set(hello.topics), LatestWins(self.queue_limit), loop.create_future(),
-                          writer=extension.get("writer"))
+        client = WsClient(info, set(hello.topics), LatestWins(self.queue_limit),
+                          asyncio.get_running_loop().create_future(), writer=extension.get("writer"))
         client.queue(p.encode(p.welcome(info.id, hello.role, frozenset(hello.topics), time.monotonic(),
                                         self.max_frame)))
         # Snapshot and registration in one step of the loop: no event falls between them.
@@ -304,8 +305,7 @@ class WsHub:
                     try:
                         msg = self._check_hello(_frame(message))
                     except ProtocolError as exc:
-                        self._refused(None, address, exc)
-                        await ws.send_text(p.encode(p.error(exc.code, str(exc), exc.msg_id)))
+                        await ws.send_text(p.encode(self._refused(None, address, exc, exc.msg_id)))
                         if exc.code is ErrorCode.UNAUTHORIZED:
                             await self._close(ws, CLOSE_POLICY, "unauthorized")
                             return None
@@ -329,11 +329,15 @@ class WsHub:
         self.broadcaster.controls.authorize(msg.role, msg.token)
         return msg
 
-    def _refused(self, client: WsClient | None, address: str, exc: ProtocolError) -> None:
+    def _refused(
+        self, client: WsClient | None, address: str, exc: ProtocolError, msg_id: str | int | None
+    ) -> dict[str, Any]:
+        """Count and log (throttled) a refusal; the error that answers it."""
         self.stats[exc.code.value] += 1
         who = f"ws client {client.id}" if client else f"ws {address}"
         if self._throttle(f"{address}:{exc.code.value}"):
             log.warning("%s: %s: %s", who, exc.code.value, exc)
+        return p.error(exc.code, str(exc), msg_id)
 
     async def _read(self, ws: WebSocket, client: WsClient) -> None:
         while True:
@@ -346,8 +350,7 @@ class WsHub:
             try:
                 msg = p.parse(_frame(message), self.max_frame)
             except ProtocolError as exc:
-                self._refused(client, client.info.address, exc)
-                client.queue(p.encode(p.error(exc.code, str(exc), exc.msg_id)))
+                client.queue(p.encode(self._refused(client, client.info.address, exc, exc.msg_id)))
                 continue
             except Exception as exc:  # the hub's own failure on one frame: refuse it, go on
                 self._failed(client.info.address, "reading a frame", exc)
@@ -383,9 +386,7 @@ class WsHub:
                 if len(client.commands) >= MAX_COMMANDS:
                     client.queue(p.encode(p.error(ErrorCode.REFUSED, "too many commands running", msg.id)))
                     return
-                task = asyncio.create_task(self._command(client, msg))
-                client.commands.add(task)
-                task.add_done_callback(client.commands.discard)
+                spawn(client.commands, self._command(client, msg))
 
     async def _command(self, client: WsClient, command: p.Command) -> None:
         self.stats["commands"] += 1
@@ -393,8 +394,7 @@ class WsHub:
             data = await self.broadcaster.controls.run(command, client.info.role, source=("ws", client.id))
             reply = p.result(command.id, command.name, data)
         except ProtocolError as exc:
-            self._refused(client, client.info.address, exc)
-            reply = p.error(exc.code, str(exc), command.id)
+            reply = self._refused(client, client.info.address, exc, command.id)
         except Exception as exc:  # a bug in a command must not end the connection
             log.exception("ws client %d: command %s failed", client.id, command.name)
             reply = p.error(ErrorCode.REFUSED, f"command {command.name} failed: {exc!r}", command.id)

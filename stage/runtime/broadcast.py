@@ -4,8 +4,9 @@ One task reads the bus and hands each event, encoded once, to every sink
 (:class:`Sink`: the WebSocket hub, the OSC endpoint, the MQTT link).  A sink
 only queues: ``offer`` never waits, so a slow client, a dead tablet or a
 broker that is down cannot hold up the others, the loop or the engine (which
-runs in its own process anyway).  Per-client queues are :class:`LatestWins`:
-bounded, and a newer state of a topic replaces the one still waiting.
+runs in its own process anyway).  Per-client queues are
+:class:`~stage.runtime.fanout.LatestWins`: bounded, and a newer state of a
+topic replaces the one still waiting.
 
 The schedule ahead comes from :class:`~stage.core.announce.Announcer`: on
 every transport change and at the instants it asks for (``loop.call_at``,
@@ -87,11 +88,6 @@ class Broadcaster:
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.closers: list[Any] = []  # things with ``async close()`` started with the broadcaster
-
-    @property
-    def takes(self) -> TakeLogger | None:
-        """The take logger, if any."""
-        return self.controls.takes
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -182,10 +178,11 @@ class Broadcaster:
         }
 
     def _publish_clients(self, event: str, info: ClientInfo) -> None:
-        self.service.bus.publish(Topic.CLIENTS, {
-            "event": event, "client": info.as_dict(), "count": len(self.clients),
-            "clients": [c.as_dict() for c in self.clients.values()],
-        })
+        self.service.bus.publish(Topic.CLIENTS, {"event": event, "client": info.as_dict(), **self._roster()})
+
+    def _roster(self) -> dict[str, Any]:
+        """The ``clients`` state: how many are connected, and who."""
+        return {"count": len(self.clients), "clients": [c.as_dict() for c in self.clients.values()]}
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -194,7 +191,7 @@ class Broadcaster:
         out: dict[str, Any] = {t.value: self.latest.get(t) for t in STATE}
         out[Topic.TRANSPORT.value] = self.service.transport_state()
         out[Topic.SESSION.value] = self.service.session_state()
-        out[Topic.CLIENTS.value] = {"count": len(self.clients), "clients": [c.as_dict() for c in self.clients.values()]}
+        out[Topic.CLIENTS.value] = self._roster()
         return out
 
     def schedule(self, now: float | None = None) -> list[dict[str, Any]]:

@@ -101,8 +101,3 @@ class EventBus:
                 sub.dropped += 1
             sub.queue.put_nowait(ev)
         return ev
-
-    @property
-    def subscribers(self) -> int:
-        """How many subscriptions are open."""
-        return len(self._subs)

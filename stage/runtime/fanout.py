@@ -1,4 +1,4 @@
-"""The fan-out's queueing: what every outgoing transport (WebSocket, OSC, MQTT) shares with the broadcaster.
+"""The fan-out's queueing: what every transport (WebSocket, OSC, MQTT) shares with the broadcaster.
 
 A bus event is encoded once into an :class:`Outgoing` and offered to every
 :class:`Sink`; a sink only queues.  Per-client queues are :class:`LatestWins`:
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Hashable, Mapping
+from collections.abc import Coroutine, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -131,6 +131,13 @@ class LatestWins(Generic[T]):
                 return item
             self._ready.clear()
             await self._ready.wait()
+
+
+def spawn(tasks: set[asyncio.Task[None]], work: Coroutine[Any, Any, None], name: str | None = None) -> None:
+    """Run ``work`` as a task held in ``tasks`` (to be cancelled with its owner) until it ends."""
+    task = asyncio.create_task(work, name=name)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 class Throttle:
