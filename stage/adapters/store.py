@@ -278,9 +278,7 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _from_db(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
+def _from_db(value: datetime) -> datetime:
     # SQLite keeps no offset: everything is written in UTC.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -306,19 +304,21 @@ def _note_row(take_id: int, note: Note) -> dict[str, Any]:
     return {"take_id": take_id, "role": note.role.value, "text": note.text, "at": _utc(note.at)}
 
 
+def _edit_row(take_id: int, e: TakeEdit) -> dict[str, Any]:
+    return {"take_id": take_id, "field": e.field, "old": e.old, "new": e.new, "role": e.role.value, "at": _utc(e.at)}
+
+
 def _take(row: Any, notes: Sequence[Note]) -> Take:
-    started = _from_db(row.started_at)
-    assert started is not None
     return Take(
         cue=row.cue,
         number=row.number,
         tc_in=row.tc_in,
-        started_at=started,
+        started_at=_from_db(row.started_at),
         pickup_bar=row.pickup_bar,
         wild=bool(row.wild),
         status=None if row.status is None else TakeStatus(row.status),
         tc_out=row.tc_out,
-        ended_at=_from_db(row.ended_at),
+        ended_at=None if row.ended_at is None else _from_db(row.ended_at),
         duration=row.duration,
         notes=tuple(notes),
         id=row.id,
@@ -328,15 +328,11 @@ def _take(row: Any, notes: Sequence[Note]) -> Take:
 
 
 def _note(row: Any) -> Note:
-    at = _from_db(row.at)
-    assert at is not None
-    return Note(Role(row.role), row.text, at)
+    return Note(Role(row.role), row.text, _from_db(row.at))
 
 
 def _edit(row: Any) -> TakeEdit:
-    at = _from_db(row.at)
-    assert at is not None
-    return TakeEdit(row.take_id, row.field, row.old, row.new, Role(row.role), at)
+    return TakeEdit(row.take_id, row.field, row.old, row.new, Role(row.role), _from_db(row.at))
 
 
 def _reason(exc: BaseException) -> str:
@@ -464,11 +460,9 @@ class TakeStore:
             raise StoreRefused(f"take {take.label} has not ended")
         if take.id is not None:
             known_take(take.id)
-        where = (
-            takes.c.id == take.id
-            if take.id is not None
-            else (takes.c.cue == take.cue) & (takes.c.number == take.number)
-        )
+            where = takes.c.id == take.id
+        else:
+            where = (takes.c.cue == take.cue) & (takes.c.number == take.number)
         assert take.ended_at is not None
         async with _guard(self.url, f"end take {take.label}"), self._engine.begin() as conn:
             result = await conn.execute(
@@ -516,22 +510,8 @@ class TakeStore:
                 raise StoreRefused(f"take {take.label} was changed meanwhile: edit again")
             for note in new.notes[len(take.notes) :]:
                 await conn.execute(insert(take_notes).values(_note_row(take_id, note)))
-            await conn.execute(
-                insert(take_edits),
-                [
-                    {
-                        "take_id": take_id,
-                        "field": e.field,
-                        "old": e.old,
-                        "new": e.new,
-                        "role": e.role.value,
-                        "at": _utc(e.at),
-                    }
-                    for e in edits
-                ],
-            )
-        stamped = tuple(replace(e, take_id=take_id) for e in edits)
-        return new, stamped
+            await conn.execute(insert(take_edits), [_edit_row(take_id, e) for e in edits])
+        return new, tuple(replace(e, take_id=take_id) for e in edits)
 
     async def get_take(self, take_id: int) -> Take:
         """The take with id ``take_id``."""
