@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 import io
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,7 @@ import mido
 
 from stage.core.cuesheet import Cue
 from stage.core.smfimport import MIDI_CLOCKS_PER_WHOLE, SmfMap, SmpteOffset, TimeSignature, smpte_offset
-from stage.core.tempo import (
-    ClickKind,
-    Meter,
-    format_click_unit,
-)
+from stage.core.tempo import ClickKind, Meter, format_click_unit
 from stage.errors import MidiError, RenderError
 
 __all__ = [
@@ -107,7 +103,7 @@ def click_file(cue: Cue) -> mido.MidiFile:
     offset = smpte_offset(start, cue.rate)
     conductor: list[_Placed] = [
         _Placed(0, 0, mido.MetaMessage("track_name", name=_text(name))),
-        _Placed(0, 1, mido.MetaMessage("smpte_offset", **_smpte_fields(offset))),
+        _Placed(0, 1, mido.MetaMessage("smpte_offset", **asdict(offset))),
     ]
     notes: list[_Placed] = [_Placed(0, 0, mido.MetaMessage("track_name", name=_text(f"{cue.id} click")))]
 
@@ -149,17 +145,6 @@ def click_file(cue: Cue) -> mido.MidiFile:
     return mid
 
 
-def _smpte_fields(o: SmpteOffset) -> dict[str, Any]:
-    return {
-        "frame_rate": o.frame_rate,
-        "hours": o.hours,
-        "minutes": o.minutes,
-        "seconds": o.seconds,
-        "frames": o.frames,
-        "sub_frames": o.sub_frames,
-    }
-
-
 def _time_signature(meter: Meter) -> Any:
     return mido.MetaMessage(
         "time_signature",
@@ -182,9 +167,7 @@ def _track(events: list[_Placed], end: int) -> mido.MidiTrack:
 
 def write_smf(path: str | Path, cue: Cue) -> None:
     """Write the click track of ``cue`` as a Standard MIDI File."""
-    mid = click_file(cue)
-    with Path(path).open("wb") as f:
-        mid.save(file=f)
+    click_file(cue).save(Path(path))
 
 
 # -- reading ---------------------------------------------------------------------------
