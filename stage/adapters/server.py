@@ -113,10 +113,6 @@ class TransportFrameWriter:
         """Wait until the transport is below its high-water mark again (or the connection is lost)."""
         await self._proto.writable.wait()
 
-    def buffered(self) -> int:
-        """Bytes waiting in the transport."""
-        return int(self._transport.get_write_buffer_size())
-
 
 class _WatchedTransport:
     """The connection's transport as uvicorn's protocol sees it: any write or close also unreadies the frame writer.
