@@ -143,14 +143,11 @@ def apply_tempo_edit(text: str, cue_id: str, edit: TempoEdit) -> str:
 
     for key, item in old.value.body:
         name = key.key if key is not None else None
-        if name in {"free", "tempo", "meter", "change"}:
-            if name in {"free", "tempo"} and not placed:
-                place_tempo()
-                placed = True
-            continue
-        if name in {"end", "bars", "hit"} and not placed:
+        if name in {"free", "tempo", "end", "bars", "hit"} and not placed:
             place_tempo()
             placed = True
+        if name in {"free", "tempo", "meter", "change"}:
+            continue
         if name == "hit":
             _add_changes(new, edit)
         if key is None:
