@@ -40,9 +40,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-Run = Callable[[argparse.Namespace], int]
-
-
 class Subcommands(Protocol):
     """What a ``register`` function adds its parser to (argparse's subparsers action)."""
 
@@ -184,18 +181,15 @@ def run_info(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(format_breakdown(sheet, breakdowns))
     if args.pdf is not None:
-        _write_pdf(args.pdf, sheet, args.cue, report=sys.stderr if args.json else sys.stdout)
+        from stage.adapters.pdfsheet import write_breakdown_pdf  # noqa: PLC0415 - reportlab only when printing
+        from stage.core.paper import paper_cue  # noqa: PLC0415
+
+        cues = [sheet.cue(i) for i in args.cue] if args.cue else list(sheet.cues)
+        title = f"{sheet.title or '(untitled)'}: cue breakdown"
+        pages = write_breakdown_pdf(args.pdf, [paper_cue(sheet, c) for c in cues], title)
+        print(f"wrote {args.pdf}: {_plural(pages, 'page')}, {_plural(len(cues), 'cue')}",
+              file=sys.stderr if args.json else sys.stdout)
     return EXIT_OK
-
-
-def _write_pdf(path: Path, sheet: CueSheet, cue_ids: list[str], report: TextIO) -> None:
-    from stage.adapters.pdfsheet import write_breakdown_pdf  # noqa: PLC0415 - reportlab only when printing
-    from stage.core.paper import paper_cue  # noqa: PLC0415
-
-    cues = [sheet.cue(i) for i in cue_ids] if cue_ids else list(sheet.cues)
-    title = sheet.title or "(untitled)"
-    pages = write_breakdown_pdf(path, [paper_cue(sheet, c) for c in cues], f"{title}: cue breakdown")
-    print(f"wrote {path}: {_plural(pages, 'page')}, {_plural(len(cues), 'cue')}", file=report)
 
 
 # -- import-midi -----------------------------------------------------------------------
@@ -342,15 +336,15 @@ def run_spot(args: argparse.Namespace) -> int:
         parse_cue_sheet(new, source=str(args.add_to))  # a repeated id or an overlap refuses the whole addition
         _write(args.add_to, lambda: args.add_to.write_text(new, encoding="utf-8"))
         print(f"added to {args.add_to}: {summary}")
-        return EXIT_FAILED if args.strict and problems else EXIT_OK
-    # What is written must load: check it the way `validate` would.
-    parse_cue_sheet(sheet if not args.cues_only else f'[picture]\nrate = "{markers.rate}"\n{sheet}')
-    if args.output is not None:
-        _write(args.output, lambda: args.output.write_text(sheet, encoding="utf-8"))
-        print(f"wrote {args.output}: {summary}")
     else:
-        sys.stdout.write(sheet)
-        print(f"stage: {summary}", file=sys.stderr)
+        # What is written must load: check it the way `validate` would.
+        parse_cue_sheet(sheet if not args.cues_only else f'[picture]\nrate = "{markers.rate}"\n{sheet}')
+        if args.output is not None:
+            _write(args.output, lambda: args.output.write_text(sheet, encoding="utf-8"))
+            print(f"wrote {args.output}: {summary}")
+        else:
+            sys.stdout.write(sheet)
+            print(f"stage: {summary}", file=sys.stderr)
     return EXIT_FAILED if args.strict and problems else EXIT_OK
 
 
@@ -457,8 +451,7 @@ def _write_tempo(
         raise StageError(f"cue {cue.id}: hit {placed[0]} is placed by bar|beat and would move with a new tempo: "
                          "place it with at = \"TC\" before --write")
     meter = str(spec.meter)
-    use_plan = plan is not None and (args.changes or not steady or steady[0].caught < len(cue.hits))
-    if use_plan and plan is not None:
+    if plan is not None:
         first, *rest = plan.segments
         edit = TempoEdit(cue.start, first.tempo.toml, meter, tuple((s.bar, s.tempo.toml, s.ramp) for s in rest),
                          f"{_plural(plan.changes, 'change')} {'catches' if plan.changes == 1 else 'catch'} "
@@ -557,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        run: Run | None = getattr(args, "run", None)
+        run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
         if run is None:
             parser.print_usage(sys.stderr)
             code = EXIT_USAGE
