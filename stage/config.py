@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from stage.core.clicksound import SOUNDS, ClickSounds, Sound
 from stage.core.tempo import ClickKind
-from stage.core.timecode import RATES, parse_rate
+from stage.core.timecode import parse_rate
 from stage.errors import ConfigError, TimecodeError
 
 
@@ -181,4 +181,4 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError("\n".join(lines)) from exc
 
 
-__all__ = ["RATES", "Config", "load_config", "parse_config"]
+__all__ = ["Config", "load_config", "parse_config"]
