@@ -432,18 +432,12 @@ def run_tempo(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(format_tempo_report(cue, spec, steady, plan))
     if args.write:
-        _write_tempo(args, cue, spec, steady, plan, report=sys.stderr if args.json else sys.stdout)
+        _write_tempo(args, cue, spec, steady, plan)
     return EXIT_OK
 
 
-def _write_tempo(
-    args: argparse.Namespace,
-    cue: Cue,
-    spec: FindSpec,
-    steady: list[Candidate],
-    plan: ChangePlan | None,
-    report: TextIO,
-) -> None:
+def _write_tempo(args: argparse.Namespace, cue: Cue, spec: FindSpec, steady: list[Candidate],
+                 plan: ChangePlan | None) -> None:
     from stage.adapters.sheetfile import TempoEdit, apply_tempo_edit  # noqa: PLC0415 - tomlkit only when writing
 
     placed = [k for k, h in enumerate(cue.hits, start=1) if h.bar is not None]
@@ -462,12 +456,12 @@ def _write_tempo(
                          f"catches {best.caught} of {len(cue.hits)} hits within {args.tolerance} f")
     else:
         raise StageError(f"cue {cue.id}: no tempo to write")
-    text = _read_text(args.cues)
-    new = apply_tempo_edit(text, cue.id, edit)
+    new = apply_tempo_edit(_read_text(args.cues), cue.id, edit)
     parse_cue_sheet(new, source=str(args.cues))  # never write a sheet that does not load
     _write(args.cues, lambda: args.cues.write_text(new, encoding="utf-8"))
-    print(f"wrote {args.cues}: cue {cue.id} at {edit.tempo} from {edit.start}"
-          + (f", {_plural(len(edit.changes), 'change')}" if edit.changes else ""), file=report)
+    changes = f", {_plural(len(edit.changes), 'change')}" if edit.changes else ""
+    print(f"wrote {args.cues}: cue {cue.id} at {edit.tempo} from {edit.start}{changes}",
+          file=sys.stderr if args.json else sys.stdout)
 
 
 # -- serve and takes --------------------------------------------------------------------
