@@ -12,20 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import (
-    KeepTogether,
-    PageBreak,
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
+from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from stage.core.paper import PaperCue, PaperTable
 from stage.errors import RenderError
@@ -41,14 +34,10 @@ _SECTION = ParagraphStyle("section", parent=_STYLES["Heading2"], fontSize=13, sp
 _CELL = ParagraphStyle("cell", parent=_STYLES["Normal"], fontName="Helvetica", fontSize=10.5, leading=12.5)
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _table(t: PaperTable) -> Any:
     # Helvetica's digits all have one width, so columns of timecode line up without a thin typewriter face.
     data: list[list[Any]] = [list(t.header)]
-    data.extend([Paragraph(_escape(cell), _CELL) if len(cell) > 28 else cell for cell in row] for row in t.rows)
+    data.extend([Paragraph(escape(cell), _CELL) if len(cell) > 28 else cell for cell in row] for row in t.rows)
     table = Table(data, repeatRows=1, hAlign="LEFT")
     style = [
         ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9.5),
@@ -71,12 +60,12 @@ def _story(cues: Sequence[PaperCue]) -> list[Any]:
     for k, cue in enumerate(cues):
         if k:
             story.append(PageBreak())
-        story.append(Paragraph(_escape(cue.heading), _HEADING))
-        story.append(Paragraph(_escape(cue.subtitle), _SUBTITLE))
+        story.append(Paragraph(escape(cue.heading), _HEADING))
+        story.append(Paragraph(escape(cue.subtitle), _SUBTITLE))
         story.append(Spacer(1, 4 * mm))
-        story.extend(Paragraph(_escape(line), _LINE) for line in cue.lines)
+        story.extend(Paragraph(escape(line), _LINE) for line in cue.lines)
         for t in cue.tables:
-            title = Paragraph(_escape(t.title), _SECTION)
+            title = Paragraph(escape(t.title), _SECTION)
             # A short table stays on one page with its title; a long one starts under it and runs on.
             if len(t.rows) <= 12:
                 story.append(KeepTogether([title, _table(t)]))
