@@ -70,7 +70,6 @@ class RtMidiOut:
     ) -> None:
         if api not in _APIS:
             raise MidiError(f"unknown rtmidi API {api!r}: use one of {sorted(_APIS)}")
-        self.api = api
         self.name = f"{client}:{port}"
         try:
             with _jack_server(servername if api == "jack" else None):
