@@ -132,7 +132,6 @@ def apply_tempo_edit(text: str, cue_id: str, edit: TempoEdit) -> str:
         raise StageError(f"no cue {cue_id!r} on the cue sheet")
     old = cues[index]
     new = tomlkit.table()
-    placed = False
 
     def place_tempo() -> None:
         tempo = tomlkit.item(edit.tempo)
@@ -143,9 +142,8 @@ def apply_tempo_edit(text: str, cue_id: str, edit: TempoEdit) -> str:
 
     for key, item in old.value.body:
         name = key.key if key is not None else None
-        if name in {"free", "tempo", "end", "bars", "hit"} and not placed:
+        if name in {"free", "tempo", "end", "bars", "hit"} and "tempo" not in new:
             place_tempo()
-            placed = True
         if name in {"free", "tempo", "meter", "change"}:
             continue
         if name == "hit":
@@ -156,7 +154,7 @@ def apply_tempo_edit(text: str, cue_id: str, edit: TempoEdit) -> str:
             new.add("start", str(edit.start))
         else:
             new.append(key, item)
-    if not placed:
+    if "tempo" not in new:
         place_tempo()
     if "hit" not in old:
         _add_changes(new, edit)
