@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, NoReturn, Protocol, TextIO
+from typing import Any, NoReturn, Protocol, TextIO, TypeVar
 
 from stage.adapters.midifile import read_smf, write_smf
 from stage.adapters.wavfile import render_click_track, write_wav
@@ -39,6 +39,8 @@ __all__ = ["COMMANDS", "Subcommands", "build_parser", "main"]
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+T = TypeVar("T")
 
 class Subcommands(Protocol):
     """What a ``register`` function adds its parser to (argparse's subparsers action)."""
@@ -143,9 +145,9 @@ def run_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write(path: Path, write: Callable[[], object]) -> None:
+def _write(path: Path, write: Callable[[], T]) -> T:
     try:
-        write()
+        return write()
     except OSError as exc:
         raise RenderError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
@@ -186,7 +188,7 @@ def run_info(args: argparse.Namespace) -> int:
 
         cues = [sheet.cue(i) for i in args.cue] if args.cue else list(sheet.cues)
         title = f"{sheet.title or '(untitled)'}: cue breakdown"
-        pages = write_breakdown_pdf(args.pdf, [paper_cue(sheet, c) for c in cues], title)
+        pages = _write(args.pdf, lambda: write_breakdown_pdf(args.pdf, [paper_cue(sheet, c) for c in cues], title))
         print(f"wrote {args.pdf}: {_plural(pages, 'page')}, {_plural(len(cues), 'cue')}",
               file=sys.stderr if args.json else sys.stdout)
     return EXIT_OK

@@ -21,7 +21,6 @@ from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from stage.core.paper import PaperCue, PaperTable
-from stage.errors import RenderError
 
 __all__ = ["write_breakdown_pdf"]
 
@@ -96,8 +95,5 @@ def write_breakdown_pdf(path: str | Path, cues: Sequence[PaperCue], title: str) 
         title=title,
         author="stage",
     )
-    try:
-        doc.build(_story(cues), onFirstPage=footer, onLaterPages=footer)
-    except OSError as exc:
-        raise RenderError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    doc.build(_story(cues), onFirstPage=footer, onLaterPages=footer)
     return pages["count"]
