@@ -14,8 +14,8 @@ from fractions import Fraction
 from typing import Any
 
 from stage.core.cuesheet import Cue, CueSheet, Hit
-from stage.core.tempo import Meter, clicks_per_minute, format_click_unit, frame_click
-from stage.core.timecode import Rate, Timecode, format_feet, seconds_to_frame
+from stage.core.tempo import Meter, clicks_per_minute, format_click_unit, frame_click, frame_click_length
+from stage.core.timecode import Timecode, format_feet, seconds_to_frame
 
 __all__ = [
     "CueBreakdown",
@@ -133,7 +133,6 @@ def cue_breakdown(cue: Cue) -> CueBreakdown:
     previous: Fraction | None = None
     if cue.clicks is not None:
         for seg in cue.clicks.segments:
-            fc = frame_click(seg.length, rate)
             kind = ""
             if seg.ramp and previous is not None and seg.length != previous:
                 kind = "rit." if seg.length > previous else "accel."
@@ -143,8 +142,8 @@ def cue_breakdown(cue: Cue) -> CueBreakdown:
                     beat=seg.beat,
                     time=seg.time,
                     length=seg.length,
-                    frame_click=fc,
-                    exact=_frame_click_length(fc, rate) == seg.length,
+                    frame_click=frame_click(seg.length, rate),
+                    exact=frame_click_length(seg.length, rate) == seg.length,
                     clicks_per_minute=clicks_per_minute(seg.length),
                     meter=seg.meter,
                     ramp=seg.ramp,
@@ -168,11 +167,6 @@ def cue_breakdown(cue: Cue) -> CueBreakdown:
         tempos=tuple(tempos),
         hits=tuple(_hit_row(cue, h) for h in sorted(cue.hits, key=lambda h: h.time)),
     )
-
-
-def _frame_click_length(text: str, rate: Rate) -> Fraction:
-    frames, eighths = text.split("-")
-    return (int(frames) + Fraction(int(eighths), 8)) / rate.fps
 
 
 def _hit_row(cue: Cue, hit: Hit) -> HitRow:

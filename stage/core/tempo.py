@@ -68,6 +68,11 @@ def frame_click(length: Fraction, rate: Rate) -> str:
     return f"{eighths // 8}-{eighths % 8}"
 
 
+def frame_click_length(length: Fraction, rate: Rate) -> Fraction:
+    """The click length of the nearest frame click (:func:`frame_click`) to ``length``."""
+    return Fraction(round(length * rate.fps * 8), 8) / rate.fps
+
+
 def clicks_per_minute(length: Fraction) -> Fraction:
     """Real-time clicks per minute of a click length."""
     return 60 / length
