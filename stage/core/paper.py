@@ -112,15 +112,14 @@ def paper_cue(sheet: CueSheet, cue: Cue) -> PaperCue:
                               decimal_text(e.length, 3) + " s", e.color, e.label))
         elif e.kind is EventKind.WARNING:
             warnings.append((format_position(e.bar, e.beat), _tc(cue, e.time), seconds_text(e.time)))
+    if streamers:
+        tables.append(PaperTable("Streamers", ("lands", "bar|beat", "starts", "length", "colour", "into"),
+                                 tuple(streamers)))
+    if warnings:
+        tables.append(PaperTable("Warning clicks (count-off)", ("bar|beat", "timecode", "seconds"), tuple(warnings)))
     if cue.free:
         # A free-timing cue has no bars: leave out the bar|beat columns rather than print them empty.
         tables = [_without(t, "bar|beat") for t in tables]
-        streamers = [r[:1] + r[2:] for r in streamers]
-    if streamers:
-        header = ("lands", "bar|beat", "starts", "length", "colour", "into")
-        tables.append(PaperTable("Streamers", header if not cue.free else header[:1] + header[2:], tuple(streamers)))
-    if warnings:
-        tables.append(PaperTable("Warning clicks (count-off)", ("bar|beat", "timecode", "seconds"), tuple(warnings)))
     return PaperCue(b.heading, sheet_heading(sheet), tuple(lines), tuple(tables))
 
 
