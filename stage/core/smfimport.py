@@ -160,21 +160,15 @@ def _meter(sig: TimeSignature) -> Meter:
     except TempoError as exc:
         raise MidiError(f"time signature at tick {sig.tick}: {exc}") from exc
     unit = Fraction(sig.clocks_per_click, MIDI_CLOCKS_PER_WHOLE)
+    note = unit.numerator == 1 and unit.denominator in (1, 2, 4, 8, 16, 32)
+    dotted = unit.numerator == 3 and unit.denominator in (4, 8, 16, 32, 64)
     # 24 clocks (a quarter) is what most DAWs write whatever the meter; only take it at face value in x/4.
-    if sig.clocks_per_click == 24 and sig.denominator != 4:
+    if not (note or dotted) or (sig.clocks_per_click == 24 and sig.denominator != 4):
         return plain
     try:
-        return Meter(sig.numerator, sig.denominator, _click_unit(unit))
-    except (TempoError, ValueError):
+        return Meter(sig.numerator, sig.denominator, unit)
+    except TempoError:
         return plain
-
-
-def _click_unit(unit: Fraction) -> Fraction:
-    plain = unit.numerator == 1 and unit.denominator in (1, 2, 4, 8, 16, 32)
-    dotted = unit.numerator == 3 and unit.denominator in (4, 8, 16, 32, 64)
-    if not (plain or dotted):
-        raise ValueError(f"{unit} is not a click unit")
-    return unit
 
 
 def _file_clicks(smf: SmfMap, bars: int | None) -> Iterator[_FileClick]:
