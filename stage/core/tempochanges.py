@@ -75,8 +75,7 @@ def _reach(
     hits: Sequence[SpotHit], state: _State, family: Family, spec: FindSpec
 ) -> list[list[tuple[int, int]]]:
     """``sets[j]``: the family's tempos that, from the state's bar line, catch its next ``j`` hits (j ≥ 1)."""
-    grid = TempoGrid(family, spec, 1)
-    current = [(grid.lo, grid.hi)]
+    current = [spec.bounds(family)]
     sets: list[list[tuple[int, int]]] = [current]
     for h in hits[state.next_hit :]:
         x = Fraction(h.frames) - state.anchor
