@@ -242,14 +242,6 @@ class TempoGrid:
                     diff[e - lo + 1] -= 1
         return list(accumulate(diff[:-1]))
 
-    def grid_frames(self, p: int, spec: FindSpec) -> Fraction:
-        """The grid step (click ÷ subdivision) of parameter ``p``, in frames."""
-        return Tempo(self.family, p).frames(spec.rate) / spec.subdivision
-
-
-def _scale(hits: Sequence[SpotHit], tolerance: Fraction) -> int:
-    return math.lcm(tolerance.denominator, *(Fraction(h.frames).denominator for h in hits))
-
 
 def grid_distance(x: float, g: float) -> float:
     """How far ``x`` lies from the nearest multiple of ``g`` (floats: for ranking, never for the answer)."""
@@ -285,7 +277,7 @@ def find_steady(hits: Sequence[SpotHit], spec: FindSpec, top: int = 10) -> list[
     """
     if not hits:
         raise TempoError("the cue has no hits to find a tempo for")
-    q = _scale(hits, spec.tolerance)
+    q = math.lcm(spec.tolerance.denominator, *(Fraction(h.frames).denominator for h in hits))
     t = int(spec.tolerance * q)
     xs0 = [int(Fraction(h.frames) * q) for h in hits]
     floats = [float(h.frames) for h in hits]
@@ -340,7 +332,7 @@ def _best_runs(
                     around = range(max(p, centre - step), min(end, centre + step) + 1)
                 for i in around:
                     tempo = Tempo(grid.family, grid.lo + i)
-                    g = float(grid.grid_frames(tempo.value, spec))
+                    g = float(tempo.frames(spec.rate) / spec.subdivision)
                     errors = [grid_distance(x - move, g) for x in floats]
                     sse = sum(e * e for e in errors if e <= tol + 1e-9)
                     key = (-level, round(sse, 9), 0 if grid.family is Family.FRAME else 1, abs(move), -g)
