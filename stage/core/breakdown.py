@@ -260,13 +260,10 @@ def format_cue(b: CueBreakdown) -> list[str]:
         lines.append("  tempo")
         lines.extend(text_table(rows, "    "))
     if b.hits:
-        rows = [["timecode", "feet", "hit"]]
-        for h in b.hits:
-            rows.append([str(h.timecode), h.feet, f"{h.label} ({h.extras})"])
-        if not b.free:
-            rows[0].insert(0, "bar|beat")
-            for row, h in zip(rows[1:], b.hits, strict=True):
-                row.insert(0, format_position(h.bar, h.beat))
+        rows = [["bar|beat", "timecode", "feet", "hit"]]
+        rows += [[format_position(h.bar, h.beat), str(h.timecode), h.feet, f"{h.label} ({h.extras})"] for h in b.hits]
+        if b.free:
+            rows = [row[1:] for row in rows]  # no bars: no bar|beat column
         lines.append("  hits")
         lines.extend(text_table(rows, "    "))
     return lines
