@@ -204,7 +204,7 @@ def cue_breakdown(cue: Cue) -> CueBreakdown:
         length_feet=footage(cue, cue.end_time),
         bars=cue.clicks.bars if cue.clicks is not None else None,
         countoff=countoff,
-        countoff_start=Timecode.at(cue.downbeat + cue.first_time, rate) if countoff else None,
+        countoff_start=cue.timecode_at(cue.first_time) if countoff else None,
         tempos=tuple(tempos),
         hits=tuple(_hit_row(cue, h) for h in sorted(cue.hits, key=lambda h: h.time)),
     )
@@ -220,7 +220,7 @@ def _hit_row(cue: Cue, hit: Hit) -> HitRow:
         time=hit.time,
         bar=bar,
         beat=beat,
-        timecode=Timecode.at(cue.downbeat + hit.time, cue.rate),
+        timecode=cue.timecode_at(hit.time),
         feet=footage(cue, hit.time),
         color=hit.color,
         flutter=hit.flutter,

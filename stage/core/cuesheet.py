@@ -94,7 +94,11 @@ class Cue:
     @property
     def end(self) -> Timecode:
         """Timecode of the frame the cue ends in."""
-        return Timecode.at(self.downbeat + self.end_time, self.rate)
+        return self.timecode_at(self.end_time)
+
+    def timecode_at(self, time: Fraction) -> Timecode:
+        """Timecode of the frame that ``time`` (seconds relative to the downbeat) falls in."""
+        return Timecode.at(self.downbeat + time, self.rate)
 
 
 @dataclass(frozen=True)
@@ -383,9 +387,8 @@ class _Reader:
         lo, hi = cue.first_time, cue.end_time
         for k, h in enumerate(cue.hits, start=1):
             if not lo <= h.time <= hi:
-                at = Timecode.at(cue.downbeat + h.time, cue.rate)
                 self.problem(f"{where}, hit {k}", "at" if h.bar is None else "bar",
-                             f"{at} lies outside the cue ({Timecode.at(cue.downbeat + lo, cue.rate)} to {cue.end})")
+                             f"{cue.timecode_at(h.time)} lies outside the cue ({cue.timecode_at(lo)} to {cue.end})")
 
     def check_overlaps(self, cues: list[Cue]) -> None:
         ordered = sorted(cues, key=lambda c: c.downbeat)

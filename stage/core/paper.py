@@ -24,7 +24,6 @@ from stage.core.breakdown import (
 from stage.core.cuesheet import Cue, CueSheet
 from stage.core.schedule import EventKind, cue_schedule
 from stage.core.tempo import ClickKind
-from stage.core.timecode import Timecode
 
 __all__ = ["PaperCue", "PaperTable", "paper_cue", "seconds_text"]
 
@@ -55,7 +54,7 @@ def seconds_text(value: Fraction) -> str:
 
 
 def _tc(cue: Cue, time: Fraction) -> str:
-    return str(Timecode.at(cue.downbeat + time, cue.rate))
+    return str(cue.timecode_at(time))
 
 
 def paper_cue(sheet: CueSheet, cue: Cue) -> PaperCue:

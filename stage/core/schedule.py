@@ -177,4 +177,4 @@ def cue_revision(cue: Cue) -> str:
 
 def event_timecode(cue: Cue, event: CueEvent) -> Timecode:
     """The picture frame ``event`` falls in."""
-    return Timecode.at(cue.downbeat + event.time, cue.rate)
+    return cue.timecode_at(event.time)
