@@ -211,10 +211,7 @@ def cue_breakdown(cue: Cue) -> CueBreakdown:
 
 
 def _hit_row(cue: Cue, hit: Hit) -> HitRow:
-    bar: int | None = None
-    beat: Fraction | None = None
-    if cue.clicks is not None:
-        bar, beat = cue.clicks.position_at(hit.time)
+    bar, beat = cue.position_at(hit.time)
     return HitRow(
         label=hit.label,
         time=hit.time,

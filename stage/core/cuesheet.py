@@ -96,6 +96,10 @@ class Cue:
         """Timecode of the frame the cue ends in."""
         return self.timecode_at(self.end_time)
 
+    def position_at(self, time: Fraction) -> tuple[int, Fraction] | tuple[None, None]:
+        """Bar and (fractional) beat at ``time`` relative to the downbeat; None, None for a free-timing cue."""
+        return self.clicks.position_at(time) if self.clicks is not None else (None, None)
+
     def timecode_at(self, time: Fraction) -> Timecode:
         """Timecode of the frame that ``time`` (seconds relative to the downbeat) falls in."""
         return Timecode.at(self.downbeat + time, self.rate)

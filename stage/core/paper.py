@@ -107,7 +107,7 @@ def paper_cue(sheet: CueSheet, cue: Cue) -> PaperCue:
     warnings: list[tuple[str, ...]] = []
     for e in cue_schedule(cue):
         if e.kind is EventKind.STREAMER:
-            streamers.append((_tc(cue, e.end), where_at(cue, e.end), _tc(cue, e.time),
+            streamers.append((_tc(cue, e.end), format_position(*cue.position_at(e.end)), _tc(cue, e.time),
                               decimal_text(e.length, 3) + " s", e.color, e.label))
         elif e.kind is EventKind.WARNING:
             warnings.append((format_position(e.bar, e.beat), _tc(cue, e.time), seconds_text(e.time)))
@@ -128,8 +128,3 @@ def _without(table: PaperTable, column: str) -> PaperTable:
     i = table.header.index(column)
     return PaperTable(table.title, table.header[:i] + table.header[i + 1 :],
                       tuple(r[:i] + r[i + 1 :] for r in table.rows), table.emphasis)
-
-
-def where_at(cue: Cue, time: Fraction) -> str:
-    """bar|beat of ``time`` (empty for a free-timing cue)."""
-    return format_position(*cue.clicks.position_at(time)) if cue.clicks is not None else ""

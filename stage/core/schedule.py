@@ -65,10 +65,7 @@ class CueEvent:
 def _event(
     cue: Cue, kind: EventKind, time: Fraction, color: str, label: str, length: Fraction = Fraction(0)
 ) -> CueEvent:
-    bar: int | None = None
-    beat: Fraction | None = None
-    if cue.clicks is not None:
-        bar, beat = cue.clicks.position_at(time)
+    bar, beat = cue.position_at(time)
     return CueEvent(kind, time, bar, beat, color=color, length=length, label=label)
 
 
