@@ -169,23 +169,24 @@ class _Reader:
             if key not in allowed:
                 self.problem(where, key, f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
+    def table(self, key: str, allowed: set[str]) -> dict[str, Any]:
+        """The top-level table ``key`` (empty when missing or not a table), its unknown keys reported."""
+        table = self.data.get(key, {})
+        if not isinstance(table, dict):
+            self.problem("cue sheet", key, "must be a table")
+            table = {}
+        self.unknown(table, allowed, key)
+        return table
+
     def read(self) -> CueSheet:
         data = self.data
         self.unknown(data, _TOP_KEYS, "cue sheet")
-        picture = _table(data.get("picture", {}))
-        if picture is None:
-            self.problem("cue sheet", "picture", "must be a table")
-            picture = {}
-        self.unknown(picture, _PICTURE_KEYS, "picture")
+        picture = self.table("picture", _PICTURE_KEYS)
         if "rate" not in picture:
             self.problem("picture", "rate", "missing: the picture rate (23.976, 24, 25, 29.97, 29.97df or 30)")
         rate = self.get(picture, "rate", "picture", parse_rate, None)
         title = self.get(picture, "title", "picture", _string, "")
-        defaults = _table(data.get("defaults", {}))
-        if defaults is None:
-            self.problem("cue sheet", "defaults", "must be a table")
-            defaults = {}
-        self.unknown(defaults, _DEFAULT_KEYS, "defaults")
+        defaults = self.table("defaults", _DEFAULT_KEYS)
         raw_cues = data.get("cue", [])
         if not isinstance(raw_cues, list) or not all(isinstance(c, dict) for c in raw_cues):
             self.problem("cue sheet", "cue", "must be an array of tables ([[cue]])")
@@ -437,10 +438,6 @@ def _quiet(parse: Callable[[], T]) -> T | None:
         return parse()
     except (StageError, ValueError, TypeError, KeyError):
         return None
-
-
-def _table(v: Any) -> dict[str, Any] | None:
-    return v if isinstance(v, dict) else None
 
 
 def _string(v: Any) -> str:
