@@ -14,8 +14,8 @@ from fractions import Fraction
 from typing import Any
 
 from stage.core.cuesheet import Cue, CueSheet, Hit
-from stage.core.tempo import Meter, clicks_per_minute, format_click_unit, frame_click
-from stage.core.timecode import Rate, Timecode, format_feet, seconds_to_frame
+from stage.core.tempo import Meter, clicks_per_minute, format_click_unit, frame_click, frame_click_length
+from stage.core.timecode import Timecode, format_feet, seconds_to_frame
 
 __all__ = [
     "CueBreakdown",
@@ -30,7 +30,9 @@ __all__ = [
     "format_duration",
     "format_position",
     "meter_text",
+    "plural",
     "sheet_breakdown",
+    "sheet_heading",
     "text_table",
 ]
 
@@ -58,9 +60,16 @@ def format_duration(seconds: Fraction) -> str:
     return f"{sign}{minutes}:{rest // 1000:02d}.{rest % 1000:03d}"
 
 
-def format_position(bar: int, beat: Fraction) -> str:
-    """``bar|beat`` with the beat to at most 3 decimals: ``12|3``, ``8|2.25``."""
+def format_position(bar: int | None, beat: Fraction | None) -> str:
+    """``bar|beat`` with the beat to at most 3 decimals: ``12|3``, ``8|2.25``; empty with no bar (free timing)."""
+    if bar is None or beat is None:
+        return ""
     return f"{bar}|{decimal_text(beat, 3, trim=True)}"
+
+
+def plural(n: int, word: str) -> str:
+    """``1 bar``, ``2 bars``."""
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def meter_text(meter: Meter) -> str:
@@ -85,6 +94,16 @@ class TempoRow:
     ramp: int  # clicks before this row ramping into it (0: a step change)
     ramp_kind: str  # "accel.", "rit." or "" (no ramp, or a ramp to the same tempo)
 
+    @property
+    def where(self) -> str:
+        """The bar, or ``bar|beat`` when the row starts off the downbeat."""
+        return str(self.bar) if self.beat == 1 else format_position(self.bar, Fraction(self.beat))
+
+    @property
+    def click(self) -> str:
+        """The frame click, marked ``~`` when it only approximates the tempo."""
+        return self.frame_click if self.exact else f"~{self.frame_click}"
+
 
 @dataclass(frozen=True)
 class HitRow:
@@ -99,6 +118,16 @@ class HitRow:
     color: str
     flutter: int
     streamer: Fraction | None
+
+    @property
+    def extras(self) -> str:
+        """Its colour, flutter and a missing streamer: ``red, flutter 3, no streamer``."""
+        extras = [self.color]
+        if self.flutter:
+            extras.append(f"flutter {self.flutter}")
+        if self.streamer is None:
+            extras.append("no streamer")
+        return ", ".join(extras)
 
 
 @dataclass(frozen=True)
@@ -119,6 +148,18 @@ class CueBreakdown:
     tempos: tuple[TempoRow, ...]
     hits: tuple[HitRow, ...]
 
+    @property
+    def heading(self) -> str:
+        """The id, and the title after it."""
+        return f"{self.id}  {self.title}" if self.title else self.id
+
+    @property
+    def countoff_text(self) -> str:
+        """``count-off 2 bars from 00:59:58:00``, or ``no count-off``."""
+        if not self.countoff:
+            return "no count-off"
+        return f"count-off {plural(self.countoff, 'bar')} from {self.countoff_start}"
+
 
 def footage(cue: Cue, time: Fraction) -> str:
     """Feet+frames from the cue's start to the frame ``time`` (relative to the downbeat) falls in."""
@@ -133,7 +174,6 @@ def cue_breakdown(cue: Cue) -> CueBreakdown:
     previous: Fraction | None = None
     if cue.clicks is not None:
         for seg in cue.clicks.segments:
-            fc = frame_click(seg.length, rate)
             kind = ""
             if seg.ramp and previous is not None and seg.length != previous:
                 kind = "rit." if seg.length > previous else "accel."
@@ -143,8 +183,8 @@ def cue_breakdown(cue: Cue) -> CueBreakdown:
                     beat=seg.beat,
                     time=seg.time,
                     length=seg.length,
-                    frame_click=fc,
-                    exact=_frame_click_length(fc, rate) == seg.length,
+                    frame_click=frame_click(seg.length, rate),
+                    exact=frame_click_length(seg.length, rate) == seg.length,
                     clicks_per_minute=clicks_per_minute(seg.length),
                     meter=seg.meter,
                     ramp=seg.ramp,
@@ -164,28 +204,20 @@ def cue_breakdown(cue: Cue) -> CueBreakdown:
         length_feet=footage(cue, cue.end_time),
         bars=cue.clicks.bars if cue.clicks is not None else None,
         countoff=countoff,
-        countoff_start=Timecode.at(cue.downbeat + cue.first_time, rate) if countoff else None,
+        countoff_start=cue.timecode_at(cue.first_time) if countoff else None,
         tempos=tuple(tempos),
         hits=tuple(_hit_row(cue, h) for h in sorted(cue.hits, key=lambda h: h.time)),
     )
 
 
-def _frame_click_length(text: str, rate: Rate) -> Fraction:
-    frames, eighths = text.split("-")
-    return (int(frames) + Fraction(int(eighths), 8)) / rate.fps
-
-
 def _hit_row(cue: Cue, hit: Hit) -> HitRow:
-    bar: int | None = None
-    beat: Fraction | None = None
-    if cue.clicks is not None:
-        bar, beat = cue.clicks.position_at(hit.time)
+    bar, beat = cue.position_at(hit.time)
     return HitRow(
         label=hit.label,
         time=hit.time,
         bar=bar,
         beat=beat,
-        timecode=Timecode.at(cue.downbeat + hit.time, cue.rate),
+        timecode=cue.timecode_at(hit.time),
         feet=footage(cue, hit.time),
         color=hit.color,
         flutter=hit.flutter,
@@ -210,59 +242,39 @@ def text_table(rows: Sequence[Sequence[str]], indent: str) -> list[str]:
 
 def format_cue(b: CueBreakdown) -> list[str]:
     """The text lines of one cue's breakdown."""
-    head = f"{b.id}  {b.title}" if b.title else b.id
-    lines = [head, f"  {b.start} → {b.end}   length {format_duration(b.length)}  ({b.length_feet})"]
+    lines = [b.heading, f"  {b.start} → {b.end}   length {format_duration(b.length)}  ({b.length_feet})"]
     if b.free:
         lines.append("  free timing")
     else:
-        bars = f"  {b.bars} bar{'s' if b.bars != 1 else ''}"
-        if b.countoff:
-            bars += f", count-off {b.countoff} bar{'s' if b.countoff != 1 else ''} from {b.countoff_start}"
-        else:
-            bars += ", no count-off"
-        lines.append(bars)
+        lines.append(f"  {plural(b.bars or 0, 'bar')}, {b.countoff_text}")
     if b.notes:
         lines.append(f"  notes: {b.notes}")
     if b.tempos:
         rows = [["bar", "click", "clicks/min", "meter", ""]]
         for t in b.tempos:
-            where = str(t.bar) if t.beat == 1 else format_position(t.bar, Fraction(t.beat))
-            ramp = f"{t.ramp_kind or 'ramp'} over the {_clicks(t.ramp)} before" if t.ramp else ""
-            click = t.frame_click if t.exact else f"~{t.frame_click}"
-            rows.append([where, click, decimal_text(t.clicks_per_minute, 3), meter_text(t.meter), ramp])
+            ramp = f"{t.ramp_kind or 'ramp'} over the {plural(t.ramp, 'click')} before" if t.ramp else ""
+            rows.append([t.where, t.click, decimal_text(t.clicks_per_minute, 3), meter_text(t.meter), ramp])
         lines.append("  tempo")
         lines.extend(text_table(rows, "    "))
     if b.hits:
-        rows = [["timecode", "feet", "hit"]]
-        for h in b.hits:
-            rows.append([str(h.timecode), h.feet, _hit_text(h)])
-        if not b.free:
-            rows[0].insert(0, "bar|beat")
-            for row, h in zip(rows[1:], b.hits, strict=True):
-                row.insert(0, format_position(h.bar, h.beat) if h.bar is not None and h.beat is not None else "")
+        rows = [["bar|beat", "timecode", "feet", "hit"]]
+        rows += [[format_position(h.bar, h.beat), str(h.timecode), h.feet, f"{h.label} ({h.extras})"] for h in b.hits]
+        if b.free:
+            rows = [row[1:] for row in rows]  # no bars: no bar|beat column
         lines.append("  hits")
         lines.extend(text_table(rows, "    "))
     return lines
 
 
-def _clicks(n: int) -> str:
-    return f"{n} click{'s' if n != 1 else ''}"
-
-
-def _hit_text(h: HitRow) -> str:
-    extras = [h.color]
-    if h.flutter:
-        extras.append(f"flutter {h.flutter}")
-    if h.streamer is None:
-        extras.append("no streamer")
-    return f"{h.label} ({', '.join(extras)})"
+def sheet_heading(sheet: CueSheet) -> str:
+    """The sheet's title and rate: ``Title — 23.976 fps``, ``(untitled) — 29.97df fps drop-frame``."""
+    drop = " drop-frame" if sheet.rate.drop else ""
+    return f"{sheet.title or '(untitled)'} — {sheet.rate} fps{drop}"
 
 
 def format_breakdown(sheet: CueSheet, breakdowns: Sequence[CueBreakdown]) -> str:
     """The whole breakdown as text: the sheet's title and rate, then each cue."""
-    title = sheet.title or "(untitled)"
-    drop = " drop-frame" if sheet.rate.drop else ""
-    lines = [f"{title} — {sheet.rate} fps{drop}, {len(breakdowns)} cue{'s' if len(breakdowns) != 1 else ''}"]
+    lines = [f"{sheet_heading(sheet)}, {plural(len(breakdowns), 'cue')}"]
     for b in breakdowns:
         lines.append("")
         lines.extend(format_cue(b))

@@ -112,12 +112,8 @@ class ChaseEstimator:
         self._lock_bandwidth = lock_bandwidth_hz
         self._settle = settle_seconds
         self._state = ChaseState.STOPPED
-        self._anchor: Anchor | None = None
-        # loop state: position _p (seconds) at time _t, speed _v; _t_lock starts the bandwidth schedule
-        self._t = 0.0
-        self._p = 0.0
-        self._v = 0.0
-        self._t_lock = 0.0
+        self._anchor: Anchor | None = None  # the loop's state: position and speed at its last step
+        self._t_lock = 0.0  # starts the bandwidth schedule
         self._heard = 0.0  # arrival of the last timecode that confirmed the position
         self._last_message: float | None = None  # arrival of the last MTC message of any kind
         self._relock = LOCK_QUARTER_FRAMES / QUARTER_FRAMES_PER_FRAME / self._fps
@@ -194,7 +190,7 @@ class ChaseEstimator:
             case Discontinuity():
                 self._count(locates=1)
                 self._heard = event.t
-                speed = self._v if self._v * event.direction > 0 else float(event.direction)
+                speed = self.speed if self.speed * event.direction > 0 else float(event.direction)
                 self._restart(event.t, self._seconds(event.frame), speed)
                 self._state = ChaseState.LOCATING
             case FullFrame():
@@ -228,7 +224,7 @@ class ChaseEstimator:
             self._state = ChaseState.LOCKED
             if abs(self._wrap(position - self._predict(event.t))) > WINDOW_FRAMES / self._fps:
                 self._count(locates=1)
-                self._restart(event.t, position, self._v)
+                self._restart(event.t, position, self.speed)
                 return
         if self._state is ChaseState.LOCKED:
             self._update(event.t, position)
@@ -237,7 +233,7 @@ class ChaseEstimator:
         self._count(locks=1)
         self._heard = event.t
         position = self._seconds(event.frame)
-        rolling = self._anchor is not None and self._anchor.rolling and self._v * event.direction > 0
+        rolling = self.speed * event.direction > 0  # rolling the same way
         if rolling and abs(self._wrap(position - self._predict(event.t))) <= WINDOW_FRAMES / self._fps:
             # the same stream again after a glitch or a locate: keep the loop and its speed
             self._state = ChaseState.LOCKED
@@ -267,30 +263,28 @@ class ChaseEstimator:
     # -- the loop ----------------------------------------------------------------------------------------------------
 
     def _restart(self, t: float, position: float, speed: float) -> None:
-        self._t, self._p, self._v, self._t_lock = t, self._fold(position), speed, t
-        self._anchor = Anchor(t, self._p, speed)
+        self._t_lock = t
+        self._anchor = Anchor(t, self._fold(position), speed)
 
     def _predict(self, t: float) -> float:
-        return self._p + self._v * (t - self._t)
+        return self._anchor.position(t) if self._anchor is not None else 0.0
 
     def _update(self, t: float, measured: float) -> None:
         """One loop step: a quarter frame that marks ``measured`` arrived at ``t``."""
-        error = self._wrap(measured - self._predict(t))
+        predicted = self._predict(t)
+        error = self._wrap(measured - predicted)
         fade = math.exp(-(t - self._t_lock) / self._settle) if self._settle > 0 else 0.0
         bandwidth = self._bandwidth + (self._lock_bandwidth - self._bandwidth) * fade
         # gains per nominal quarter-frame period at the current speed: critically damped second order
-        period = 1.0 / (QUARTER_FRAMES_PER_FRAME * self._fps * max(abs(self._v), MIN_SPEED))
+        period = 1.0 / (QUARTER_FRAMES_PER_FRAME * self._fps * max(abs(self.speed), MIN_SPEED))
         omega = 2.0 * math.pi * bandwidth * period
-        self._p = self._fold(self._predict(t) + math.sqrt(2.0) * omega * error)
-        self._v += omega * omega * error / period
-        self._t = t
-        self._anchor = Anchor(t, self._p, self._v)
+        speed = self.speed + omega * omega * error / period
+        self._anchor = Anchor(t, self._fold(predicted + math.sqrt(2.0) * omega * error), speed)
 
     def _stop(self, t: float) -> None:
         """The master stopped: stand still where the timecode was last heard."""
         if self._anchor is not None:
             self._anchor = Anchor(t, self._fold(self._anchor.position(min(t, self._heard))), 0.0)
-            self._t, self._p, self._v = t, self._anchor.p0, 0.0
         self._decoder.reset()
         self._state = ChaseState.STOPPED
 

@@ -94,7 +94,15 @@ class Cue:
     @property
     def end(self) -> Timecode:
         """Timecode of the frame the cue ends in."""
-        return Timecode.at(self.downbeat + self.end_time, self.rate)
+        return self.timecode_at(self.end_time)
+
+    def position_at(self, time: Fraction) -> tuple[int, Fraction] | tuple[None, None]:
+        """Bar and (fractional) beat at ``time`` relative to the downbeat; None, None for a free-timing cue."""
+        return self.clicks.position_at(time) if self.clicks is not None else (None, None)
+
+    def timecode_at(self, time: Fraction) -> Timecode:
+        """Timecode of the frame that ``time`` (seconds relative to the downbeat) falls in."""
+        return Timecode.at(self.downbeat + time, self.rate)
 
 
 @dataclass(frozen=True)
@@ -161,23 +169,24 @@ class _Reader:
             if key not in allowed:
                 self.problem(where, key, f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
+    def table(self, key: str, allowed: set[str]) -> dict[str, Any]:
+        """The top-level table ``key`` (empty when missing or not a table), its unknown keys reported."""
+        table = self.data.get(key, {})
+        if not isinstance(table, dict):
+            self.problem("cue sheet", key, "must be a table")
+            table = {}
+        self.unknown(table, allowed, key)
+        return table
+
     def read(self) -> CueSheet:
         data = self.data
         self.unknown(data, _TOP_KEYS, "cue sheet")
-        picture = _table(data.get("picture", {}))
-        if picture is None:
-            self.problem("cue sheet", "picture", "must be a table")
-            picture = {}
-        self.unknown(picture, _PICTURE_KEYS, "picture")
+        picture = self.table("picture", _PICTURE_KEYS)
         if "rate" not in picture:
             self.problem("picture", "rate", "missing: the picture rate (23.976, 24, 25, 29.97, 29.97df or 30)")
         rate = self.get(picture, "rate", "picture", parse_rate, None)
         title = self.get(picture, "title", "picture", _string, "")
-        defaults = _table(data.get("defaults", {}))
-        if defaults is None:
-            self.problem("cue sheet", "defaults", "must be a table")
-            defaults = {}
-        self.unknown(defaults, _DEFAULT_KEYS, "defaults")
+        defaults = self.table("defaults", _DEFAULT_KEYS)
         raw_cues = data.get("cue", [])
         if not isinstance(raw_cues, list) or not all(isinstance(c, dict) for c in raw_cues):
             self.problem("cue sheet", "cue", "must be an array of tables ([[cue]])")
@@ -383,9 +392,8 @@ class _Reader:
         lo, hi = cue.first_time, cue.end_time
         for k, h in enumerate(cue.hits, start=1):
             if not lo <= h.time <= hi:
-                at = Timecode.at(cue.downbeat + h.time, cue.rate)
                 self.problem(f"{where}, hit {k}", "at" if h.bar is None else "bar",
-                             f"{at} lies outside the cue ({Timecode.at(cue.downbeat + lo, cue.rate)} to {cue.end})")
+                             f"{cue.timecode_at(h.time)} lies outside the cue ({cue.timecode_at(lo)} to {cue.end})")
 
     def check_overlaps(self, cues: list[Cue]) -> None:
         ordered = sorted(cues, key=lambda c: c.downbeat)
@@ -430,10 +438,6 @@ def _quiet(parse: Callable[[], T]) -> T | None:
         return parse()
     except (StageError, ValueError, TypeError, KeyError):
         return None
-
-
-def _table(v: Any) -> dict[str, Any] | None:
-    return v if isinstance(v, dict) else None
 
 
 def _string(v: Any) -> str:

@@ -28,6 +28,7 @@ input: malformed messages come back as :class:`Invalid` events.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import math
 from collections import deque
@@ -444,7 +445,7 @@ class MtcDecoder:
         if len(self._current) < PIECES:
             return  # the sequence started inside this cycle
         try:
-            decoded = self._compose(self._current)
+            decoded = _compose(self._current, self.rate)
         except TimecodeError as exc:
             if self._cycle is not None:
                 events.append(Unlocked(str(exc), t))
@@ -491,17 +492,16 @@ class MtcDecoder:
         self._locked = True
         events.append(Locked(frame, self._direction, t, tuple(self._arrivals)))
 
-    def _compose(self, pieces: dict[int, int]) -> int:
-        f = pieces[0] | pieces[1] << 4
-        s = pieces[2] | pieces[3] << 4
-        m = pieces[4] | pieces[5] << 4
-        h = pieces[6] | pieces[7] << 4
-        return Timecode(h, m, s, f, self.rate).frame_count
-
     def _wrap(self, frames: int) -> int:
         """A frame difference folded into the half day either side of zero."""
         half = self._frames_per_day // 2
         return (frames + half) % self._frames_per_day - half
+
+
+def _compose(pieces: dict[int, int], rate: Rate) -> int:
+    """The frame the eight pieces carry (:class:`TimecodeError` when that time does not exist at ``rate``)."""
+    f, s, m, h = (pieces[2 * i] | pieces[2 * i + 1] << 4 for i in range(4))
+    return Timecode(h, m, s, f, rate).frame_count
 
 
 def _solve_split(low: dict[int, int], high: dict[int, int], rate: Rate) -> int | None:
@@ -523,13 +523,8 @@ def _solve_split(low: dict[int, int], high: dict[int, int], rate: Rate) -> int |
         return tuple(digits[k] for k in range(PIECES - 1, split - 1, -1))
 
     candidates: set[int] = set()
-    joined = {**low, **high}
-    try:
-        h, m = joined[6] | joined[7] << 4, joined[4] | joined[5] << 4
-        s, f = joined[2] | joined[3] << 4, joined[0] | joined[1] << 4
-        candidates.add(Timecode(h, m, s, f, rate).frame_count)
-    except TimecodeError:
-        pass
+    with contextlib.suppress(TimecodeError):
+        candidates.add(_compose({**low, **high}, rate))
     # the high pieces are monotonic in the frame count: find the last frame that has them
     lo, hi = 0, per_day
     while lo < hi:

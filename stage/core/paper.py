@@ -19,11 +19,11 @@ from stage.core.breakdown import (
     format_duration,
     format_position,
     meter_text,
+    sheet_heading,
 )
 from stage.core.cuesheet import Cue, CueSheet
 from stage.core.schedule import EventKind, cue_schedule
 from stage.core.tempo import ClickKind
-from stage.core.timecode import Timecode
 
 __all__ = ["PaperCue", "PaperTable", "paper_cue", "seconds_text"]
 
@@ -54,20 +54,17 @@ def seconds_text(value: Fraction) -> str:
 
 
 def _tc(cue: Cue, time: Fraction) -> str:
-    return str(Timecode.at(cue.downbeat + time, cue.rate))
+    return str(cue.timecode_at(time))
 
 
 def paper_cue(sheet: CueSheet, cue: Cue) -> PaperCue:
     """The printable breakdown of ``cue``."""
     b = cue_breakdown(cue)
-    drop = " drop-frame" if sheet.rate.drop else ""
-    subtitle = f"{sheet.title or '(untitled)'} — {sheet.rate} fps{drop}"
     lines = [f"{b.start} → {b.end}    length {format_duration(b.length)}  ({b.length_feet})"]
     if b.free:
         lines.append("free timing: no click")
     else:
-        count = f"count-off {b.countoff} bar{'s' if b.countoff != 1 else ''} from {b.countoff_start}"
-        lines.append(f"{b.bars} bars, " + (count if b.countoff else "no count-off"))
+        lines.append(f"{b.bars} bars, {b.countoff_text}")
     if b.notes:
         lines.append(f"notes: {b.notes}")
     tables: list[PaperTable] = []
@@ -75,21 +72,14 @@ def paper_cue(sheet: CueSheet, cue: Cue) -> PaperCue:
     if b.tempos:
         rows = []
         for t in b.tempos:
-            where = str(t.bar) if t.beat == 1 else format_position(t.bar, Fraction(t.beat))
             ramp = f"{t.ramp_kind or 'ramp'} over {t.ramp} clicks before" if t.ramp else ""
-            click = t.frame_click if t.exact else f"~{t.frame_click}"
-            rows.append((where, _tc(cue, t.time), seconds_text(t.time), click,
+            rows.append((t.where, _tc(cue, t.time), seconds_text(t.time), t.click,
                          decimal_text(t.clicks_per_minute, 3), meter_text(t.meter), ramp))
         tables.append(PaperTable("Tempo and meter", ("bar", "timecode", "seconds", "click", "clicks/min", "meter", ""),
                                  tuple(rows)))
     if b.hits:
-        rows = []
-        for h in b.hits:
-            where = format_position(h.bar, h.beat) if h.bar is not None and h.beat is not None else ""
-            extras = [h.color] + ([f"flutter {h.flutter}"] if h.flutter else [])
-            if h.streamer is None:
-                extras.append("no streamer")
-            rows.append((where, str(h.timecode), seconds_text(h.time), h.feet, h.label, ", ".join(extras)))
+        rows = [(format_position(h.bar, h.beat), str(h.timecode), seconds_text(h.time), h.feet, h.label, h.extras)
+                for h in b.hits]
         tables.append(PaperTable("Hits", ("bar|beat", "timecode", "seconds", "feet", "hit", ""), tuple(rows)))
     if cue.clicks is not None:
         changes = {(t.bar, t.beat): t for t in b.tempos}
@@ -116,23 +106,20 @@ def paper_cue(sheet: CueSheet, cue: Cue) -> PaperCue:
     streamers: list[tuple[str, ...]] = []
     warnings: list[tuple[str, ...]] = []
     for e in cue_schedule(cue):
-        where = format_position(e.bar, e.beat) if e.bar is not None and e.beat is not None else ""
         if e.kind is EventKind.STREAMER:
-            streamers.append((_tc(cue, e.end), where_at(cue, e.end), _tc(cue, e.time),
+            streamers.append((_tc(cue, e.end), format_position(*cue.position_at(e.end)), _tc(cue, e.time),
                               decimal_text(e.length, 3) + " s", e.color, e.label))
         elif e.kind is EventKind.WARNING:
-            warnings.append((where, _tc(cue, e.time), seconds_text(e.time)))
+            warnings.append((format_position(e.bar, e.beat), _tc(cue, e.time), seconds_text(e.time)))
+    if streamers:
+        tables.append(PaperTable("Streamers", ("lands", "bar|beat", "starts", "length", "colour", "into"),
+                                 tuple(streamers)))
+    if warnings:
+        tables.append(PaperTable("Warning clicks (count-off)", ("bar|beat", "timecode", "seconds"), tuple(warnings)))
     if cue.free:
         # A free-timing cue has no bars: leave out the bar|beat columns rather than print them empty.
         tables = [_without(t, "bar|beat") for t in tables]
-        streamers = [r[:1] + r[2:] for r in streamers]
-    if streamers:
-        header = ("lands", "bar|beat", "starts", "length", "colour", "into")
-        tables.append(PaperTable("Streamers", header if not cue.free else header[:1] + header[2:], tuple(streamers)))
-    if warnings:
-        tables.append(PaperTable("Warning clicks (count-off)", ("bar|beat", "timecode", "seconds"), tuple(warnings)))
-    heading = f"{b.id}  {b.title}" if b.title else b.id
-    return PaperCue(heading, subtitle, tuple(lines), tuple(tables))
+    return PaperCue(b.heading, sheet_heading(sheet), tuple(lines), tuple(tables))
 
 
 def _without(table: PaperTable, column: str) -> PaperTable:
@@ -141,11 +128,3 @@ def _without(table: PaperTable, column: str) -> PaperTable:
     i = table.header.index(column)
     return PaperTable(table.title, table.header[:i] + table.header[i + 1 :],
                       tuple(r[:i] + r[i + 1 :] for r in table.rows), table.emphasis)
-
-
-def where_at(cue: Cue, time: Fraction) -> str:
-    """bar|beat of ``time`` (empty for a free-timing cue)."""
-    if cue.clicks is None:
-        return ""
-    bar, beat = cue.clicks.position_at(time)
-    return format_position(bar, beat)

@@ -62,40 +62,44 @@ class CueEvent:
         return self.time + self.length
 
 
+def _event(
+    cue: Cue, kind: EventKind, time: Fraction, color: str, label: str, length: Fraction = Fraction(0)
+) -> CueEvent:
+    bar, beat = cue.position_at(time)
+    return CueEvent(kind, time, bar, beat, color=color, length=length, label=label)
+
+
+def _streamer_into(
+    cue: Cue, target: Fraction, length: Fraction | None, color: str, label: str, punch: bool
+) -> list[CueEvent]:
+    """A streamer of ``length`` (None: none) ending at ``target``, and the punch there if ``punch``."""
+    out = []
+    if length is not None:
+        out.append(_event(cue, EventKind.STREAMER, target - length, color, label, length))
+    if punch:
+        out.append(_event(cue, EventKind.PUNCH, target, color, label))
+    return out
+
+
 def cue_schedule(cue: Cue) -> list[CueEvent]:
     """Every event of ``cue`` in time order."""
     events: list[CueEvent] = []
-
-    def place(kind: EventKind, time: Fraction, **kw: object) -> None:
-        bar: int | None = None
-        beat: Fraction | None = None
-        if cue.clicks is not None:
-            bar, beat = cue.clicks.position_at(time)
-        events.append(CueEvent(kind, time, bar, beat, **kw))  # type: ignore[arg-type]
-
-    def streamer_into(target: Fraction, length: Fraction | None, color: str, label: str, punch: bool) -> None:
-        if length is not None:
-            place(EventKind.STREAMER, target - length, color=color, length=length, label=label)
-        if punch:
-            place(EventKind.PUNCH, target, color=color, label=label)
-
     if cue.clicks is not None:
         for c in cue.clicks.clicks:
             kind = EventKind.WARNING if c.kind is ClickKind.WARNING else EventKind.CLICK
-            events.append(
-                CueEvent(kind, c.time, c.bar, Fraction(c.beat), accent=c.kind is ClickKind.ACCENT)
-            )
+            events.append(CueEvent(kind, c.time, c.bar, Fraction(c.beat), accent=c.kind is ClickKind.ACCENT))
         if cue.clicks.countoff:
-            streamer_into(cue.first_time, cue.streamer, FIRST_WARNING_COLOR, "count-off", cue.punch)
-    streamer_into(Fraction(0), cue.streamer, DOWNBEAT_COLOR, "downbeat" if not cue.free else "start", cue.punch)
-    streamer_into(cue.end_time, cue.streamer, END_COLOR, "end", cue.punch)
+            events += _streamer_into(cue, cue.first_time, cue.streamer, FIRST_WARNING_COLOR, "count-off", cue.punch)
+    label = "downbeat" if not cue.free else "start"
+    events += _streamer_into(cue, Fraction(0), cue.streamer, DOWNBEAT_COLOR, label, cue.punch)
+    events += _streamer_into(cue, cue.end_time, cue.streamer, END_COLOR, "end", cue.punch)
 
     for hit in cue.hits:
-        streamer_into(hit.time, hit.streamer, hit.color, hit.label, hit.punch and not hit.flutter)
+        events += _streamer_into(cue, hit.time, hit.streamer, hit.color, hit.label, hit.punch and not hit.flutter)
         if hit.flutter:
             half = hit.flutter // 2
             for i in range(-half, half + 1):
-                place(EventKind.FLUTTER, hit.time + i * cue.flutter_spacing, color=hit.color, label=hit.label)
+                events.append(_event(cue, EventKind.FLUTTER, hit.time + i * cue.flutter_spacing, hit.color, hit.label))
 
     events.sort(key=lambda e: (e.time, _ORDER[e.kind]))
     return events
@@ -131,19 +135,9 @@ def pickup_schedule(cue: Cue, pickup: Pickup) -> list[CueEvent]:
     ]  # fmt: skip
     events += [CueEvent(EventKind.WARNING, c.time, c.bar, Fraction(c.beat)) for c in warnings]
 
-    def streamer_into(time: Fraction, color: str, label: str) -> None:
-        bar, beat = cue.clicks.position_at(time)  # type: ignore[union-attr]  # checked above
-        if cue.streamer is not None:
-            start = time - cue.streamer
-            sbar, sbeat = cue.clicks.position_at(start)  # type: ignore[union-attr]
-            events.append(CueEvent(EventKind.STREAMER, start, sbar, sbeat, color=color, length=cue.streamer,
-                                   label=label))
-        if cue.punch:
-            events.append(CueEvent(EventKind.PUNCH, time, bar, beat, color=color, label=label))
-
     if warnings:
-        streamer_into(warnings[0].time, FIRST_WARNING_COLOR, "count-in")
-    streamer_into(target, DOWNBEAT_COLOR, f"bar {pickup.bar}")
+        events += _streamer_into(cue, warnings[0].time, cue.streamer, FIRST_WARNING_COLOR, "count-in", cue.punch)
+    events += _streamer_into(cue, target, cue.streamer, DOWNBEAT_COLOR, f"bar {pickup.bar}", cue.punch)
     events.sort(key=lambda e: (e.time, _ORDER[e.kind]))
     return events
 
@@ -180,4 +174,4 @@ def cue_revision(cue: Cue) -> str:
 
 def event_timecode(cue: Cue, event: CueEvent) -> Timecode:
     """The picture frame ``event`` falls in."""
-    return Timecode.at(cue.downbeat + event.time, cue.rate)
+    return cue.timecode_at(event.time)

@@ -22,9 +22,11 @@ from stage.core.tempo import (
     MAX_CLICKS_PER_MINUTE,
     MIN_CLICKS_PER_MINUTE,
     Meter,
+    TempoChange,
     clicks_per_minute,
     format_click_unit,
     frame_click,
+    frame_click_length,
 )
 from stage.core.timecode import Rate, Timecode, hmsf_to_frames, parse_rate
 from stage.errors import MidiError, RenderError, TempoError
@@ -127,17 +129,6 @@ class _FileClick:
 
 
 @dataclass(frozen=True)
-class ImportedChange:
-    """A tempo and/or meter change of an imported cue."""
-
-    bar: int
-    beat: int
-    length: Fraction | None  # new click length; None: unchanged
-    meter: Meter | None  # None: unchanged
-    ramp: int = 0  # clicks before the change that ramp into it
-
-
-@dataclass(frozen=True)
 class ImportedHit:
     """A marker, as a hit placed by bar and beat."""
 
@@ -157,7 +148,7 @@ class ImportedCue:
     meter: Meter
     bars: int
     countoff: int | None  # None: leave it to the sheet's default
-    changes: tuple[ImportedChange, ...]
+    changes: tuple[TempoChange, ...]
     hits: tuple[ImportedHit, ...]
     warnings: tuple[str, ...]  # what the user should check
 
@@ -169,21 +160,15 @@ def _meter(sig: TimeSignature) -> Meter:
     except TempoError as exc:
         raise MidiError(f"time signature at tick {sig.tick}: {exc}") from exc
     unit = Fraction(sig.clocks_per_click, MIDI_CLOCKS_PER_WHOLE)
+    note = unit.numerator == 1 and unit.denominator in (1, 2, 4, 8, 16, 32)
+    dotted = unit.numerator == 3 and unit.denominator in (4, 8, 16, 32, 64)
     # 24 clocks (a quarter) is what most DAWs write whatever the meter; only take it at face value in x/4.
-    if sig.clocks_per_click == 24 and sig.denominator != 4:
+    if not (note or dotted) or (sig.clocks_per_click == 24 and sig.denominator != 4):
         return plain
     try:
-        return Meter(sig.numerator, sig.denominator, _click_unit(unit))
-    except (TempoError, ValueError):
+        return Meter(sig.numerator, sig.denominator, unit)
+    except TempoError:
         return plain
-
-
-def _click_unit(unit: Fraction) -> Fraction:
-    plain = unit.numerator == 1 and unit.denominator in (1, 2, 4, 8, 16, 32)
-    dotted = unit.numerator == 3 and unit.denominator in (4, 8, 16, 32, 64)
-    if not (plain or dotted):
-        raise ValueError(f"{unit} is not a click unit")
-    return unit
 
 
 def _file_clicks(smf: SmfMap, bars: int | None) -> Iterator[_FileClick]:
@@ -278,7 +263,7 @@ def _start(
     return tc
 
 
-def _changes(body: list[_FileClick]) -> tuple[list[ImportedChange], Fraction]:
+def _changes(body: list[_FileClick]) -> tuple[list[TempoChange], Fraction]:
     """Group the cue's clicks into steady stretches; each stretch after the first is a change."""
     groups: list[list[_FileClick]] = []
     for c in body:
@@ -311,7 +296,7 @@ def _changes(body: list[_FileClick]) -> tuple[list[ImportedChange], Fraction]:
         ramp = ramps.get(i, 0)
         same_tempo = not ramp and _tempo_text(lengths[i]) == _tempo_text(lengths[previous])
         changes.append(
-            ImportedChange(
+            TempoChange(
                 bar=first.bar - countoff,
                 beat=first.beat,
                 length=None if same_tempo else lengths[i],
@@ -401,10 +386,8 @@ def _tempo_text(length: Fraction) -> str:
 
 def _tempo_line(length: Fraction, rate: Rate) -> str:
     line = f"tempo = {_tempo_text(length)}"
-    fc = frame_click(length, rate)
-    frames, eighths = (int(x) for x in fc.split("-"))
-    if abs((frames + Fraction(eighths, 8)) / rate.fps - length) <= STEADY:
-        line += f"  # {fc}"
+    if abs(frame_click_length(length, rate) - length) <= STEADY:
+        line += f"  # {frame_click(length, rate)}"
     return line
 
 

@@ -197,18 +197,15 @@ def read_pro_tools(text: str, rate: Rate | None = None) -> MarkerList:
                 markers[-1] = dataclasses.replace(last, comment=f"{last.comment}\n{more}".strip())
                 follows = n
                 continue
-            problems.append(_continuation(n, line))
+            # A marker name or comment with a line break goes on over lines without a marker number.
+            problems.append(Problem(_line(n), "marker",
+                                    f"not a marker (a name or comment broken over lines?): {line.strip()!r}"))
             continue
         marker = _pt_marker(n, line, columns, rate, session_start, sample_rate, problems)
         if marker is not None:
             markers.append(marker)
             follows = n
     return MarkerList(tuple(markers), tuple(problems), rate, title)
-
-
-def _continuation(n: int, line: str) -> Problem:
-    # A marker name or comment with a line break goes on over lines without a marker number.
-    return Problem(_line(n), "marker", f"not a marker (a name or comment broken over lines?): {line.strip()!r}")
 
 
 def _pt_marker(

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from typing import Any
 
-from stage.core.session import Note, Take
+from stage.core.session import Take
 
 COLUMNS = (
     "cue",
@@ -45,10 +45,6 @@ def _local(at: datetime, tz: tzinfo | None) -> datetime:
     return at if tz is None else at.astimezone(tz)
 
 
-def _note_text(note: Note) -> str:
-    return f"{note.role.value}: {note.text}"
-
-
 def csv_row(take: Take, tz: tzinfo | None = None) -> dict[str, str]:
     """The take sheet row of ``take``, column → text; times shown in ``tz`` (default: as stored)."""
     started = _local(take.started_at, tz)
@@ -63,7 +59,7 @@ def csv_row(take: Take, tz: tzinfo | None = None) -> dict[str, str]:
         "duration": "" if take.duration is None else f"{take.duration:.3f}",
         "date": started.date().isoformat(),
         "time_of_day": started.strftime("%H:%M:%S"),
-        "notes": NOTE_SEPARATOR.join(_note_text(n) for n in take.notes),
+        "notes": NOTE_SEPARATOR.join(f"{n.role.value}: {n.text}" for n in take.notes),
         "revision": take.revision or "",
     }
 

@@ -68,6 +68,11 @@ def frame_click(length: Fraction, rate: Rate) -> str:
     return f"{eighths // 8}-{eighths % 8}"
 
 
+def frame_click_length(length: Fraction, rate: Rate) -> Fraction:
+    """The click length of the nearest frame click (:func:`frame_click`) to ``length``."""
+    return Fraction(round(length * rate.fps * 8), 8) / rate.fps
+
+
 def clicks_per_minute(length: Fraction) -> Fraction:
     """Real-time clicks per minute of a click length."""
     return 60 / length
@@ -309,34 +314,24 @@ class ClickMap:
         if i is not None:
             c = self.clicks[i]
             return c.time + (beat - whole) * c.length
+        # Before the first click or after the last: count on from it at its length and meter.
         first, last = self.clicks[0], self.clicks[-1]
-        if (bar, whole) < (first.bar, first.beat):
-            per_bar = first.meter.clicks_per_bar
-            if whole > per_bar:
-                raise TempoError(f"bar {bar} has {per_bar} beats, not {whole}")
-            steps = (first.bar - bar) * per_bar + (first.beat - whole)
-            return first.time - steps * first.length + (beat - whole) * first.length
-        if (bar, whole) <= (last.bar, last.beat):
+        before = (bar, whole) < (first.bar, first.beat)
+        if not before and (bar, whole) <= (last.bar, last.beat):
             raise TempoError(f"bar {bar} has no beat {whole}")
-        per_bar = last.meter.clicks_per_bar
+        c = first if before else last
+        per_bar = c.meter.clicks_per_bar
         if whole > per_bar:
             raise TempoError(f"bar {bar} has {per_bar} beats, not {whole}")
-        steps = (bar - last.bar) * per_bar + (whole - last.beat)
-        return last.time + steps * last.length + (beat - whole) * last.length
+        steps = (bar - c.bar) * per_bar + (whole - c.beat)
+        return c.time + (steps + beat - whole) * c.length
 
     def position_at(self, time: Fraction) -> tuple[int, Fraction]:
         """Bar and (fractional) beat at ``time`` relative to the downbeat."""
         i = bisect.bisect_right(self._times, time) - 1
-        if i < 0:
-            first = self.clicks[0]
-            back = math.ceil((first.time - time) / first.length)
-            per_bar = first.meter.clicks_per_bar
-            index = (first.bar - 1) * per_bar + (first.beat - 1) - back
-            bar, beat0 = divmod(index, per_bar)
-            frac = (time - (first.time - back * first.length)) / first.length
-            return bar + 1, beat0 + 1 + frac
-        c = self.clicks[i]
-        steps = math.floor((time - c.time) / c.length) if i == len(self.clicks) - 1 else 0
+        c = self.clicks[max(i, 0)]
+        # Before the first click or after the last: count on from it at its length and meter.
+        steps = math.floor((time - c.time) / c.length) if i in (-1, len(self.clicks) - 1) else 0
         per_bar = c.meter.clicks_per_bar
         index = (c.bar - 1) * per_bar + (c.beat - 1) + steps
         bar, beat0 = divmod(index, per_bar)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from stage.core.breakdown import decimal_text, format_position, text_table
+from stage.core.breakdown import decimal_text, format_position, plural, text_table
 from stage.core.cuesheet import Cue
 from stage.core.tempo import frame_click
 from stage.core.tempochanges import ChangePlan
@@ -14,12 +14,6 @@ from stage.core.tempofind import Candidate, FindSpec, HitFit, Tempo
 from stage.core.timecode import Timecode
 
 __all__ = ["change_blocks", "format_tempo_report", "tempo_report"]
-
-
-def _tempo_cell(tempo: Tempo, spec: FindSpec) -> tuple[str, str, str]:
-    """(as the sheet writes it, clicks per minute, nearest frame click)."""
-    cpm = decimal_text(tempo.clicks_per_minute(spec.rate), 3)
-    return tempo.text, cpm, frame_click(tempo.seconds(spec.rate), spec.rate)
 
 
 def _frames(value: Fraction) -> str:
@@ -58,16 +52,18 @@ def format_tempo_report(cue: Cue, spec: FindSpec, steady: Sequence[Candidate], p
     n = len(cue.hits)
     on = "the click" if spec.subdivision == 1 else f"1/{spec.subdivision} of a click"
     lines = [
-        (f"{cue.id}{'  ' + cue.title if cue.title else ''}: {n} hit{'s' if n != 1 else ''}, "
+        (f"{cue.id}{'  ' + cue.title if cue.title else ''}: {plural(n, 'hit')}, "
         f"within {_frames(spec.tolerance)} of {on}, {decimal_text(spec.lowest, 2, trim=True)}-"
         f"{decimal_text(spec.highest, 2, trim=True)} clicks/min, {spec.meter}"),
         "",
     ]
     rows = [["#", "tempo", "clicks/min", "frame click", "downbeat", "caught", "worst"]]
     for k, c in enumerate(steady, start=1):
-        text, cpm, fc = _tempo_cell(c.tempo, spec)
+        cpm = decimal_text(c.tempo.clicks_per_minute(spec.rate), 3)
+        fc = frame_click(c.tempo.seconds(spec.rate), spec.rate)
         moved = f" ({'+' if c.move > 0 else ''}{c.move} f)" if c.move else ""
-        rows.append([str(k), text, cpm, fc, f"{cue.start + c.move}{moved}", f"{c.caught}/{n}", _frames(c.worst)])
+        rows.append([str(k), c.tempo.text, cpm, fc, f"{cue.start + c.move}{moved}", f"{c.caught}/{n}",
+                     _frames(c.worst)])
     lines.append("steady tempos")
     lines.extend(text_table(rows, "  "))
     for k, c in enumerate(steady, start=1):
@@ -77,7 +73,7 @@ def format_tempo_report(cue: Cue, spec: FindSpec, steady: Sequence[Candidate], p
         lines.append("")
         caught = sum(1 for f in plan.fits if f.caught)
         verb = "catches" if plan.changes == 1 else "catch"
-        lines.append(f"changes: {plan.changes} tempo change{'s' if plan.changes != 1 else ''} at bar lines {verb} "
+        lines.append(f"changes: {plural(plan.changes, 'tempo change')} at bar lines {verb} "
                      f"{caught}/{n} hits")
         lines.extend(_fit_rows(cue, plan.fits, spec))
         lines.append("")

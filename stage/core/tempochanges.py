@@ -75,8 +75,7 @@ def _reach(
     hits: Sequence[SpotHit], state: _State, family: Family, spec: FindSpec
 ) -> list[list[tuple[int, int]]]:
     """``sets[j]``: the family's tempos that, from the state's bar line, catch its next ``j`` hits (j ≥ 1)."""
-    grid = TempoGrid(family, spec, 1)
-    current = [(grid.lo, grid.hi)]
+    current = [spec.bounds(family)]
     sets: list[list[tuple[int, int]]] = [current]
     for h in hits[state.next_hit :]:
         x = Fraction(h.frames) - state.anchor
@@ -189,19 +188,15 @@ class _Next:
         bar = self.parent.bar + self.bars
         out = []
         if self.next_hit is not None:
-            k = _first_at_or_after(times, line, first)
+            k = bisect.bisect_left(times, line, lo=first)
             if first < k <= first + len(self.running) - 1:
                 out.append(_State(bar, line, k, segments, self.running[k - first]))
         for n in range(2, min(ramps, self.bars * per_bar) + 1, 2):
             # The ramp's clicks end the segment: the hits before its first click are the segment's.
-            k = _first_at_or_after(times, line - n * length, first)
+            k = bisect.bisect_left(times, line - n * length, lo=first)
             if first < k <= first + len(self.running) - 1:
                 out.append(_State(bar, line - length * n / 2, k, segments, self.running[k - first], n // 2, n))
         return out
-
-
-def _first_at_or_after(times: list[Fraction], time: Fraction, lo: int) -> int:
-    return bisect.bisect_left(times, time, lo=lo)
 
 
 def _successors(

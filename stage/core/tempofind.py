@@ -189,6 +189,20 @@ class TempoGrid:
             self.a = 8 * s
             self.b = q
 
+    def _spans(self, x: int, t: int, lo: int, hi: int) -> tuple[list[int], list[int]]:
+        """For each grid point that may catch a hit ``x`` > ``t`` (scaled frames): the first and last parameter
+        in [lo, hi] that it catches, unclipped, rising with the parameter."""
+        a, b = self.a, self.b
+        if self.family is Family.BPM:
+            # p in [n·a/(b·(x+t)), n·a/(b·(x−t))]; n from lo·b·(x−t)/a to hi·b·(x+t)/a, p falling as n falls
+            ns = range(max(1, -(-lo * b * (x - t) // a)), hi * b * (x + t) // a + 1)
+            d1, d2 = b * (x + t), b * (x - t)
+            return [-(-n * a // d1) for n in ns], [n * a // d2 for n in ns]
+        # p in [a·(x−t)/(n·b), a·(x+t)/(n·b)], p falling as n rises: walk n downwards
+        ns = range(a * (x + t) // (lo * b), max(1, -(-a * (x - t) // (hi * b))) - 1, -1)
+        u1, u2 = a * (x - t), a * (x + t)
+        return [-(-u1 // (n * b)) for n in ns], [u2 // (n * b) for n in ns]
+
     def intervals(self, x: int, t: int, lo: int | None = None, hi: int | None = None) -> list[tuple[int, int]]:
         """The parameters in [lo, hi] whose grid catches a hit ``x`` (scaled frames from the anchor), merged."""
         lo = self.lo if lo is None else lo
@@ -197,53 +211,26 @@ class TempoGrid:
         if x <= t:
             return [(lo, hi)]
         out: list[tuple[int, int]] = []
-        a, b = self.a, self.b
-        if self.family is Family.BPM:
-            # p in [n·a/(b·(x+t)), n·a/(b·(x−t))]; n from lo·b·(x−t)/a to hi·b·(x+t)/a, p falling as n falls
-            n_lo = max(1, -(-lo * b * (x - t) // a))
-            n_hi = hi * b * (x + t) // a
-            for n in range(n_lo, n_hi + 1):
-                p1 = max(lo, -(-n * a // (b * (x + t))))
-                p2 = min(hi, n * a // (b * (x - t)))
-                if p1 <= p2:
-                    if out and p1 <= out[-1][1] + 1:
-                        out[-1] = (out[-1][0], max(out[-1][1], p2))
-                    else:
-                        out.append((p1, p2))
-        else:
-            # p in [a·(x−t)/(n·b), a·(x+t)/(n·b)], p falling as n rises: walk n downwards
-            n_lo = max(1, -(-a * (x - t) // (hi * b)))
-            n_hi = a * (x + t) // (lo * b)
-            for n in range(n_hi, n_lo - 1, -1):
-                p1 = max(lo, -(-a * (x - t) // (n * b)))
-                p2 = min(hi, a * (x + t) // (n * b))
-                if p1 <= p2:
-                    if out and p1 <= out[-1][1] + 1:
-                        out[-1] = (out[-1][0], max(out[-1][1], p2))
-                    else:
-                        out.append((p1, p2))
+        for start, end in zip(*self._spans(x, t, lo, hi), strict=True):
+            p1, p2 = max(lo, start), min(hi, end)
+            if p1 <= p2:
+                if out and p1 <= out[-1][1] + 1:
+                    out[-1] = (out[-1][0], max(out[-1][1], p2))
+                else:
+                    out.append((p1, p2))
         return out
 
     def counts(self, xs: Sequence[int], t: int) -> list[int]:
         """For every parameter of the range, how many of the hits ``xs`` it catches."""
-        lo, hi, a, b = self.lo, self.hi, self.a, self.b
+        lo, hi = self.lo, self.hi
         diff = [0] * (hi - lo + 2)
         for x in map(abs, xs):
             if x <= t:
                 diff[0] += 1
                 diff[-1] -= 1
                 continue
-            # The same intervals as `intervals`, built by comprehensions: this is the finder's inner loop.
-            if self.family is Family.BPM:
-                ns = range(max(1, -(-lo * b * (x - t) // a)), hi * b * (x + t) // a + 1)
-                d1, d2 = b * (x + t), b * (x - t)
-                starts = [-(-n * a // d1) for n in ns]
-                ends = [n * a // d2 for n in ns]
-            else:
-                ns = range(a * (x + t) // (lo * b), max(1, -(-a * (x - t) // (hi * b))) - 1, -1)
-                u1, u2 = a * (x - t), a * (x + t)
-                starts = [-(-u1 // (n * b)) for n in ns]
-                ends = [u2 // (n * b) for n in ns]
+            # Built by comprehensions: this is the finder's inner loop.
+            starts, ends = self._spans(x, t, lo, hi)
             if not ends:
                 continue
             # Clip to the range; neighbouring intervals of one hit may overlap: count each tempo once.
@@ -254,14 +241,6 @@ class TempoGrid:
                     diff[s - lo] += 1
                     diff[e - lo + 1] -= 1
         return list(accumulate(diff[:-1]))
-
-    def grid_frames(self, p: int, spec: FindSpec) -> Fraction:
-        """The grid step (click ÷ subdivision) of parameter ``p``, in frames."""
-        return Tempo(self.family, p).frames(spec.rate) / spec.subdivision
-
-
-def _scale(hits: Sequence[SpotHit], tolerance: Fraction) -> int:
-    return math.lcm(tolerance.denominator, *(Fraction(h.frames).denominator for h in hits))
 
 
 def grid_distance(x: float, g: float) -> float:
@@ -298,7 +277,7 @@ def find_steady(hits: Sequence[SpotHit], spec: FindSpec, top: int = 10) -> list[
     """
     if not hits:
         raise TempoError("the cue has no hits to find a tempo for")
-    q = _scale(hits, spec.tolerance)
+    q = math.lcm(spec.tolerance.denominator, *(Fraction(h.frames).denominator for h in hits))
     t = int(spec.tolerance * q)
     xs0 = [int(Fraction(h.frames) * q) for h in hits]
     floats = [float(h.frames) for h in hits]
@@ -353,7 +332,7 @@ def _best_runs(
                     around = range(max(p, centre - step), min(end, centre + step) + 1)
                 for i in around:
                     tempo = Tempo(grid.family, grid.lo + i)
-                    g = float(grid.grid_frames(tempo.value, spec))
+                    g = float(tempo.frames(spec.rate) / spec.subdivision)
                     errors = [grid_distance(x - move, g) for x in floats]
                     sse = sum(e * e for e in errors if e <= tol + 1e-9)
                     key = (-level, round(sse, 9), 0 if grid.family is Family.FRAME else 1, abs(move), -g)

@@ -116,7 +116,7 @@ class Timecode:
 
     def __post_init__(self) -> None:
         h, m, s, f, r = self.hours, self.minutes, self.seconds, self.frames, self.rate
-        where = f"{h:02d}:{m:02d}:{s:02d}{';' if r.drop else ':'}{f:02d}"
+        where = str(self)
         if not 0 <= h < 24:
             raise TimecodeError(f"{where}: hours must be 00-23")
         if not 0 <= m < 60:
