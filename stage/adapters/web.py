@@ -176,11 +176,6 @@ def cue_clicks(cue: Cue, events: Sequence[CueEvent]) -> list[dict[str, Any]]:
     return out
 
 
-def default_breakdown(cue: Cue) -> dict[str, Any]:
-    """The cue's breakdown (tempos, meters, length, hits with footage) as JSON."""
-    return breakdown_dict(cue_breakdown(cue))
-
-
 # Dependencies live at module level: FastAPI resolves the (string) annotations of a dependency in its module.
 
 
@@ -224,7 +219,6 @@ def _reason(error: Mapping[str, Any]) -> str:
 
 def create_app(
     service: Service,
-    breakdown: Callable[[Cue], dict[str, Any]] | None = default_breakdown,
     takes: TakeLogger | None = None,
     controls: Controls | None = None,
 ) -> FastAPI:
@@ -332,10 +326,7 @@ def create_app(
     async def get_cue(cue_id: Annotated[str, Path(examples=["1M1"])]) -> dict[str, Any]:
         """One cue with its breakdown."""
         cue = service.cue(cue_id)
-        out = cue_summary(cue, service.revisions.get(cue.id))
-        if breakdown is not None:
-            out["breakdown"] = breakdown(cue)
-        return out
+        return {**cue_summary(cue, service.revisions.get(cue.id)), "breakdown": breakdown_dict(cue_breakdown(cue))}
 
     @app.get("/api/cues/{cue_id}/clicks", tags=["cues"], responses=_errors(404))
     async def get_clicks(cue_id: Annotated[str, Path(examples=["1M1"])]) -> list[dict[str, Any]]:
@@ -349,7 +340,8 @@ def create_app(
     @app.get("/api/session", tags=["session"], responses=_errors(503))
     async def session() -> dict[str, Any]:
         """Mode, armed cue, the take being recorded and the next take number."""
-        return log().state()
+        log()
+        return service.session_state()
 
     @app.post("/api/session/arm", tags=["session"], responses=_errors(401, 403, 404, 409, 422),
               openapi_extra=_body("arm"))

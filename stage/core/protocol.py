@@ -220,6 +220,11 @@ _TOPICS = tuple(t.value for t in Topic)
 DRAWN_KINDS = ("streamer", "punch", "flutter")
 _ROLES = tuple(r.value for r in Role)
 
+_LATEST_OR = Field("take", Kind.INTEGER, "Take id (one past 2^31-1 cannot exist: not_found).", required=False,
+                   minimum=1)  # take_status and note: the latest take unless one is named
+_COUNTIN = Field("countin", Kind.INTEGER, "Bars of count-in (default: the cue's count-off).", required=False,
+                 minimum=0, maximum=lim.MAX_COUNTIN)
+
 COMMANDS: Mapping[str, CommandSpec] = {
     c.name: c
     for c in (
@@ -233,8 +238,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
                      Field("wild", Kind.BOOLEAN, "A wild take (off picture).", required=False),
                      Field("pickup_beat", Kind.INTEGER, "The pickup's beat in its bar (default 1).", required=False,
                            minimum=lim.MIN_BEAT, maximum=lim.MAX_BEAT),
-                     Field("countin", Kind.INTEGER, "Bars of count-in (default: the cue's count-off).",
-                           required=False, minimum=0, maximum=lim.MAX_COUNTIN),
+                     _COUNTIN,
                      Field("locate", Kind.BOOLEAN, "With pickup_bar: locate to the pre-roll before the count-in "
                            "(default true); false rolls from where picture is.", required=False))),
         CommandSpec("stop", "Stop: a take being recorded ends.", Action.PLAY),
@@ -254,12 +258,10 @@ COMMANDS: Mapping[str, CommandSpec] = {
         CommandSpec("take_status", "Set a take's status (the latest take unless take is given).", Action.SET_STATUS,
                     (Field("status", Kind.STRING, "false_start, breakdown, incomplete, complete, hold, print "
                            "(or circled, fs, …).", max_length=lim.MAX_STATUS),
-                     Field("take", Kind.INTEGER, "Take id (one past 2^31-1 cannot exist: not_found).",
-                           required=False, minimum=1))),
+                     _LATEST_OR)),
         CommandSpec("note", "Add a note to a take (the latest take unless take is given).", Action.WRITE_NOTES,
                     (Field("text", Kind.STRING, "The note.", max_length=lim.MAX_NOTE),
-                     Field("take", Kind.INTEGER, "Take id (one past 2^31-1 cannot exist: not_found).",
-                           required=False, minimum=1))),
+                     _LATEST_OR)),
         CommandSpec("from_top", "From the top: locate to the pre-roll before the armed cue's count-off and roll "
                     "(record mode: a new take).", Action.PLAY),
         CommandSpec("pickup", "Cue up a pickup of the armed cue: a count-in into bar (and beat), picture at its "
@@ -269,8 +271,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
                            minimum=1, maximum=lim.MAX_BAR),
                      Field("beat", Kind.INTEGER, "Beat in the bar (default 1).", required=False,
                            minimum=lim.MIN_BEAT, maximum=lim.MAX_BEAT),
-                     Field("countin", Kind.INTEGER, "Bars of count-in (default: the cue's count-off).",
-                           required=False, minimum=0, maximum=lim.MAX_COUNTIN))),
+                     _COUNTIN)),
         CommandSpec("take_edit", "Edit a take in place: any of status, note, pickup_bar, wild; with "
                     "expected_version the edit is refused (conflict) if anyone changed the take since.",
                     Action.SET_STATUS,

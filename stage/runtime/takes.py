@@ -183,10 +183,6 @@ class TakeLogger:
         """How many takes have writes the database has not accepted yet."""
         return len(self._backlog)
 
-    def state(self) -> dict[str, Any]:
-        """The session as plain data (:meth:`Service.session_state`, the take log's part from here)."""
-        return self.service.session_state()
-
     def _detail(self) -> dict[str, Any]:
         """The take log's part of the session state: mode, rolling, the take being recorded, next number."""
         take = self.session.take

@@ -180,7 +180,7 @@ async def test_a_take_rolling_when_the_engine_dies_ends_as_a_crash_leaves_it(
         assert take.id is not None
         left, _ = await logger.take(take.id)
         assert (left.tc_out, left.ended_at, left.duration, left.status) == (None, None, None, None)
-        state = logger.state()
+        state = logger.service.session_state()
         assert (state["rolling"], state["take"], state["next_take"]) == (False, None, take.number + 1)
         with pytest.raises(SessionError, match="not rolling"):
             await logger.stop()
