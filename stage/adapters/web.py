@@ -27,7 +27,7 @@ from stage.core import protocol as p
 from stage.core.breakdown import breakdown_dict, cue_breakdown
 from stage.core.cuesheet import Cue
 from stage.core.schedule import CueEvent, EventKind, click_kind, cue_revision
-from stage.core.session import Action, Mode, Role
+from stage.core.session import Action, Role
 from stage.errors import ErrorCode, ProtocolError, StageError, Unavailable, refusal_of
 from stage.runtime.commands import Controls
 from stage.runtime.service import Service
@@ -251,8 +251,7 @@ def create_app(
         return takes
 
     def rolled(result: Mapping[str, Any]) -> dict[str, Any]:
-        mode = takes.session.mode.value if takes is not None else Mode.REHEARSE.value
-        return {"take": result["take"], "mode": mode, "transport": service.transport_state()}
+        return {"take": result["take"], "mode": service.session_state()["mode"], "transport": service.transport_state()}
 
     @app.exception_handler(StageError)
     async def _refused(_: Request, exc: StageError) -> JSONResponse:

@@ -355,6 +355,11 @@ class Session:
         """The number the next take of ``cue`` will get."""
         return self._next.get(cue, 1)
 
+    def needs(self, *, stopping: bool = False) -> Action:
+        """What rolling (``stopping``: stopping) needs now: RECORD where it starts or ends a take, else PLAY."""
+        recording = self.take is not None if stopping else self._mode is Mode.RECORD
+        return Action.RECORD if recording else Action.PLAY
+
     def busy(self) -> str:
         """What the roll is doing, for a refusal ("recording take 1M1-3", "rehearsing 1M1"); empty when stopped."""
         if self._roll is None:
@@ -416,7 +421,7 @@ class Session:
         nothing is logged.  ``pickup_bar`` marks a pickup ("from bar 33"),
         ``wild`` a take recorded off picture, ``revision`` the cue's revision.
         """
-        require(role, Action.RECORD if self._mode is Mode.RECORD else Action.PLAY)
+        require(role, self.needs())
         if self._roll is not None:
             raise SessionError(f"already {self.busy()}")
         if cue not in self._cues:
@@ -445,7 +450,7 @@ class Session:
         """Stop at picture ``position``; a take being recorded ends (``TakeEnded``)."""
         if self._roll is None:
             raise SessionError("not rolling")
-        require(role, Action.PLAY if self._roll.take is None else Action.RECORD)
+        require(role, self.needs(stopping=True))
         if position.rate != self._roll.position.rate:
             raise SessionError(
                 f"stop position is at {position.rate} fps but {self.busy()} rolled at {self._roll.position.rate}"

@@ -81,10 +81,8 @@ class Controls:
 
     def action_for(self, command: Command) -> Action:
         """The action a role needs for ``command`` now (play and stop need RECORD while recording)."""
-        if command.name in ("play", "from_top") and self.takes is not None:
-            return self.takes.play_action()
-        if command.name == "stop" and self.takes is not None:
-            return self.takes.stop_action()
+        if self.takes is not None and command.name in ("play", "from_top", "stop"):
+            return self.takes.session.needs(stopping=command.name == "stop")
         return command.action
 
     async def run(self, command: Command, role: Role, source: Hashable | None = None) -> dict[str, Any]:

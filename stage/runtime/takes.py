@@ -30,8 +30,6 @@ from typing import Any, Literal
 from stage.core.cuesheet import CueSheet
 from stage.core.protocol import Topic
 from stage.core.session import (
-    EDITABLE,
-    Action,
     Event,
     Mode,
     Role,
@@ -199,14 +197,6 @@ class TakeLogger:
         """``take`` as JSON (:func:`take_json`) in the take log's time zone; None stays None."""
         return None if take is None else take_json(take, self.tz)
 
-    def play_action(self) -> Action:
-        """What rolling needs now: :attr:`Action.RECORD` in record mode, else :attr:`Action.PLAY`."""
-        return Action.RECORD if self.session.mode is Mode.RECORD else Action.PLAY
-
-    def stop_action(self) -> Action:
-        """What stopping needs now: :attr:`Action.RECORD` while a take is recorded, else :attr:`Action.PLAY`."""
-        return Action.RECORD if self.session.take is not None else Action.PLAY
-
     # -- commands --------------------------------------------------------------------------------
 
     async def set_mode(self, mode: Mode) -> None:
@@ -233,7 +223,7 @@ class TakeLogger:
         (the cue's count-off by default); with ``locate`` picture first jumps
         to the pre-roll before the count-in, without it the take rolls from
         wherever the conductor located.  ``wild`` marks a take off picture.
-        The caller has checked the role (:meth:`play_action`).
+        The caller has checked the role (:meth:`~stage.core.session.Session.needs`).
         """
         async with self._command:
             recording = self.session.mode is Mode.RECORD
@@ -266,7 +256,7 @@ class TakeLogger:
     async def stop(self) -> Take | None:
         """Stop; a take being recorded ends, and is returned once its end is committed.
 
-        The caller has checked the role (:meth:`stop_action`).
+        The caller has checked the role (:meth:`~stage.core.session.Session.needs`).
         """
         async with self._command:
             if not self.service.transport.rolling:
@@ -548,7 +538,6 @@ def sheet_text(takes: Iterable[Take], fmt: ExportFormat, tz: tzinfo | None = Non
 
 
 __all__ = [
-    "EDITABLE",
     "ROLL_TIMEOUT",
     "TakeLogger",
     "edit_json",
