@@ -229,7 +229,8 @@ class TakeLogger:
             recording = self.session.mode is Mode.RECORD
             if self.service.transport.rolling:
                 if recording:
-                    raise SessionError(f"picture is already rolling{self._doing()}: stop first")
+                    busy = self.session.busy()
+                    raise SessionError(f"picture is already rolling{f' ({busy})' if busy else ''}: stop first")
                 return None
             cue = self.service.armed
             if recording and cue is None:
@@ -423,10 +424,6 @@ class TakeLogger:
         self.session.load([c.id for c in sheet.cues])  # refuses while rolling, with the reason
         self._renumbered = True  # cues new to the session: their numbers come from the store at the next take
 
-    def _doing(self) -> str:
-        busy = self.session.busy()
-        return f" ({busy})" if busy else ""
-
     def _position(self, view: TransportView) -> Timecode:
         rate = self.service.rate
         return Timecode.from_frames(frame_at(max(view.anchor.p0, 0.0), rate), rate)
@@ -486,7 +483,8 @@ class TakeLogger:
         if stored.ended:
             self._ids.pop(key, None)
         else:
-            self._ids[key] = self._id(stored)
+            assert stored.id is not None  # the store gives ids
+            self._ids[key] = stored.id
         current = self.session.take
         if current is not None and (current.cue, current.number) == (stored.cue, stored.number):
             self.session.stored(replace(current, id=stored.id))
@@ -497,11 +495,6 @@ class TakeLogger:
         self.service.publish_session()
         if write.done is not None and not write.done.done():
             write.done.set_result(stored)
-
-    @staticmethod
-    def _id(take: Take) -> int:
-        assert take.id is not None  # the store gives ids
-        return take.id
 
     async def _store(self, write: _Write, *, retry: bool) -> Take:
         take = write.take
