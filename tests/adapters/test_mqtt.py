@@ -241,10 +241,10 @@ async def test_broker_down_for_ten_seconds_mid_cue(tmp_path: Path) -> None:
         assert len(during) >= 19
         times = [b["time"] for _, b in during]
         assert all(abs((b - a) - 0.5) < 1e-6 for a, b in itertools.pairwise(times))
-        # Each arrived on the WebSocket before it sounded (the engine schedules ahead) or just after: a
-        # fan-out held by the broker would be seconds late (its connect timeout, the back-off); the bound
-        # leaves room for a host that stalls this VM for tens of ms.
-        assert max(t - b["time"] for t, b in during) < 0.25
+        # Each arrived on the WebSocket around when it sounded, not held behind the broker: a fan-out that
+        # waited on it would be seconds late (the publish timeout, the reconnect back-off). How soon is
+        # bench/fanout.py's to measure; the bound here only tells held from not held, on a host that stalls.
+        assert max(t - b["time"] for t, b in during) < 1.0
         assert osc_during >= len(during)
         assert rig.mqtt.stats["connects"] == 2
         line = next(x for x in dump.matching("/stage/beat ") if '"1M1" 1 1 ' in x)
