@@ -334,9 +334,6 @@ function showHealth() {
   }
   $('alerts').replaceChildren(...alerts);
   $('screen-rows').replaceChildren(...rows);
-  const tc = $('tc');
-  // Where picture stands when stopped (a rolling timecode is the lane's and the bar counter's job).
-  tc.textContent = tr.rolling || !tr.timecode ? '' : `at ${tr.timecode}`;
 }
 
 /** @param {string[]} cells */

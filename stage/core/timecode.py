@@ -51,6 +51,11 @@ class Rate:
     def __str__(self) -> str:
         return self.name
 
+    def as_dict(self) -> dict[str, object]:
+        """The rate as plain data, for a screen that counts timecode itself: fps as [numerator, denominator]."""
+        return {"name": self.name, "fps": [self.fps.numerator, self.fps.denominator], "nominal": self.nominal,
+                "drop": self.drop}
+
 
 _NTSC = Fraction(1000, 1001)
 

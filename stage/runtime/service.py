@@ -318,7 +318,7 @@ class Service:
     def session_state(self) -> dict[str, Any]:
         """The session as plain data, the one shape every edge answers and every transport carries.
 
-        Armed cue, the pickup cued up, the plan's revision, and the take log's
+        Armed cue, the pickup cued up, the plan's revision, the picture rate, and the take log's
         part (:attr:`session_detail`): mode, rolling, the take being recorded,
         the next take number, the writes not stored yet.
         """
@@ -327,6 +327,7 @@ class Service:
             "pickup": None if self.pickup is None else self.pickup.as_dict(),
             "plan": self.plan_revision,
             "revision": None if self.armed is None else self.revisions.get(self.armed.id),
+            "rate": self.rate.as_dict(),
             **(self.session_detail or self._no_take_log)(),
         }
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from consolerig import TOKENS, StageServe, chromium, open_page, scratch_postgres
 from peers.wait import SCALE
@@ -226,3 +227,46 @@ def test_stage_killed_mid_take_and_restarted(browser: Browser, stage: StageServe
     assert row.locator(".tc-in").inner_text() == take["tc_in"]
     assert row.locator(".no").inner_text() == str(take["take"])
     expect(con.locator("body")).to_have_attribute("data-rolling", "no")
+
+
+def test_both_control_pages_run_the_pictures_timecode(browser: Browser, tmp_path: Path) -> None:
+    """Stopped, the readout is where picture stands; rolling, it runs with picture; stopped again, it is where
+    picture stopped: the frame the stage itself names, at the sheet's rate."""
+    stage = StageServe(tmp_path, f"sqlite:///{tmp_path / 'takes.db'}")
+    stage.start()
+    try:
+        pages = [conductor(browser, stage), engineer(browser, stage)]
+        rate = stage.get("/api/session")["rate"]
+        assert rate == {"name": "23.976", "fps": [24000, 1001], "nominal": 24, "drop": False}  # the demo sheet's
+        headers = {"Authorization": f"Bearer {TOKENS['conductor']}"}
+        httpx.post(f"{stage.base}/api/transport/locate", json={"timecode": "01:00:04:00"}, headers=headers,
+                   timeout=5 * SCALE).raise_for_status()
+        for page in pages:
+            expect(page.locator("#follow-tc")).to_have_text("01:00:04:00", timeout=MS)
+
+        httpx.post(f"{stage.base}/api/transport/play", headers=headers, timeout=5 * SCALE).raise_for_status()
+        for page in pages:
+            expect(page.locator("#follow-tc")).not_to_have_text("01:00:04:00", timeout=MS)
+        for _ in range(3):
+            before = frames(stage.get("/api/transport")["timecode"])
+            shown = [frames(page.locator("#follow-tc").inner_text()) for page in pages]
+            after = frames(stage.get("/api/transport")["timecode"])
+            # Between the stage's own readings, give or take the frame a page draws ahead of time, and half a
+            # second for a page whose frames this host held back: a readout that stood still would fall out.
+            assert all(before - 12 <= f <= after + 2 for f in shown), (before, shown, after)
+            pages[0].wait_for_timeout(300)
+
+        stopped = httpx.post(f"{stage.base}/api/transport/stop", headers=headers, timeout=5 * SCALE).json()
+        where = stopped["transport"]["timecode"]
+        assert frames(where) > frames("01:00:04:00")
+        for page in pages:
+            expect(page.locator("#follow-tc")).to_have_text(where, timeout=MS)
+            assert page.errors == []  # type: ignore[attr-defined]
+    finally:
+        stage.stop()
+
+
+def frames(timecode: str) -> int:
+    """Frame count of a non-drop timecode of 24 frames a second (23.976 counts as 24 does)."""
+    h, m, s, f = (int(x) for x in timecode.replace(";", ":").split(":"))
+    return ((h * 60 + m) * 60 + s) * 24 + f

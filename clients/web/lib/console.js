@@ -110,7 +110,7 @@ export class ControlPage {
     this.onmessage = () => {};
     /** Told when the link or the sign-in changes. */
     this.onaccess = () => {};
-    this.follow = new CueFollow(/** @type {any} */ ($('lane')), { bar: $('follow-bar'), phase: $('follow-phase'), cue: $('follow-cue'), hit: $('follow-hit') }, this.conn, this.state);
+    this.follow = new CueFollow(/** @type {any} */ ($('lane')), { bar: $('follow-bar'), phase: $('follow-phase'), cue: $('follow-cue'), hit: $('follow-hit'), tc: $('follow-tc') }, this.conn, this.state);
     this.conn.onmessage = (msg) => this.receive(msg);
     this.conn.onstate = (s) => {
       if (s !== 'open') this.commander.lost();

@@ -1,10 +1,12 @@
 // The musicians' view of the cue for the control pages: the lane (streamers, punches, beat lights) and bar|beat,
-// drawn each frame from the synced clock and the schedule exactly as /musician draws them.
+// drawn each frame from the synced clock and the schedule exactly as /musician draws them, and the picture's
+// running timecode at the session's rate.
 
 import { position } from './anchor.js';
 import { ClockQuality } from './clock.js';
 import { CueMusic, MusicNow, cueData, nextHitText } from './music.js';
 import { LaneView } from './schedule.js';
+import { frameAt, timecodeOf } from './timecode.js';
 import './stage-lane-define.js';
 
 /** @typedef {import('./connection.js').StageConnection} StageConnection */
@@ -15,7 +17,7 @@ import './stage-lane-define.js';
 export class CueFollow {
   /**
    * @param {StageLane} lane
-   * @param {{bar: HTMLElement, phase: HTMLElement, cue: HTMLElement, hit: HTMLElement}} text
+   * @param {{bar: HTMLElement, phase: HTMLElement, cue: HTMLElement, hit: HTMLElement, tc: HTMLElement}} text
    * @param {StageConnection} conn
    * @param {ScreenState} state
    */
@@ -38,6 +40,8 @@ export class CueFollow {
     /** What the text says now (the DOM is touched only when it changes). */
     this.shown = '';
     this.hitShown = '';
+    /** The frame the timecode shows (NaN: none; its text is made only when it changes). */
+    this.tcFrame = NaN;
   }
 
   /** Read the cue list again (after every welcome: the sheet may have changed). */
@@ -97,12 +101,15 @@ export class CueFollow {
     if (this.conn.state !== 'open' || !q.trusted) {
       this.lane.blank();
       this.say('', this.conn.state !== 'open' ? 'NO CONNECTION' : 'CLOCK SYNCING', '–');
+      this.timecode(NaN, null);
       return;
     }
     const t = this.conn.clock.toServer((raf + this.frameDt * 1000) / 1000);
     const anchor = this.state.anchor;
     this.state.schedule.frame(t, this.frameDt, this.view);
     const p = position(anchor, t);
+    const rate = this.state.session.rate ?? null;
+    this.timecode(rate !== null ? frameAt(Math.max(p, 0), rate) : NaN, rate);
     const cue = this.cueAt(p);
     const m = cue !== null ? this.music.get(cue.id) : undefined;
     if (cue !== null && m === undefined) void this.loadCue(cue.id);
@@ -120,6 +127,17 @@ export class CueFollow {
     else if (n.phase === 'countoff') this.say(cue?.id ?? '', 'COUNT-OFF', `${n.countdown}`);
     else if (n.phase === 'free') this.say(cue?.id ?? '', 'FREE', `${Math.floor(n.seconds)} s`);
     else this.say(cue?.id ?? '', anchor.speed > 0 ? (n.phase === 'before' ? 'COMING UP' : 'END OF CUE') : 'STOPPED', '–');
+  }
+
+  /**
+   * Show the timecode of `frame` (NaN: none known).
+   * @param {number} frame
+   * @param {import('./timecode.js').Rate | null} rate
+   */
+  timecode(frame, rate) {
+    if (frame === this.tcFrame || (Number.isNaN(frame) && Number.isNaN(this.tcFrame))) return;
+    this.tcFrame = frame;
+    this.text.tc.textContent = rate !== null && !Number.isNaN(frame) ? timecodeOf(frame, rate) : '–';
   }
 
   /**
