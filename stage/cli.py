@@ -23,7 +23,7 @@ from typing import Any, NoReturn, Protocol, TextIO, TypeVar
 
 from stage.adapters.midifile import read_smf, write_smf
 from stage.adapters.wavfile import render_click_track, write_wav
-from stage.core.breakdown import breakdown_dict, format_breakdown, format_duration, sheet_breakdown
+from stage.core.breakdown import breakdown_dict, format_breakdown, format_duration, plural, sheet_breakdown
 from stage.core.cuesheet import Cue, CueSheet, load_cue_sheet, parse_cue_sheet
 from stage.core.eventlist import events_csv
 from stage.core.smfimport import cue_toml, import_cue
@@ -63,10 +63,6 @@ def _cue(sheet: CueSheet, cue_id: str) -> Cue:
         raise NotFound(exc.args[0]) from None
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 # -- validate --------------------------------------------------------------------------
 
 
@@ -89,7 +85,7 @@ def run_validate(args: argparse.Namespace) -> int:
     hits = sum(len(c.hits) for c in sheet.cues)
     kinds = f"{len(sheet.cues) - free} with click, {free} free timing"
     title = f" — {sheet.title}" if sheet.title else ""
-    print(f"ok: {_plural(len(sheet.cues), 'cue')} ({kinds}), {_plural(hits, 'hit')}, {sheet.rate} fps{title}")
+    print(f"ok: {plural(len(sheet.cues), 'cue')} ({kinds}), {plural(hits, 'hit')}, {sheet.rate} fps{title}")
     return EXIT_OK
 
 
@@ -141,7 +137,7 @@ def run_render(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
         else:
             _write(Path(args.events), lambda: Path(args.events).write_text(text, encoding="utf-8"))
-            print(f"wrote {args.events}: {_plural(text.count(chr(10)) - 1, 'event')}", file=report)
+            print(f"wrote {args.events}: {plural(text.count(chr(10)) - 1, 'event')}", file=report)
     return EXIT_OK
 
 
@@ -189,7 +185,7 @@ def run_info(args: argparse.Namespace) -> int:
         cues = [sheet.cue(i) for i in args.cue] if args.cue else list(sheet.cues)
         title = f"{sheet.title or '(untitled)'}: cue breakdown"
         pages = _write(args.pdf, lambda: write_breakdown_pdf(args.pdf, [paper_cue(sheet, c) for c in cues], title))
-        print(f"wrote {args.pdf}: {_plural(pages, 'page')}, {_plural(len(cues), 'cue')}",
+        print(f"wrote {args.pdf}: {plural(pages, 'page')}, {plural(len(cues), 'cue')}",
               file=sys.stderr if args.json else sys.stdout)
     return EXIT_OK
 
@@ -329,7 +325,7 @@ def run_spot(args: argparse.Namespace) -> int:
         cues_only=args.cues_only or args.add_to is not None,
     )
     hits = sum(len(c.hits) for c in spotting.cues)
-    summary = f"{_plural(len(spotting.cues), 'cue')}, {_plural(hits, 'hit')}, {_plural(len(problems), 'line')} not used"
+    summary = f"{plural(len(spotting.cues), 'cue')}, {plural(hits, 'hit')}, {plural(len(problems), 'line')} not used"
     if args.add_to is not None:
         old = load_cue_sheet(args.add_to)  # it must be a valid sheet to begin with
         if old.rate != markers.rate:
@@ -450,7 +446,7 @@ def _write_tempo(args: argparse.Namespace, cue: Cue, spec: FindSpec, steady: lis
     if plan is not None:
         first, *rest = plan.segments
         edit = TempoEdit(cue.start, first.tempo.toml, meter, tuple((s.bar, s.tempo.toml, s.ramp) for s in rest),
-                         f"{_plural(plan.changes, 'change')} {'catches' if plan.changes == 1 else 'catch'} "
+                         f"{plural(plan.changes, 'change')} {'catches' if plan.changes == 1 else 'catch'} "
                          f"every hit within {args.tolerance} f")
     elif steady:
         best = steady[0]
@@ -461,7 +457,7 @@ def _write_tempo(args: argparse.Namespace, cue: Cue, spec: FindSpec, steady: lis
     new = apply_tempo_edit(_read_text(args.cues), cue.id, edit)
     parse_cue_sheet(new, source=str(args.cues))  # never write a sheet that does not load
     _write(args.cues, lambda: args.cues.write_text(new, encoding="utf-8"))
-    changes = f", {_plural(len(edit.changes), 'change')}" if edit.changes else ""
+    changes = f", {plural(len(edit.changes), 'change')}" if edit.changes else ""
     print(f"wrote {args.cues}: cue {cue.id} at {edit.tempo} from {edit.start}{changes}",
           file=sys.stderr if args.json else sys.stdout)
 

@@ -278,13 +278,6 @@ def apply_edit(
 
 
 @dataclass(frozen=True)
-class CuesLoaded:
-    """A cue sheet's cues are the ones that can be armed now."""
-
-    cues: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class ModeChanged:
     """Rolling will now rehearse or record."""
 
@@ -305,7 +298,7 @@ class TakeEnded:
     take: Take
 
 
-Event = CuesLoaded | ModeChanged | TakeStarted | TakeEnded
+Event = ModeChanged | TakeStarted | TakeEnded
 
 
 @dataclass
@@ -370,7 +363,7 @@ class Session:
 
     def load(
         self, cue_ids: Iterable[str], next_numbers: Mapping[str, int] | None = None, *, role: Role | None = None
-    ) -> tuple[Event, ...]:
+    ) -> None:
         """Make ``cue_ids`` the cues that can be rolled.
 
         ``next_numbers`` (cue → next take number, from the store) raises the
@@ -392,7 +385,6 @@ class Session:
                 raise SessionError(f"cue {cue}: next take number must be 1 or more, not {number}")
             self._next[cue] = max(self._next.get(cue, 1), number)
         self._cues = ids
-        return (CuesLoaded(ids),)
 
     def set_mode(self, mode: Mode, *, role: Role | None = None) -> tuple[Event, ...]:
         """Choose whether rolling rehearses or records."""
