@@ -74,9 +74,12 @@ def main(out: Path) -> None:
                 tap(con, "[data-status='print']")
                 con.locator(".phrase", has_text="best ending").click()
 
-                # A pickup from bar 9, photographed while it rolls.
+                # A pickup from bar 9 (beat 1, typed as the conductor says it), photographed while it rolls.
                 con.locator("#pickup").click()
-                con.locator("#keypad [data-key='9']").click()
+                for key in ("9", "beat", "1"):
+                    con.locator(f"#keypad [data-key='{key}']").click()
+                expect(con.locator("#keypad-value")).to_have_text("9 | 1")
+                shot(con, out / "conductor-keypad.png")
                 con.locator("#keypad-go").click()
                 expect(con.locator("body")).to_have_attribute("data-rolling", "yes", timeout=WAIT)
                 con.wait_for_timeout(2600)

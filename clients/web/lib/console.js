@@ -6,13 +6,14 @@ import { showAnswer } from './answer.js';
 import { Commander } from './commands.js';
 import { StageConnection } from './connection.js';
 import { CueFollow } from './follow.js';
+import { barBeat, press, shown } from './keypad.js';
 import { CHANGED, ScreenState } from './state.js';
 
 /** @typedef {import('./commands.js').Answer} Answer */
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
 
-/** The keypad's keys in order, three a row: 1–9, then delete, 0 and a gap. */
-const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'back', '0', ''];
+/** The keypad's keys in order, three a row: 1–9, then delete, 0 and the beat key (the bar is typed). */
+const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'back', '0', 'beat'];
 
 /**
  * The bar keypad both pages share (a pickup or a locate), added to the page once.
@@ -30,14 +31,10 @@ function keypadDialog() {
   const keys = document.createElement('div');
   keys.className = 'keys';
   for (const k of KEYS) {
-    if (k === '') {
-      keys.append(document.createElement('span'));
-      continue;
-    }
     const b = document.createElement('button');
     b.type = 'button';
     b.dataset.key = k;
-    b.textContent = k === 'back' ? '⌫' : k;
+    b.textContent = k === 'back' ? '⌫' : k === 'beat' ? '| beat' : k;
     if (k === 'back') b.setAttribute('aria-label', 'delete');
     keys.append(b);
   }
@@ -371,9 +368,9 @@ export class ControlPage {
 
   showKeypad() {
     const cue = this.armedCue();
-    $('keypad-value').textContent = this.keypadValue || '–';
+    $('keypad-value').textContent = shown(this.keypadValue);
     $('keypad-cue').textContent = cue === null ? 'no cue armed' : `${cue.id}${cue.bars ? `: bars 1–${cue.bars}` : ''}`;
-    /** @type {HTMLButtonElement} */ ($('keypad-go')).disabled = this.keypadValue === '';
+    /** @type {HTMLButtonElement} */ ($('keypad-go')).disabled = barBeat(this.keypadValue) === null;
   }
 
   bindKeypad() {
@@ -384,19 +381,18 @@ export class ControlPage {
     for (const key of dialog.querySelectorAll('[data-key]')) {
       key.addEventListener('click', () => {
         const k = /** @type {HTMLElement} */ (key).dataset.key ?? '';
-        if (k === 'back') this.keypadValue = this.keypadValue.slice(0, -1);
-        else if (this.keypadValue.length < 4) this.keypadValue = (this.keypadValue + k).replace(/^0+/, '');
+        this.keypadValue = press(this.keypadValue, k);
         this.showKeypad();
       });
     }
     $('keypad-cancel').addEventListener('click', () => dialog.close());
     $('keypad-go').addEventListener('click', () => {
-      const bar = Number(this.keypadValue);
+      const at = barBeat(this.keypadValue);
       const from = this.keypadFrom ?? $('keypad-go');
       dialog.close();
-      if (!(bar >= 1)) return;
-      if (dialog.dataset.what === 'pickup') void this.act(from, 'play', { pickup_bar: bar });
-      else void this.act(from, 'locate', { bar });
+      if (at === null) return;
+      if (dialog.dataset.what === 'pickup') void this.act(from, 'play', { pickup_bar: at.bar, pickup_beat: at.beat });
+      else void this.act(from, 'locate', { bar: at.bar, beat: at.beat });
     });
   }
 }
