@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import itertools
 import math
 import multiprocessing
@@ -38,7 +37,6 @@ import os
 import random
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,9 +49,9 @@ import httpx
 from playwright.async_api import Error, Page, async_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
-TOKEN = "bench-conductor"
+sys.path.insert(0, str(ROOT / "tests"))
+from consolerig import FLAGS, TOKENS, StageServe, free_port  # noqa: E402
+
 WIDTH, HEIGHT = 960, 540
 STREAMER = 1.5  # seconds of streamer travel (px per ms = WIDTH / 1500)
 
@@ -75,12 +73,6 @@ bars = 40
     + ("flutter = 3\n" if bar % 2 else "")
     for bar in range(2, 40)
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wall_minus_monotonic() -> float:
@@ -139,29 +131,6 @@ def run_proxy(listen: int, target: int, delay: float, jitter: float, ready: Any)
 # -- the stage -----------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def stage_serve(port: int, work: Path) -> Any:
-    config = work / "stage.toml"
-    config.write_text(f'[midi]\nenabled = false\n[http]\nport = {port}\n[osc]\nenabled = false\n'
-                      f'[takes]\ndatabase = "sqlite:///{work / "takes.db"}"\n[auth]\nconductor = "{TOKEN}"\n',
-                      encoding="utf-8")
-    cues = work / "cues.toml"
-    cues.write_text(SHEET, encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "stage", "serve", "--config", str(config), "--cues", str(cues)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        for _ in range(300):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
-                    break
-            time.sleep(0.1)
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait()
-
-
 # -- figures -------------------------------------------------------------------------------------------
 
 
@@ -193,16 +162,23 @@ async def collect(page: Page, frames: dict[float, dict[str, Any]]) -> None:
 
 
 async def bench(args: argparse.Namespace) -> None:
-    port, proxy_port = free_port(), free_port()
-    ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    proxy = ctx.Process(target=run_proxy, args=(proxy_port, port, args.delay_ms / 1000, args.jitter_ms / 1000,
-                                                ready), daemon=True)
-    proxy.start()
-    ready.wait(10)
-    with tempfile.TemporaryDirectory() as tmp, stage_serve(port, Path(tmp)):
-        await run_pages(args, port, proxy_port)
-    proxy.kill()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "cues.toml").write_text(SHEET, encoding="utf-8")
+        serve = StageServe(work, f"sqlite:///{work / 'takes.db'}", cues=work / "cues.toml")
+        proxy_port = free_port()
+        ctx = multiprocessing.get_context("spawn")
+        ready = ctx.Event()
+        proxy = ctx.Process(target=run_proxy, args=(proxy_port, serve.port, args.delay_ms / 1000,
+                                                    args.jitter_ms / 1000, ready), daemon=True)
+        proxy.start()
+        ready.wait(10)
+        serve.start()
+        try:
+            await run_pages(args, serve.port, proxy_port)
+        finally:
+            serve.stop()
+            proxy.kill()
 
 
 async def run_pages(args: argparse.Namespace, port: int, proxy_port: int) -> None:
@@ -234,7 +210,8 @@ async def run_pages(args: argparse.Namespace, port: int, proxy_port: int) -> Non
             after = time.time()
             origin_check.append((seen - (before + after) / 2, after - before))
         origins = [await page.evaluate("performance.timeOrigin") for _, page in pages]
-        api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"})
+        api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                headers={"Authorization": f"Bearer {TOKENS['conductor']}"})
         await api.post("/api/session/arm", json={"cue": "B1"})
         await api.post("/api/transport/locate", json={"bar": 1})
         await asyncio.sleep(1)

@@ -10,14 +10,10 @@ under way.  ``python3 clients/screenshots.py [OUT_DIR]`` (default
 
 from __future__ import annotations
 
-import contextlib
-import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,38 +21,11 @@ import httpx
 from playwright.sync_api import Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
-TOKEN = secrets.token_urlsafe(12)
+sys.path.insert(0, str(REPO / "tests"))
 
+from consolerig import FLAGS, TOKENS, StageServe  # noqa: E402
 
-def free_port() -> int:
-    """A port nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def stage_serve(port: int, work: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``stage serve`` of this checkout with the demo cues."""
-    config = work / "stage.toml"
-    config.write_text(f'[midi]\nenabled = false\n[http]\nport = {port}\n[osc]\nenabled = false\n'
-                      f'[takes]\ndatabase = "sqlite:///{work / "takes.db"}"\n[auth]\nconductor = "{TOKEN}"\n',
-                      encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "stage", "serve", "--config", str(config), "--cues",
-                             str(REPO / "config" / "demo-cues.toml")], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
-                    break
-            time.sleep(0.1)
-        yield proc
-    finally:
-        proc.kill()
-        proc.wait()
+TOKEN = TOKENS["conductor"]
 
 
 class Stage:
@@ -98,12 +67,13 @@ def streamer(label: str, low: float, high: float) -> Callable[[Page], bool]:
 def shoot(out: Path) -> None:
     """Take every screenshot into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-        with stage_serve(port, Path(tmp)) as proc:
-            stage = Stage(port)
+        serve = StageServe(Path(tmp), f"sqlite:///{Path(tmp) / 'takes.db'}")
+        serve.start()
+        try:
+            base = serve.base
+            stage = Stage(serve.port)
             pages = {size: browser.new_page(viewport={"width": size[0], "height": size[1]})
                      for size in ((1920, 1080), (1280, 720))}
             for page in pages.values():
@@ -137,10 +107,11 @@ def shoot(out: Path) -> None:
             stage("/api/session/mode", {"mode": "record"})
             take("record", "lightning", 0.5, 0.65, lambda: stage("/api/transport/locate", {"bar": 11, "beat": 2}),
                  small_too=True)
-            proc.kill()
-            proc.wait()
+            serve.kill()
             wait(big, lambda p: p.locator("#warning").is_visible())
             big.screenshot(path=out / "lost.png")
+        finally:
+            serve.stop()
         browser.close()
 
 

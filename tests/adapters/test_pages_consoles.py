@@ -41,6 +41,14 @@ def stage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StageServe
         serve.stop()
 
 
+@pytest.fixture
+def sqlite_stage(tmp_path: Path) -> Iterator[StageServe]:
+    serve = StageServe(tmp_path, f"sqlite:///{tmp_path / 'takes.db'}")
+    serve.start()
+    yield serve
+    serve.stop()
+
+
 def conductor(browser: Browser, stage: StageServe) -> Page:
     page = open_page(browser, f"{stage.base}/conductor", token=("conductor", TOKENS["conductor"]), touch=True)
     expect(page.locator("body")).to_have_attribute("data-signed", "yes", timeout=MS)
@@ -52,6 +60,12 @@ def engineer(browser: Browser, stage: StageServe) -> Page:
                      token=("engineer", TOKENS["engineer"]))
     expect(page.locator("body")).to_have_attribute("data-signed", "yes", timeout=MS)
     return page
+
+
+def arm(page: Page, cue: str) -> None:
+    """Touch a cue to arm it, and see it armed."""
+    page.locator(f".cue[data-cue='{cue}']").click()
+    expect(page.locator(f".cue[data-cue='{cue}']")).to_have_attribute("aria-pressed", "true", timeout=MS)
 
 
 def done(page: Page, selector: str) -> None:
@@ -79,8 +93,7 @@ def test_a_take_recorded_from_the_conductor_page(browser: Browser, stage: StageS
     musician = open_page(browser, f"{stage.base}/musician?name=desk%204", width=1280, height=720)
     con = conductor(browser, stage)
     eng = engineer(browser, stage)
-    con.locator(".cue[data-cue='1M1']").click()
-    expect(con.locator(".cue[data-cue='1M1']")).to_have_attribute("aria-pressed", "true", timeout=MS)
+    arm(con, "1M1")
     hold_record(con)
     con.locator("#play").click()
     done(con, "#play")
@@ -163,50 +176,47 @@ def test_two_engineers_edit_one_take(browser: Browser, stage: StageServe) -> Non
     expect(notes).to_contain_text("horns early in bar 5")
 
 
-def test_a_musician_page_has_no_controls_and_a_forged_command_is_refused(browser: Browser, tmp_path: Path) -> None:
-    stage = StageServe(tmp_path, f"sqlite:///{tmp_path / 'takes.db'}")
-    stage.start()
-    try:
-        musician = open_page(browser, f"{stage.base}/musician")
-        expect(musician.locator("#link")).to_have_text("connected", timeout=MS)
-        assert musician.locator("[data-needs], #play, #stop, #record, .cue").count() == 0
-        answers = musician.evaluate("""async () => {
-            const talk = (hello, command) => new Promise((resolve) => {
-                const ws = new WebSocket(`ws://${location.host}/ws`);
-                ws.onopen = () => {
-                    ws.send(JSON.stringify(hello));
-                    if (command) ws.send(JSON.stringify(command));
-                };
-                ws.onmessage = (ev) => {
-                    const m = JSON.parse(ev.data);
-                    if (m.type === 'error') { resolve(m); ws.close(); }
-                };
-            });
-            return [
-                await talk({type: 'hello', role: 'musician'}, {type: 'command', id: 7, command: 'play'}),
-                await talk({type: 'hello', role: 'musician'}, {type: 'command', id: 8, command: 'mode',
-                                                                args: {mode: 'record'}}),
-                await talk({type: 'hello', role: 'conductor', token: 'guessed'}, null),
-            ];
-        }""")
-        assert [(a["code"], a.get("id")) for a in answers] == [("forbidden", 7), ("forbidden", 8),
-                                                                  ("unauthorized", None)]
-        assert "a musician may not" in answers[0]["message"]
-        assert stage.get("/api/transport")["rolling"] is False
-        # A conductor page without a token is read-only and says why.
-        page = open_page(browser, f"{stage.base}/conductor")
-        expect(page.locator("#access")).to_contain_text("Not signed in as conductor", timeout=MS)
-        assert page.locator("#play").is_disabled()
-        assert page.locator("#record").is_disabled()
-    finally:
-        stage.stop()
+def test_a_musician_page_has_no_controls_and_a_forged_command_is_refused(
+    browser: Browser, sqlite_stage: StageServe
+) -> None:
+    stage = sqlite_stage
+    musician = open_page(browser, f"{stage.base}/musician")
+    expect(musician.locator("#link")).to_have_text("connected", timeout=MS)
+    assert musician.locator("[data-needs], #play, #stop, #record, .cue").count() == 0
+    answers = musician.evaluate("""async () => {
+        const talk = (hello, command) => new Promise((resolve) => {
+            const ws = new WebSocket(`ws://${location.host}/ws`);
+            ws.onopen = () => {
+                ws.send(JSON.stringify(hello));
+                if (command) ws.send(JSON.stringify(command));
+            };
+            ws.onmessage = (ev) => {
+                const m = JSON.parse(ev.data);
+                if (m.type === 'error') { resolve(m); ws.close(); }
+            };
+        });
+        return [
+            await talk({type: 'hello', role: 'musician'}, {type: 'command', id: 7, command: 'play'}),
+            await talk({type: 'hello', role: 'musician'}, {type: 'command', id: 8, command: 'mode',
+                                                            args: {mode: 'record'}}),
+            await talk({type: 'hello', role: 'conductor', token: 'guessed'}, null),
+        ];
+    }""")
+    assert [(a["code"], a.get("id")) for a in answers] == [("forbidden", 7), ("forbidden", 8),
+                                                              ("unauthorized", None)]
+    assert "a musician may not" in answers[0]["message"]
+    assert stage.get("/api/transport")["rolling"] is False
+    # A conductor page without a token is read-only and says why.
+    page = open_page(browser, f"{stage.base}/conductor")
+    expect(page.locator("#access")).to_contain_text("Not signed in as conductor", timeout=MS)
+    assert page.locator("#play").is_disabled()
+    assert page.locator("#record").is_disabled()
 
 
 def test_stage_killed_mid_take_and_restarted(browser: Browser, stage: StageServe) -> None:
     con = conductor(browser, stage)
     eng = engineer(browser, stage)
-    con.locator(".cue[data-cue='1M1']").click()
-    expect(con.locator(".cue[data-cue='1M1']")).to_have_attribute("aria-pressed", "true", timeout=MS)
+    arm(con, "1M1")
     hold_record(con)
     con.locator("#play").click()
     done(con, "#play")
@@ -229,41 +239,37 @@ def test_stage_killed_mid_take_and_restarted(browser: Browser, stage: StageServe
     expect(con.locator("body")).to_have_attribute("data-rolling", "no")
 
 
-def test_both_control_pages_run_the_pictures_timecode(browser: Browser, tmp_path: Path) -> None:
+def test_both_control_pages_run_the_pictures_timecode(browser: Browser, sqlite_stage: StageServe) -> None:
     """Stopped, the readout is where picture stands; rolling, it runs with picture; stopped again, it is where
     picture stopped: the frame the stage itself names, at the sheet's rate."""
-    stage = StageServe(tmp_path, f"sqlite:///{tmp_path / 'takes.db'}")
-    stage.start()
-    try:
-        pages = [conductor(browser, stage), engineer(browser, stage)]
-        rate = stage.get("/api/session")["rate"]
-        assert rate == {"name": "23.976", "fps": [24000, 1001], "nominal": 24, "drop": False}  # the demo sheet's
-        headers = {"Authorization": f"Bearer {TOKENS['conductor']}"}
-        httpx.post(f"{stage.base}/api/transport/locate", json={"timecode": "01:00:04:00"}, headers=headers,
-                   timeout=5 * SCALE).raise_for_status()
-        for page in pages:
-            expect(page.locator("#follow-tc")).to_have_text("01:00:04:00", timeout=MS)
+    stage = sqlite_stage
+    pages = [conductor(browser, stage), engineer(browser, stage)]
+    rate = stage.get("/api/session")["rate"]
+    assert rate == {"name": "23.976", "fps": [24000, 1001], "nominal": 24, "drop": False}  # the demo sheet's
+    headers = {"Authorization": f"Bearer {TOKENS['conductor']}"}
+    httpx.post(f"{stage.base}/api/transport/locate", json={"timecode": "01:00:04:00"}, headers=headers,
+               timeout=5 * SCALE).raise_for_status()
+    for page in pages:
+        expect(page.locator("#follow-tc")).to_have_text("01:00:04:00", timeout=MS)
 
-        httpx.post(f"{stage.base}/api/transport/play", headers=headers, timeout=5 * SCALE).raise_for_status()
-        for page in pages:
-            expect(page.locator("#follow-tc")).not_to_have_text("01:00:04:00", timeout=MS)
-        for _ in range(4):
-            before = frames(stage.get("/api/transport")["timecode"])
-            shown = [frames(page.locator("#follow-tc").inner_text()) for page in pages]
-            after = frames(stage.get("/api/transport")["timecode"])
-            # Between the stage's own readings, give or take the frames a page draws ahead of time, and a second
-            # for a page whose frames this host held back: a readout that stood still falls out within two looks.
-            assert all(before - 24 <= f <= after + 3 for f in shown), (before, shown, after)
-            pages[0].wait_for_timeout(500)
+    httpx.post(f"{stage.base}/api/transport/play", headers=headers, timeout=5 * SCALE).raise_for_status()
+    for page in pages:
+        expect(page.locator("#follow-tc")).not_to_have_text("01:00:04:00", timeout=MS)
+    for _ in range(4):
+        before = frames(stage.get("/api/transport")["timecode"])
+        shown = [frames(page.locator("#follow-tc").inner_text()) for page in pages]
+        after = frames(stage.get("/api/transport")["timecode"])
+        # Between the stage's own readings, give or take the frames a page draws ahead of time, and a second
+        # for a page whose frames this host held back: a readout that stood still falls out within two looks.
+        assert all(before - 24 <= f <= after + 3 for f in shown), (before, shown, after)
+        pages[0].wait_for_timeout(500)
 
-        stopped = httpx.post(f"{stage.base}/api/transport/stop", headers=headers, timeout=5 * SCALE).json()
-        where = stopped["transport"]["timecode"]
-        assert frames(where) > frames("01:00:04:00")
-        for page in pages:
-            expect(page.locator("#follow-tc")).to_have_text(where, timeout=MS)
-            assert page.errors == []  # type: ignore[attr-defined]
-    finally:
-        stage.stop()
+    stopped = httpx.post(f"{stage.base}/api/transport/stop", headers=headers, timeout=5 * SCALE).json()
+    where = stopped["transport"]["timecode"]
+    assert frames(where) > frames("01:00:04:00")
+    for page in pages:
+        expect(page.locator("#follow-tc")).to_have_text(where, timeout=MS)
+        assert page.errors == []  # type: ignore[attr-defined]
 
 
 def frames(timecode: str) -> int:
@@ -272,35 +278,30 @@ def frames(timecode: str) -> int:
     return ((h * 60 + m) * 60 + s) * 24 + f
 
 
-def test_the_keypad_takes_a_beat(browser: Browser, tmp_path: Path) -> None:
+def test_the_keypad_takes_a_beat(browser: Browser, sqlite_stage: StageServe) -> None:
     """"Locate to bar 5, beat 3", "a pickup from bar 9, beat 2": typed on the keypad, they land on that beat."""
-    stage = StageServe(tmp_path, f"sqlite:///{tmp_path / 'takes.db'}")
-    stage.start()
-    try:
-        con = conductor(browser, stage)
-        con.locator(".cue[data-cue='1M1']").click()
-        expect(con.locator(".cue[data-cue='1M1']")).to_have_attribute("aria-pressed", "true", timeout=MS)
-        downbeat = stage.get("/api/cues/1M1")["downbeat"]
-        clicks = {(c["bar"], c["beat"]): c["time"] for c in stage.get("/api/cues/1M1/clicks")}
+    stage = sqlite_stage
+    con = conductor(browser, stage)
+    arm(con, "1M1")
+    downbeat = stage.get("/api/cues/1M1")["downbeat"]
+    clicks = {(c["bar"], c["beat"]): c["time"] for c in stage.get("/api/cues/1M1/clicks")}
 
-        con.locator("#locate").click()
-        for key in ("5", "beat", "3"):
-            con.locator(f"#keypad [data-key='{key}']").click()
-        expect(con.locator("#keypad-value")).to_have_text("5 | 3")
-        con.locator("#keypad-go").click()
-        done(con, "#locate")
-        assert stage.get("/api/transport")["anchor"]["p0"] == pytest.approx(downbeat + clicks[(5, 3)], abs=1e-9)
+    con.locator("#locate").click()
+    for key in ("5", "beat", "3"):
+        con.locator(f"#keypad [data-key='{key}']").click()
+    expect(con.locator("#keypad-value")).to_have_text("5 | 3")
+    con.locator("#keypad-go").click()
+    done(con, "#locate")
+    assert stage.get("/api/transport")["anchor"]["p0"] == pytest.approx(downbeat + clicks[(5, 3)], abs=1e-9)
 
-        con.locator("#pickup").click()
-        for key in ("9", "beat", "back", "beat", "2"):  # a slip taken back with delete
-            con.locator(f"#keypad [data-key='{key}']").click()
-        expect(con.locator("#keypad-value")).to_have_text("9 | 2")
-        con.locator("#keypad-go").click()
-        done(con, "#pickup")
-        pickup = stage.get("/api/session")["pickup"]
-        assert (pickup["cue"], pickup["bar"], pickup["beat"]) == ("1M1", 9, 2)
-        con.locator("#stop").click()
-        done(con, "#stop")
-        assert con.errors == []  # type: ignore[attr-defined]
-    finally:
-        stage.stop()
+    con.locator("#pickup").click()
+    for key in ("9", "beat", "back", "beat", "2"):  # a slip taken back with delete
+        con.locator(f"#keypad [data-key='{key}']").click()
+    expect(con.locator("#keypad-value")).to_have_text("9 | 2")
+    con.locator("#keypad-go").click()
+    done(con, "#pickup")
+    pickup = stage.get("/api/session")["pickup"]
+    assert (pickup["cue"], pickup["bar"], pickup["beat"]) == ("1M1", 9, 2)
+    con.locator("#stop").click()
+    done(con, "#stop")
+    assert con.errors == []  # type: ignore[attr-defined]

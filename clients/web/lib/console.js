@@ -15,6 +15,18 @@ import { CHANGED, ScreenState } from './state.js';
 /** The keypad's keys in order, three a row: 1–9, then delete, 0 and the beat key (the bar is typed). */
 const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'back', '0', 'beat'];
 
+/** The top of both pages: the musicians' view (cue, bar | beat, timecode, next hit, lane), mode and link. */
+const TOP = `<header id="follow">
+  <span id="follow-cue">–</span>
+  <span><span id="follow-phase"></span><br><span id="follow-bar">–</span></span>
+  <span id="tc-box"><span class="follow-label">TIMECODE</span><br><span id="follow-tc">–</span></span>
+  <span id="follow-hit"></span>
+  <span id="mode-box"><span id="mode-word">REHEARSE</span><span id="link-word">connecting</span><span id="signed-as"></span>
+    <button type="button" class="small open-signin">Sign in</button></span>
+</header>
+<stage-lane id="lane"></stage-lane>
+<div id="access" hidden><span id="access-text"></span><button type="button" class="small open-signin">Sign in</button></div>`;
+
 /**
  * The bar keypad both pages share (a pickup or a locate), added to the page once.
  * @returns {HTMLDialogElement}
@@ -83,6 +95,7 @@ export class ControlPage {
    * @param {readonly string[]} topics
    */
   constructor(role, topics) {
+    document.body.insertAdjacentHTML('afterbegin', TOP); // static markup, written once for both pages
     this.role = role;
     this.token = keptToken(storage(), role);
     /** Why the controls are off ('' when signed in and connected). */
