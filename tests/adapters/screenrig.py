@@ -94,6 +94,12 @@ class Screen:
         """Errors and warnings the page logged."""
         return [text for kind, text in self.console if kind in {"error", "warning"}]
 
+    def page_errors(self) -> list[str]:
+        """Errors and warnings the page's own code logged: not the browser's word on a connection the network lost
+        (a refused or reset WebSocket or fetch, which it logs itself while the stage is down)."""
+        network = ("Failed to load resource: net::", "WebSocket connection to ")
+        return [text for text in self.console_errors() if not text.startswith(network)]
+
     async def frames(self, since: float = 0.0) -> list[dict[str, Any]]:
         """The frames the page drew with a rAF time after ``since`` (ms, page clock); ``warning`` ones drew nothing."""
         return list(await self.page.evaluate("(s) => stageDebug.frames.filter((f) => f.raf > s)", since))
