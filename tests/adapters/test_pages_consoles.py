@@ -26,6 +26,15 @@ def browser() -> Iterator[Browser]:
         yield b
 
 
+@pytest.fixture(autouse=True)
+def pages_closed(browser: Browser) -> Iterator[None]:
+    """Each test's pages close with it: a page left open goes on drawing (and reconnecting to a stage that has
+    gone) in the shared browser, a load the later tests would run under."""
+    yield
+    for context in browser.contexts:
+        context.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def stage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StageServe]:
     if request.param == "sqlite":
