@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
@@ -58,3 +59,38 @@ def mount_pages(app: FastAPI, root: Path | None = None) -> list[str]:
         served.append(f"/{name}")
     app.mount("/web", _Static(directory=base), name="web")
     return served
+
+
+# The interactive API reference at /docs is Swagger UI from the npm package swagger-ui-dist (package-lock.json),
+# served from this checkout's node_modules: FastAPI's own /docs would fetch it from a CDN a stage cannot reach.
+SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
+NO_SWAGGER = """<!doctype html><html lang="en"><meta charset="utf-8"><title>stage: API</title>
+<body style="font: 16px/1.5 system-ui, sans-serif; max-width: 40em; margin: 2em auto">
+<h1>stage: API</h1><p>The OpenAPI schema is at <a href="/openapi.json">/openapi.json</a>; docs/rest.md describes
+every endpoint. The interactive reference needs Swagger UI, installed into the source tree by
+<code>npm ci</code> (scripts/setup.sh does it); this stage runs without it.</p></body></html>
+"""
+
+
+def swagger_root() -> Path | None:
+    """Swagger UI's files (``node_modules/swagger-ui-dist`` of this checkout), or None when npm ci has not run."""
+    root = Path(__file__).resolve().parents[2] / "node_modules" / "swagger-ui-dist"
+    return root if all((root / name).is_file() for name in SWAGGER_FILES) else None
+
+
+def mount_api_docs(app: FastAPI, openapi_url: str = "/openapi.json") -> None:
+    """``/docs``: Swagger UI over ``openapi_url``, every file from this stage (no validator badge: it would
+    call out); without Swagger UI, a page that says where the schema is."""
+    assets = swagger_root()
+    if assets is not None:
+        app.mount("/docs/assets", _Static(directory=assets), name="api-docs")
+
+    async def docs() -> HTMLResponse:
+        if assets is None:
+            return HTMLResponse(NO_SWAGGER)
+        return get_swagger_ui_html(
+            openapi_url=openapi_url, title=f"{app.title}: API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js", swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png", swagger_ui_parameters={"validatorUrl": None})
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)

@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from stage.adapters.pages import mount_pages
+from stage.adapters.pages import mount_api_docs, mount_pages
 from stage.adapters.store import known_take
 from stage.core import limits as lim
 from stage.core import protocol as p
@@ -233,8 +233,11 @@ def create_app(
         version="0.1.0",
         description="Cues, session, transport and the take log. Control needs `Authorization: Bearer <token>` "
         'of a role allowed to do it; reading needs nothing. Errors are `{"detail": "<reason>"}`.',
+        docs_url=None,  # mount_api_docs serves /docs from this stage instead of a CDN
+        redoc_url=None,
     )
     mount_pages(app)
+    mount_api_docs(app)
 
     one_way_in = controls if controls is not None else Controls(service, takes)
     app.state.controls = one_way_in  # the dependencies above read the caller's role through it

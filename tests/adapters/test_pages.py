@@ -9,12 +9,16 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+from consolerig import StageServe, chromium
 from fastapi import FastAPI
 from peers.wait import SCALE
+from playwright.sync_api import expect
 from stagerig import free_port
 
+from stage.adapters import pages
 from stage.adapters.pages import mount_pages, web_root
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,6 +110,46 @@ async def test_a_built_wheel_carries_the_pages_and_stage_serve_serves_them_from_
             env=env, stdout=subprocess.PIPE)
         printed, _ = await where.communicate()
         assert Path(printed.decode().strip()) == site / "stage" / "web"
+        # No Swagger UI beside an installed package: /docs says where the schema is, and fetches nothing.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            docs = await http.get("/docs")
+            assert docs.status_code == 200
+            assert '<a href="/openapi.json">' in docs.text
+            assert "npm ci" in docs.text
+            assert "://" not in docs.text
     finally:
         serve.terminate()
         await serve.wait()
+
+
+def test_the_api_reference_at_docs_is_served_by_the_stage_alone(tmp_path: Path) -> None:
+    """Swagger UI from the lock file's swagger-ui-dist, every request to the stage: a stage network is offline."""
+    assert pages.swagger_root() == REPO / "node_modules" / "swagger-ui-dist", "run npm ci (scripts/setup.sh)"
+    serve = StageServe(tmp_path, f"sqlite:///{tmp_path / 'takes.db'}")
+    serve.start()
+    try:
+        with chromium() as browser:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            requests: list[str] = []
+            errors: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{serve.base}/docs")
+            play = page.locator('.opblock-summary-path[data-path="/api/transport/play"]')
+            expect(play).to_be_visible(timeout=10_000 * SCALE)
+            assert page.title() == "stage: API"
+            # Every operation of the schema is listed: the page read /openapi.json from this stage.
+            paths = set(serve.get("/openapi.json")["paths"])
+            shown = set(page.locator(".opblock-summary-path").evaluate_all("(els) => els.map((e) => e.dataset.path)"))
+            assert shown == paths
+            # The examples REST documents for a command are there to try.
+            play.click()
+            expect(page.locator(".opblock-body").first).to_contain_text("a pickup from bar 33 beat 3, one bar "
+                                                                         "counted in", timeout=5_000 * SCALE)
+            page.screenshot(path=str(tmp_path / "docs.png"))
+            stage = urlsplit(serve.base).netloc
+            assert [u for u in requests if not u.startswith("data:") and urlsplit(u).netloc != stage] == []
+            assert errors == []
+    finally:
+        serve.stop()
