@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict
 
 from stage.adapters.pages import mount_api_docs, mount_pages
 from stage.adapters.store import known_take
@@ -94,49 +94,28 @@ async def _arguments(request: Request) -> Any:
 
 TAKE_ID = f"the take's id; no take has one outside 1 to {lim.MAX_ID}: 404 like any unknown take"
 
-# PATCH body field → the session's name of the field (a note is added, so it is singular there).
-PATCH_FIELDS: Mapping[str, str] = {"status": "status", "notes": "note", "pickup_bar": "pickup_bar", "wild": "wild"}
+# PATCH's body is take_edit's arguments (the protocol's table checks them, so a refusal reads as on /ws), a
+# note named as the take sheet's column is: notes; the take is the path's.
+PATCH_FIELDS: Mapping[str, str] = {"status": "status", "notes": "note", "pickup_bar": "pickup_bar", "wild": "wild",
+                                   "expected_version": "expected_version"}
+PATCH_EXAMPLES = {"print it, with a note": {"status": "print", "notes": "lovely horns"},
+                  "a false start": {"status": "false_start"},
+                  "a note, refused if the take changed since version 2": {"notes": "clip in bar 12",
+                                                                          "expected_version": 2},
+                  "a pickup from bar 33, not wild": {"pickup_bar": 33, "wild": False}}
 
 
-class TakePatch(BaseModel):
-    """Changes to a take; each field is checked against the caller's role.
-
-    ``notes`` appends a note signed with the caller's role; ``status`` null
-    clears the status.  ``expected_version`` refuses the edit (409) if
-    someone changed the take since that version was read.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"status": "print", "notes": "lovely horns"},
-                {"status": "false_start"},
-                {"notes": "clip in bar 12", "expected_version": 2},
-                {"pickup_bar": 33, "wild": False},
-            ],
-        },
-    )
-    status: str | None = Field(default=None, max_length=lim.MAX_STATUS,
-                               description="false_start, breakdown, incomplete, complete, hold, print")
-    notes: str | None = Field(default=None, max_length=lim.MAX_NOTE,
-                              description="a note to append, signed with the caller's role")
-    pickup_bar: int | None = Field(default=None, ge=1, le=lim.MAX_BAR)
-    wild: bool | None = None
-    expected_version: int | None = Field(default=None, ge=0, le=lim.MAX_VERSION)
-
-    @model_validator(mode="after")
-    def _something(self) -> TakePatch:
-        given = self.model_fields_set
-        if "notes" in given and self.notes is None:
-            raise ValueError("notes must be text: a note cannot be taken back")
-        if not given & set(PATCH_FIELDS):
-            raise ValueError(f"nothing to change: send any of {', '.join(PATCH_FIELDS)}")
-        return self
-
-    def changes(self) -> dict[str, object]:
-        """Field (as the session names it) → new value, for the fields that were sent."""
-        return {name: getattr(self, f) for f, name in PATCH_FIELDS.items() if f in self.model_fields_set}
+def _patch_body() -> dict[str, Any]:
+    """The OpenAPI request body of PATCH /api/takes/{id}: take_edit's arguments under REST's names."""
+    args = p.args_schema("take_edit")["properties"]
+    schema = {"type": "object", "additionalProperties": False, "minProperties": 1,
+              "description": "Changes to a take, each checked against the caller's role: notes appends a note "
+              "signed with the role, status null clears the status, expected_version refuses the edit (409) if "
+              "someone changed the take since that version was read.",
+              "properties": {rest: args[name] for rest, name in PATCH_FIELDS.items()}}
+    examples = {name: {"value": value} for name, value in PATCH_EXAMPLES.items()}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema,
+                                                                                 "examples": examples}}}}
 
 
 def cue_summary(cue: Cue, revision: str | None = None) -> dict[str, Any]:
@@ -440,15 +419,22 @@ def create_app(
         take, history = await log().take(take_id)
         return {"take": log().as_json(take), "history": [edit_json(e) for e in history]}
 
-    @app.patch("/api/takes/{take_id}", tags=["takes"], responses=_errors(401, 403, 404, 409, 422, 503))
+    @app.patch("/api/takes/{take_id}", tags=["takes"], responses=_errors(401, 403, 404, 409, 422, 503),
+               openapi_extra=_patch_body())
     async def patch_take(
-        take_id: Annotated[int, Path(description=TAKE_ID)], body: TakePatch, role: Annotated[Role, Depends(need(None))]
+        take_id: Annotated[int, Path(description=TAKE_ID)], request: Request,
+        role: Annotated[Role, Depends(need(None))],
     ) -> dict[str, Any]:
         """Set a take's status or marks, or add a note; every change lands in its history."""
         log()
         known_take(take_id)  # the protocol carries ids from 1 up; any other is unknown here, as in the store
-        version = {} if body.expected_version is None else {"expected_version": body.expected_version}
-        result = await run("take_edit", {"take": take_id, **version, **body.changes()}, role)
+        body = await _arguments(request)
+        if isinstance(body, dict):
+            unknown = sorted(set(body) - set(PATCH_FIELDS))  # "take" and "note" too: they are not REST's names
+            if unknown:
+                raise ProtocolError(ErrorCode.INVALID, f"command take_edit: args: unknown field {', '.join(unknown)}")
+            body = {"take": take_id, **{PATCH_FIELDS[field]: value for field, value in body.items()}}
+        result = await run("take_edit", body, role)
         return {"take": result["take"], "edits": result["edits"]}
 
     return app

@@ -497,7 +497,7 @@ REFUSALS: list[tuple[str, str, str, dict[str, Any] | str | None, dict[str, str],
         {},
         EDITOR,
         422,
-        "body: Value error, nothing to change: send any of status, notes, pickup_bar, wild",
+        "nothing to change: give any of status, note, pickup_bar, wild",
     ),
     (
         "null note",
@@ -506,8 +506,12 @@ REFUSALS: list[tuple[str, str, str, dict[str, Any] | str | None, dict[str, str],
         {"notes": None},
         EDITOR,
         422,
-        "body: Value error, notes must be text: a note cannot be taken back",
+        "command take_edit: args: note: must be a string, not null",
     ),
+    ("a note is notes over REST", "PATCH", "/api/takes/1", {"note": "x"}, EDITOR, 422,
+     "command take_edit: args: unknown field note"),
+    ("an edit is an object", "PATCH", "/api/takes/1", [{"notes": "x"}], EDITOR, 422,
+     'command: args: must be an object, not [{"notes": "x"}]'),
     ("export format", "GET", "/api/takes/export?format=xml", None, {}, 422, "format: Input should be 'csv' or 'json'"),
     ("stop when stopped", "POST", "/api/transport/stop", None, CONDUCTOR, 409, "not rolling"),
     ("cue sheet too large", "PUT", "/api/cues", "#" * (1024 * 1024 + 1), EDITOR, 413,
@@ -630,10 +634,11 @@ async def test_openapi_documents_every_body_with_examples(api: Api) -> None:
                 continue
             content = op["requestBody"]["content"]["application/json"]
             schema = content["schema"]
-            if "$ref" in schema or "anyOf" in schema:  # the take edit: REST's own model
-                ref = schema.get("$ref") or next(s["$ref"] for s in schema.get("anyOf", []) if "$ref" in s)
-                model = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
-                assert model.get("examples"), f"{method} {path}: no examples"
+            if method == "patch":  # the take edit: take_edit's arguments under REST's names, the take the path's
+                take_edit = p.args_schema("take_edit")["properties"]
+                assert schema["properties"] == {rest: take_edit[name] for rest, name in web.PATCH_FIELDS.items()}
+                assert schema["additionalProperties"] is False
+                assert content["examples"], f"{method} {path}: no examples"
                 continue
             command = path.rsplit("/", 1)[1]  # a command's body is the protocol's arguments, its schema theirs
             assert schema == p.args_schema(command), path
@@ -645,16 +650,17 @@ async def test_openapi_documents_every_body_with_examples(api: Api) -> None:
 
 
 async def test_example_bodies_parse() -> None:
-    # The examples shown at /docs are accepted by the protocol's table (commands) and the model (take edits).
+    # The examples shown at /docs are accepted by the protocol's table, take edits under REST's names too.
     for command, examples in web.EXAMPLES.items():
         for example in examples.values():
             parsed = p.parse_value({"type": "command", "command": command, "args": json.loads(json.dumps(example))})
             assert isinstance(parsed, p.Command)
             assert parsed.args == example
-    extra = web.TakePatch.model_config.get("json_schema_extra")
-    assert isinstance(extra, dict)
-    for edit in extra["examples"]:  # type: ignore[union-attr]
-        web.TakePatch.model_validate(json.loads(json.dumps(edit)))
+    for edit in web.PATCH_EXAMPLES.values():
+        args = {"take": 1, **{web.PATCH_FIELDS[field]: value for field, value in json.loads(json.dumps(edit)).items()}}
+        parsed = p.parse_value({"type": "command", "command": "take_edit", "args": args})
+        assert isinstance(parsed, p.Command)
+        assert parsed.args == args
 
 
 # -- the crashes fuzzing found: bounds where input enters ----------------------------------------
