@@ -143,6 +143,21 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
+SMALL_TARGETS = """() => [...document.querySelectorAll('button, input, select, textarea, a[href], summary, label')]
+  .filter((e) => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden')
+  .filter((e) => e.tagName !== 'INPUT' || !e.closest('label'))  // a box inside its label: the label is the target
+  .map((e) => { const r = e.getBoundingClientRect();
+    const words = (e.textContent || e.name || '').trim().slice(0, 24);
+    return {what: `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''} ${words}`,
+            width: Math.round(r.width), height: Math.round(r.height)}; })
+  .filter((t) => t.width < 48 || t.height < 48)"""
+
+
+def small_targets(page: Page) -> list[dict[str, Any]]:
+    """What a finger can touch on ``page`` and is under 48 CSS px either way (the screens' rule: none)."""
+    return list(page.evaluate(SMALL_TARGETS))
+
+
 def open_page(browser: Browser, url: str, *, width: int = 1280, height: int = 800, token: tuple[str, str] | None = None,
               touch: bool = False) -> Page:
     """A page in a context of its own (its own localStorage); ``token`` (role, token) kept there beforehand,

@@ -3,10 +3,11 @@
 
 import { showAnswer } from './lib/answer.js';
 import { $, ControlPage } from './lib/console.js';
-import { STATUS_TEXT, TakeLog, durationText } from './lib/takelog.js';
+import { STATUS_TEXT, TakeLog, changedMarks, durationText, marksOf, rebaseMarks } from './lib/takelog.js';
 import { CHANGED } from './lib/state.js';
 
 /** @typedef {import('./lib/takelog.js').TakeRow} TakeRow */
+/** @typedef {import('./lib/takelog.js').TakeMarks} TakeMarks */
 
 /** Seconds between two looks at the health endpoints. */
 const HEALTH_EVERY = 2;
@@ -18,7 +19,7 @@ const GONE_FOR = 600;
 const page = new ControlPage('engineer', ['transport', 'cue', 'session', 'schedule', 'take', 'sync', 'clients']);
 const log = new TakeLog();
 /** Takes being edited: id → the editor row (kept across redraws of the table). */
-/** @type {Map<number, {row: HTMLTableRowElement, base: number}>} */
+/** @type {Map<number, {row: HTMLTableRowElement, base: number, opened: TakeMarks}>} */
 const editors = new Map();
 /** @type {Set<number>} takes just logged or changed (flash once) */
 const fresh = new Set();
@@ -146,9 +147,8 @@ function openEditor(id) {
   row.dataset.id = String(id);
   row.append(/** @type {HTMLTemplateElement} */ ($('editor-template')).content.cloneNode(true));
   const form = field(row);
-  form.status.value = t.status ?? '';
-  form.pickup.value = t.pickup_bar ? String(t.pickup_bar) : '';
-  editors.set(id, { row, base: t.version });
+  showMarks(form, marksOf(t));
+  editors.set(id, { row, base: t.version, opened: marksOf(t) });
   showBase(row, t);
   /** @type {HTMLElement} */ (row.querySelector('.cancel')).addEventListener('click', () => {
     editors.delete(id);
@@ -165,9 +165,22 @@ function field(row) {
   return {
     status: /** @type {HTMLSelectElement} */ (row.querySelector('[name=status]')),
     pickup: /** @type {HTMLInputElement} */ (row.querySelector('[name=pickup_bar]')),
+    wild: /** @type {HTMLInputElement} */ (row.querySelector('[name=wild]')),
     note: /** @type {HTMLTextAreaElement} */ (row.querySelector('[name=note]')),
     conflict: /** @type {HTMLElement} */ (row.querySelector('.conflict')),
   };
+}
+
+/** @param {ReturnType<typeof field>} f @param {TakeMarks} m */
+function showMarks(f, m) {
+  f.status.value = m.status ?? '';
+  f.pickup.value = m.pickup_bar ? String(m.pickup_bar) : '';
+  f.wild.checked = m.wild;
+}
+
+/** @param {ReturnType<typeof field>} f @returns {TakeMarks} what the editor's fields say */
+function formMarks(f) {
+  return { status: f.status.value || null, pickup_bar: f.pickup.value.trim() === '' ? null : Number(f.pickup.value), wild: f.wild.checked };
 }
 
 /** @param {HTMLElement} row @param {TakeRow} t */
@@ -176,8 +189,8 @@ function showBase(row, t) {
 }
 
 /**
- * Send what changed against the version the editor was opened on; on a conflict, show the other change and keep
- * this one for saving on top.
+ * Send the fields the user changed, against the version the editor was opened on; on a conflict, show the other
+ * change, take it into the fields the user left alone, and keep the user's own for saving on top.
  * @param {number} id
  * @param {HTMLElement} button
  */
@@ -187,10 +200,7 @@ async function saveEdit(id, button) {
   if (ed === undefined || t === undefined) return;
   const f = field(ed.row);
   /** @type {Record<string, unknown>} */
-  const args = { take: id, expected_version: ed.base };
-  if ((f.status.value || null) !== t.status) args.status = f.status.value || null;
-  const bar = f.pickup.value.trim() === '' ? null : Number(f.pickup.value);
-  if (bar !== t.pickup_bar) args.pickup_bar = bar;
+  const args = { take: id, expected_version: ed.base, ...changedMarks(ed.opened, formMarks(f)) };
   if (f.note.value.trim()) args.note = f.note.value.trim();
   if (Object.keys(args).length === 2) {
     showAnswer(button, { ok: false, code: 'refused', message: 'nothing changed' });
@@ -212,6 +222,9 @@ async function saveEdit(id, button) {
     const row = got.take;
     log.apply({ take: row });
     version = row.version;
+    const rebased = rebaseMarks(ed.opened, formMarks(f), marksOf(row));
+    ed.opened = rebased.opened;
+    showMarks(f, rebased.form);
     lines = got.history.slice(ed.base).map((/** @type {any} */ e) => `${e.role} set ${e.field === 'note' ? 'a note' : e.field}: ${e.new ?? 'nothing'}`);
   } catch {
     lines = ['(the take could not be read again: try saving once more)'];

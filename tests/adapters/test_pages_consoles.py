@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from consolerig import TOKENS, StageServe, chromium, open_page, scratch_postgres
+from consolerig import TOKENS, StageServe, chromium, open_page, scratch_postgres, small_targets
 from peers.wait import SCALE
 from playwright.sync_api import Browser, Page, expect
 
@@ -167,6 +167,11 @@ def test_two_engineers_edit_one_take(browser: Browser, stage: StageServe) -> Non
     for page, text in ((first, "horns early in bar 5"), (second, "lovely strings")):
         page.locator(f"tr.take[data-id='{take['id']}'] .edit").click()
         page.locator("tr.editing textarea[name='note']").fill(text)
+    first.locator("tr.editing label.check").click()  # the take was wild: no picture after all
+    expect(first.locator("tr.editing input[name='wild']")).to_be_checked()
+    first.locator("tr.editing select[name='status']").select_option("hold")
+    assert small_targets(first) == []  # every control a finger can hit, the editor's too, is 48 px or more
+    assert small_targets(con) == []
     first.locator("tr.editing .save").click()
     expect(first.locator("tr.editing")).to_have_count(0, timeout=MS)
     second.locator("tr.editing .save").click()
@@ -175,11 +180,17 @@ def test_two_engineers_edit_one_take(browser: Browser, stage: StageServe) -> Non
     expect(conflict).to_contain_text("Changed meanwhile")
     expect(conflict).to_contain_text("horns early in bar 5")
     expect(second.locator("tr.editing textarea[name='note']")).to_have_value("lovely strings")
+    # The fields the second engineer left alone now show the first one's marks, and saving on top keeps them.
+    expect(second.locator("tr.editing select[name='status']")).to_have_value("hold")
+    expect(second.locator("tr.editing input[name='wild']")).to_be_checked()
     second.locator("tr.editing .save").click()
     expect(second.locator("tr.editing")).to_have_count(0, timeout=MS)
     history = stage.get(f"/api/takes/{take['id']}")["history"]
     assert [(e["new"], e["role"]) for e in history if e["field"] == "note"] == [
         ("horns early in bar 5", "engineer"), ("lovely strings", "engineer")]
+    assert [(e["field"], e["new"], e["role"]) for e in history if e["field"] != "note"] == [
+        ("status", "hold", "engineer"), ("wild", "true", "engineer")]  # the second edit undid neither
+    assert stage.get(f"/api/takes/{take['id']}")["take"]["status"] == "hold"
     notes = first.locator(f"tr.take[data-id='{take['id']}'] .notes")
     expect(notes).to_contain_text("lovely strings", timeout=MS)
     expect(notes).to_contain_text("horns early in bar 5")

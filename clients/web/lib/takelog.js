@@ -3,6 +3,9 @@
 /** Best first: what "the best take of a cue" means on a take sheet. */
 export const RANK = Object.freeze(['print', 'hold', 'complete', 'incomplete', 'breakdown', 'false_start']);
 
+/** The worst status a take can have and still be a cue's best (by RANK): incomplete. */
+const USABLE = RANK.indexOf('incomplete');
+
 /** Words for each status. */
 export const STATUS_TEXT = Object.freeze(/** @type {Record<string, string>} */ ({
   false_start: 'false start', breakdown: 'breakdown', incomplete: 'incomplete', complete: 'complete', hold: 'hold', print: 'circled',
@@ -51,23 +54,59 @@ export class TakeLog {
   }
 
   /**
-   * Per cue: how many takes, how many circled, and the best one (by RANK, the later of equals).
+   * Per cue: how many takes, how many circled, and the best one: the highest by RANK (the later of equals) of
+   * those marked as music someone could use, print to incomplete; none while every take is unmarked, a false
+   * start or a breakdown.
    * @returns {Map<string, {count: number, circled: number, best: TakeRow | null}>}
    */
   summary() {
     /** @type {Map<string, {count: number, circled: number, best: TakeRow | null}>} */
     const out = new Map();
+    const rank = (/** @type {TakeRow} */ r) => (r.status === null ? -1 : RANK.indexOf(r.status));
     for (const r of this.list()) {
       const s = out.get(r.cue) ?? { count: 0, circled: 0, best: null };
       s.count += 1;
       if (r.status === 'print') s.circled += 1;
-      const rank = r.status === null ? RANK.length : RANK.indexOf(r.status);
-      const bestRank = s.best === null ? Infinity : s.best.status === null ? RANK.length : RANK.indexOf(s.best.status);
-      if (rank <= bestRank) s.best = r;
+      if (rank(r) >= 0 && rank(r) <= USABLE && (s.best === null || rank(r) <= rank(s.best))) s.best = r;
       out.set(r.cue, s);
     }
     return out;
   }
+}
+
+/** @typedef {{status: string | null, pickup_bar: number | null, wild: boolean}} TakeMarks */
+
+/** The fields of a take an editor changes in place. */
+const MARKS = /** @type {const} */ (['status', 'pickup_bar', 'wild']);
+
+/** @param {TakeRow} t @returns {TakeMarks} */
+export function marksOf(t) {
+  return { status: t.status, pickup_bar: t.pickup_bar, wild: t.wild };
+}
+
+/**
+ * The changes an editor sends: the fields its user changed from the take as the editor was opened on it, never
+ * one they left alone (someone else may have changed that one meanwhile).
+ * @param {TakeMarks} opened @param {TakeMarks} form
+ * @returns {Partial<TakeMarks>}
+ */
+export function changedMarks(opened, form) {
+  /** @type {Record<string, unknown>} */
+  const out = {};
+  for (const k of MARKS) if (form[k] !== opened[k]) out[k] = form[k];
+  return /** @type {Partial<TakeMarks>} */ (out);
+}
+
+/**
+ * After someone else's edit: the editor goes on from the take as it is now, showing their value in every field
+ * its user left alone and keeping the user's own where they changed one.
+ * @param {TakeMarks} opened @param {TakeMarks} form @param {TakeMarks} now
+ * @returns {{opened: TakeMarks, form: TakeMarks}}
+ */
+export function rebaseMarks(opened, form, now) {
+  const merged = { ...now };
+  for (const k of MARKS) if (form[k] !== opened[k]) /** @type {Record<string, unknown>} */ (merged)[k] = form[k];
+  return { opened: { ...now }, form: merged };
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TakeLog, durationText } from '../lib/takelog.js';
+import { TakeLog, changedMarks, durationText, marksOf, rebaseMarks } from '../lib/takelog.js';
 import { codeInHash, isPairingCode, keepToken, keptToken } from '../lib/auth.js';
 
 const row = (id, cue, take, status, version = 0) => ({ id, cue, take, status, version, pickup_bar: null, wild: false, tc_in: '', tc_out: null, duration: null, time_of_day: '', date: '', notes: [], ended_at: null });
@@ -16,7 +16,38 @@ test('take events update rows by id and never go back a version', () => {
   assert.equal(log.latest().id, 3);
   const s = log.summary();
   assert.deepEqual([s.get('1M1').count, s.get('1M1').circled, s.get('1M1').best.id], [2, 1, 2]);
-  assert.equal(s.get('1M2').best.id, 3);
+  assert.equal(s.get('1M2').best, null); // an unmarked take is not judged yet
+});
+
+test("a cue's best take is a usable one: never unmarked, a false start or a breakdown", () => {
+  const log = new TakeLog();
+  log.load([row(1, '1M1', 1, 'false_start'), row(2, '1M1', 2, 'breakdown'), row(3, '1M1', 3, null)]);
+  assert.equal(log.summary().get('1M1').best, null);
+  log.apply({ event: 'edited', take: row(2, '1M1', 2, 'incomplete', 1) });
+  assert.equal(log.summary().get('1M1').best.id, 2);
+  log.apply({ event: 'started', take: row(4, '1M1', 4, 'complete') });
+  log.apply({ event: 'started', take: row(5, '1M1', 5, 'hold') });
+  log.apply({ event: 'started', take: row(6, '1M1', 6, 'hold') });
+  assert.equal(log.summary().get('1M1').best.id, 6); // the later of equals
+  log.apply({ event: 'edited', take: row(4, '1M1', 4, 'print', 1) });
+  assert.deepEqual([log.summary().get('1M1').best.id, log.summary().get('1M1').circled], [4, 1]);
+});
+
+test('an editor sends only the fields its user changed, and after a conflict keeps those and takes the rest', () => {
+  const opened = marksOf(row(1, '1M1', 1, null));
+  assert.deepEqual(opened, { status: null, pickup_bar: null, wild: false });
+  assert.deepEqual(changedMarks(opened, { ...opened }), {});
+  assert.deepEqual(changedMarks(opened, { status: 'hold', pickup_bar: null, wild: false }), { status: 'hold' });
+  assert.deepEqual(changedMarks(opened, { status: null, pickup_bar: 17, wild: true }), { pickup_bar: 17, wild: true });
+  // Someone else circled it and called it wild while this user set a pickup bar: their marks stay, hers go on top.
+  const mine = { status: null, pickup_bar: 17, wild: false };
+  const now = { status: 'print', pickup_bar: null, wild: true };
+  const { opened: again, form } = rebaseMarks(opened, mine, now);
+  assert.deepEqual(form, { status: 'print', pickup_bar: 17, wild: true });
+  assert.deepEqual(changedMarks(again, form), { pickup_bar: 17 });
+  // Where both changed the same field, hers is sent: saving on top.
+  const both = rebaseMarks(opened, { status: 'hold', pickup_bar: null, wild: false }, now);
+  assert.deepEqual(changedMarks(both.opened, both.form), { status: 'hold' });
 });
 
 test('durations, pairing codes and the kept token', () => {
