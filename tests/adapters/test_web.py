@@ -378,7 +378,7 @@ async def test_a_stale_version_is_refused(api: Api) -> None:
 
 # -- refusals -------------------------------------------------------------------------------------
 
-REFUSALS: list[tuple[str, str, str, dict[str, Any] | str | None, dict[str, str], int, str]] = [
+REFUSALS: list[tuple[str, str, str, dict[str, Any] | list[Any] | str | None, dict[str, str], int, str]] = [
     (
         "unknown cue",
         "POST",
