@@ -158,6 +158,27 @@ def small_targets(page: Page) -> list[dict[str, Any]]:
     return list(page.evaluate(SMALL_TARGETS))
 
 
+OVERFLOWS = """() => {
+  const out = [];
+  const wide = document.documentElement.scrollWidth;
+  if (wide > innerWidth) out.push(`page ${wide} px wide`);
+  for (const e of document.querySelectorAll('#follow *, button, .panel')) {
+    if (e.offsetParent === null) continue;
+    const r = e.getBoundingClientRect();
+    const name = `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''} ${(e.textContent || '').trim().slice(0, 20)}`;
+    if (r.right > innerWidth + 0.5 || r.left < -0.5) out.push(`${name}: past the screen's edge`);
+    if (e.tagName === 'BUTTON' && e.scrollWidth > e.clientWidth + 1) out.push(`${name}: its words spill out`);
+  }
+  return out;
+}"""
+
+
+def overflows(page: Page) -> list[str]:
+    """What does not fit on ``page`` as it is now: a page wider than the screen, a header item or panel past its
+    edge, a button whose words spill out of it."""
+    return list(page.evaluate(OVERFLOWS))
+
+
 def open_page(browser: Browser, url: str, *, width: int = 1280, height: int = 800, token: tuple[str, str] | None = None,
               touch: bool = False) -> Page:
     """A page in a context of its own (its own localStorage); ``token`` (role, token) kept there beforehand,

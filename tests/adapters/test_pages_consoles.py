@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from consolerig import TOKENS, StageServe, chromium, open_page, scratch_postgres, small_targets
+from consolerig import TOKENS, StageServe, chromium, open_page, overflows, scratch_postgres, small_targets
 from peers.wait import SCALE
 from playwright.sync_api import Browser, Page, expect
 
@@ -325,3 +325,26 @@ def test_the_keypad_takes_a_beat(browser: Browser, sqlite_stage: StageServe) -> 
     con.locator("#stop").click()
     done(con, "#stop")
     assert con.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_consoles_fit_a_tablet_either_way_up_and_a_laptop_while_a_take_rolls(
+    browser: Browser, sqlite_stage: StageServe
+) -> None:
+    """The widest the header gets (RECORDING and the take's name, pulsing) and a take log with a long status:
+    nothing past the screen's edge, no word out of its button, no target under 48 px."""
+    stage = sqlite_stage
+    con = conductor(browser, stage)
+    arm(con, "1M1")
+    hold_record(con)
+    con.locator("#top").click()
+    done(con, "#top")
+    sizes = {"conductor": [(1024, 768), (768, 1024), (1280, 800)], "engineer": [(1280, 720), (1440, 900), (1920, 1080)]}
+    for role, shapes in sizes.items():
+        for width, height in shapes:
+            page = open_page(browser, f"{stage.base}/{role}", width=width, height=height, token=(role, TOKENS[role]),
+                             touch=role == "conductor")
+            expect(page.locator("body")).to_have_attribute("data-rolling", "yes", timeout=MS)
+            expect(page.locator("#mode-word")).to_contain_text("RECORDING", timeout=MS)
+            assert (role, width, height, overflows(page)) == (role, width, height, [])
+            assert (role, width, height, small_targets(page)) == (role, width, height, [])
+            page.context.close()
