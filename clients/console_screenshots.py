@@ -46,7 +46,8 @@ def tap(page: Page, selector: str) -> None:
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        stage = StageServe(Path(tmp), f"sqlite:///{Path(tmp) / 'takes.db'}")
+        # On every interface, as on a stage network: the pairing code is shown with its QR code.
+        stage = StageServe(Path(tmp), f"sqlite:///{Path(tmp) / 'takes.db'}", host="0.0.0.0")  # noqa: S104
         stage.start()
         try:
             with chromium() as browser:
@@ -97,7 +98,8 @@ def main(out: Path) -> None:
                 desks[2].context.close()
                 expect(eng.locator(".alert", has_text="DROPPED")).to_be_visible(timeout=WAIT)
                 eng.locator("#pair").click()
-                expect(eng.locator("#pair-code")).to_be_visible(timeout=WAIT)
+                expect(eng.locator("#pair-qr")).to_be_visible(timeout=WAIT)
+                eng.locator("#pair-code").scroll_into_view_if_needed()
                 shot(eng, out / "engineer-dropped.png")
 
                 # Two engineers edit the notes of take 2 at once.

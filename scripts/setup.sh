@@ -19,6 +19,7 @@ have openssl        || need_apt+=(openssl)
 have node           || need_apt+=(nodejs)
 have npm            || need_apt+=(npm)
 have pdftoppm       || need_apt+=(poppler-utils)
+have zbarimg        || need_apt+=(zbar-tools)
 [ -e /usr/include/jack/jack.h ] || need_apt+=(libjack-jackd2-dev)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -38,7 +39,7 @@ fi
 here="$(pwd -P)/stage"
 installed="$(cd / && python3 -c 'import os, stage; print(os.path.dirname(os.path.realpath(stage.__file__)))' 2>/dev/null || true)"
 if [ "$installed" != "$here" ] \
-   || ! python3 -c "import jack, mido, pythonosc, fastapi, aiomqtt, sqlalchemy, asyncpg, aiosqlite, pytest, hypothesis, playwright, rtmidi, schemathesis, paho.mqtt, jsonschema, PIL, tomlkit, reportlab, pypdf" 2>/dev/null; then
+   || ! python3 -c "import jack, mido, pythonosc, fastapi, aiomqtt, sqlalchemy, asyncpg, aiosqlite, pytest, hypothesis, playwright, rtmidi, schemathesis, paho.mqtt, jsonschema, PIL, tomlkit, reportlab, pypdf, segno" 2>/dev/null; then
   python3 -m pip install -q --disable-pip-version-check -e ".[dev]"
 fi
 

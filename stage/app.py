@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from stage.adapters.engine_drivers import open_driver
 from stage.adapters.mqtt import MqttLink
 from stage.adapters.osc import OscEndpoint
+from stage.adapters.reach import page_bases
 from stage.adapters.server import http_server
 from stage.adapters.store import open_store
 from stage.adapters.web import create_app
@@ -79,7 +80,8 @@ async def serve(
 
 
 async def _run(config: Config, service: Service, takes: TakeLogger) -> None:
-    controls = Controls(service, takes)  # the one way in, for REST and for /ws, OSC and MQTT
+    # The one way in, for REST and for /ws, OSC and MQTT; pairing codes name the pages at the stage's addresses.
+    controls = Controls(service, takes, reach=page_bases(config.http.host, config.http.port))
     app = create_app(service, takes=takes, controls=controls)
     broadcaster = await start_broadcast(service, app, takes, controls)  # /ws, OSC and MQTT
     server = http_server(app, config.http.host, config.http.port)

@@ -49,14 +49,15 @@ def free_port() -> int:
 class StageServe:
     """``stage serve`` as a subprocess: start, SIGKILL, start again on the same port and take log."""
 
-    def __init__(self, tmp: Path, database: str, *, cues: Path = CUES, screen_latency_ms: int = 0) -> None:
+    def __init__(self, tmp: Path, database: str, *, cues: Path = CUES, screen_latency_ms: int = 0,
+                 host: str = "127.0.0.1") -> None:
         self.port = free_port()
         self.database = database
         self.config = tmp / "stage.toml"
         auth = "".join(f'{role} = "{token}"\n' for role, token in TOKENS.items())
         self.config.write_text(
             f"[midi]\nenabled = false\n[osc]\nenabled = false\n"
-            f'[http]\nport = {self.port}\nscreen_latency_ms = {screen_latency_ms}\n'
+            f'[http]\nhost = "{host}"\nport = {self.port}\nscreen_latency_ms = {screen_latency_ms}\n'
             f'[takes]\ndatabase = "{database}"\n[auth]\n{auth}'
         )
         self.cues = cues

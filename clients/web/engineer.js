@@ -375,15 +375,24 @@ $('pair').addEventListener('click', async () => {
   if (!answer.ok) return;
   const until = performance.now() + answer.data.expires_in * 1000;
   const code = String(answer.data.code);
+  /** @type {string[]} the page's addresses on the stage network, the code after '#' (none: loopback only) */
+  const urls = Array.isArray(answer.data.urls) ? answer.data.urls : [];
+  const qr = /** @type {HTMLImageElement} */ ($('pair-qr'));
+  if (typeof answer.data.qr === 'string') qr.src = answer.data.qr;
+  qr.hidden = typeof answer.data.qr !== 'string';
   $('pair-code').hidden = false;
   $('pair-digits').textContent = `${code.slice(0, 3)} ${code.slice(3)}`;
+  const how = urls.length > 0
+    ? `On the tablet: scan this, or open ${urls[0].split('#')[0]}, touch Sign in and type the code.`
+    : `This stage answers on this machine only ([http] host is a loopback address): a tablet cannot reach it. Here: open ${location.host}/${role}, touch Sign in and type the code.`;
   if (pairTimer !== null) clearInterval(pairTimer);
   const tick = () => {
     const left = Math.max(0, Math.round((until - performance.now()) / 1000));
-    $('pair-hint').textContent = left > 0
-      ? `On the tablet: open ${location.host}/${role}, touch Sign in and type this code. Works once, ${left} s left.`
-      : 'Expired: show a new code.';
-    if (left === 0 && pairTimer !== null) clearInterval(pairTimer);
+    $('pair-hint').textContent = left > 0 ? `${how} Works once, ${left} s left.` : 'Expired: show a new code.';
+    if (left === 0) {
+      qr.hidden = true; // a spent or expired code's picture signs nobody in
+      if (pairTimer !== null) clearInterval(pairTimer);
+    }
   };
   tick();
   pairTimer = setInterval(tick, 1000);

@@ -5,13 +5,19 @@ takes the six digits and gets the role's token back once, so the token is
 typed nowhere and never travels in a URL.  A code lives :data:`LIFETIME`
 seconds and works once; after :data:`MAX_FAILURES` wrong codes every code
 still open is void (a million codes would otherwise be a guessing game).
-Pure: ``now`` and the random numbers are arguments.
+A device with a camera need not type it: :func:`page_urls` are the page's
+addresses with the code after ``#`` (the page exchanges it, and the fragment
+never reaches a server or a log), and :func:`qr_data_uri` draws the first as
+a QR code for the console to show.  Pure: ``now`` and the random numbers are
+arguments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import segno
 
 from stage.core.session import Role
 from stage.errors import SessionError
@@ -69,3 +75,13 @@ class Pairing:
     def _expire(self, now: float) -> None:
         for text in [t for t, c in self._open.items() if c.expires <= now]:
             del self._open[text]
+
+
+def page_urls(bases: Sequence[str], code: Code) -> list[str]:
+    """The address of ``code``'s page on each of ``bases`` (``http://host:port``), the code in its fragment."""
+    return [f"{base}/{code.role.value}#pair={code.code}" for base in bases]
+
+
+def qr_data_uri(text: str) -> str:
+    """``text`` as a QR code: an SVG ``data:`` URI, dark on light with the standard four-module quiet zone."""
+    return str(segno.make(text, error="m").svg_data_uri(scale=4, border=4, dark="#000", light="#fff"))

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from stage.core import protocol as p
 from stage.core.cuesheet import parse_cue_sheet
-from stage.core.pairing import Pairing
+from stage.core.pairing import Pairing, page_urls, qr_data_uri
 from stage.core.protocol import Command
 from stage.core.session import EDITABLE, Action, Mode, Role, a_role, allowed, refusal
 from stage.errors import (
@@ -37,9 +37,12 @@ from stage.runtime.takes import TakeLogger, edit_json
 class Controls:
     """Control commands from any transport: token → role, role → permission, then the service or take logger."""
 
-    def __init__(self, service: Service, takes: TakeLogger | None = None) -> None:
+    def __init__(self, service: Service, takes: TakeLogger | None = None, reach: Sequence[str] = ()) -> None:
+        """``reach``: where other devices on the stage network reach this service (``http://host:port``, none
+        when it answers on this machine only), for the pages a pairing code opens."""
         self.service = service
         self.takes = takes
+        self.reach = tuple(reach)
         self.latest_take: int | None = None  # id of the take the last take event was about
         self._turns: dict[Hashable, tuple[asyncio.Lock, int]] = {}  # source → its lock, commands holding or waiting
         self.pairing = Pairing()
@@ -190,7 +193,11 @@ class Controls:
                 return {"title": sheet.title, "changed": changed, "session": s.session_state()}
             case "pair":
                 code = self.pairing.issue(Role(a["role"]), time.monotonic(), secrets.randbelow)
-                return {"code": code.code, "role": code.role.value, "expires_in": self.pairing.lifetime}
+                urls = page_urls(self.reach, code)
+                # Drawing the QR takes milliseconds: off the loop that fans the beats out.
+                qr = await asyncio.to_thread(qr_data_uri, urls[0]) if urls else None
+                return {"code": code.code, "role": code.role.value, "expires_in": self.pairing.lifetime,
+                        "urls": urls, "qr": qr}
         raise AssertionError(c.name)  # pragma: no cover
 
     async def _take_edit(self, c: Command, role: Role) -> dict[str, Any]:

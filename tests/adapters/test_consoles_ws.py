@@ -66,6 +66,8 @@ async def test_a_pairing_code_hands_over_the_token_once(tmp_path: Path) -> None:
         assert len(code) == 6
         assert code.isdigit()
         assert issued["data"]["role"] == "conductor"
+        # This stage answers on loopback only: no address a tablet could open, no picture of one.
+        assert (issued["data"]["urls"], issued["data"]["qr"]) == ([], None)
         base = f"http://127.0.0.1:{rig.http_port}"
         async with httpx.AsyncClient(base_url=base) as http:
             got = await http.post("/api/pair", json={"code": code})

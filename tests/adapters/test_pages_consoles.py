@@ -7,6 +7,8 @@ and the musicians' screen, on a SQLite file and on PostgreSQL.
 
 from __future__ import annotations
 
+import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ import pytest
 from consolerig import TOKENS, StageServe, chromium, open_page, overflows, scratch_postgres, small_targets
 from peers.wait import SCALE
 from playwright.sync_api import Browser, Page, expect
+
+from stage.adapters.reach import page_bases
 
 MS = 10_000 * SCALE  # Playwright's waits, in milliseconds
 
@@ -348,3 +352,46 @@ def test_the_consoles_fit_a_tablet_either_way_up_and_a_laptop_while_a_take_rolls
             assert (role, width, height, overflows(page)) == (role, width, height, [])
             assert (role, width, height, small_targets(page)) == (role, width, height, [])
             page.context.close()
+
+
+def test_a_tablet_scans_the_engineers_code_and_is_signed_in(browser: Browser, tmp_path: Path) -> None:
+    """A stage on the network: the console shows the code as a QR of the tablet's page, a camera (zbarimg, from
+    the console's own pixels) reads it, and the page it names signs the tablet in, once."""
+    stage = StageServe(tmp_path, f"sqlite:///{tmp_path / 'takes.db'}", host="0.0.0.0")
+    stage.start()
+    try:
+        eng = engineer(browser, stage)
+        eng.locator("#pair-role").select_option("conductor")
+        eng.locator("#pair").click()
+        qr = eng.locator("#pair-qr")
+        expect(qr).to_be_visible(timeout=MS)
+        code = eng.locator("#pair-digits").inner_text().replace(" ", "")
+        base = page_bases("0.0.0.0", stage.port)[0]
+        assert not base.startswith("http://127.")
+        expect(eng.locator("#pair-hint")).to_contain_text(f"scan this, or open {base}/conductor")
+        picture = tmp_path / "qr.png"
+        qr.scroll_into_view_if_needed()
+        box = qr.bounding_box()
+        assert box is not None
+        eng.screenshot(path=str(picture), clip=box)  # what a camera held to the screen sees
+        read = subprocess.run(["zbarimg", "--raw", "-q", str(picture)], capture_output=True, text=True, check=False)
+        assert read.returncode == 0, f"no QR code read from the console: {read.stderr}"
+        url = read.stdout.strip()
+        assert url == f"{base}/conductor#pair={code}"
+        tablet = open_page(browser, url, touch=True)  # a tablet that has never signed in
+        expect(tablet.locator("body")).to_have_attribute("data-signed", "yes", timeout=MS)
+        expect(tablet.locator("#signed-as")).to_have_text("conductor ✓")
+        assert tablet.url == f"{base}/conductor"  # the code is out of the address bar
+        spent = open_page(browser, url, touch=True)  # the same picture again: the code was used
+        expect(spent.locator("#signin-why")).to_contain_text("unknown or expired", timeout=MS)
+        expect(spent.locator("body")).to_have_attribute("data-signed", "no")
+    finally:
+        stage.stop()
+
+
+def test_a_stage_on_loopback_says_a_tablet_cannot_reach_it(browser: Browser, sqlite_stage: StageServe) -> None:
+    eng = engineer(browser, sqlite_stage)
+    eng.locator("#pair").click()
+    expect(eng.locator("#pair-digits")).to_have_text(re.compile(r"^\d{3} \d{3}$"), timeout=MS)
+    expect(eng.locator("#pair-hint")).to_contain_text("answers on this machine only")
+    expect(eng.locator("#pair-qr")).to_be_hidden()

@@ -133,11 +133,17 @@ export class ControlPage {
   /** Connect; take a pairing code from the URL's fragment first (and out of the address). */
   async start() {
     const code = codeInHash(location.hash);
+    let refused = '';
     if (code) {
-      history.replaceState(null, '', location.pathname + location.search);
-      await this.signIn(code);
+      history.replaceState(null, '', location.pathname + location.search); // out of the address bar first
+      refused = await this.signIn(code);
     }
     this.bindSignIn();
+    if (refused) {
+      // A spent or expired code (a QR scanned twice, say): say so where a new one would be typed.
+      this.openSignIn();
+      $('signin-why').textContent = `the code in the address did not sign this page in: ${refused}`;
+    }
     this.bindControls();
     this.access();
     this.conn.start();
@@ -273,18 +279,20 @@ export class ControlPage {
     return this.follow.cues.find((c) => c.id === id) ?? null;
   }
 
+  /** The sign-in, empty, with nothing said yet. */
+  openSignIn() {
+    const input = /** @type {HTMLInputElement} */ ($('signin-input'));
+    input.value = '';
+    $('signin-why').textContent = '';
+    /** @type {HTMLDialogElement} */ ($('signin')).showModal();
+    input.focus();
+  }
+
   bindSignIn() {
     const dialog = /** @type {HTMLDialogElement} */ ($('signin'));
     const input = /** @type {HTMLInputElement} */ ($('signin-input'));
     const why = $('signin-why');
-    for (const b of document.querySelectorAll('.open-signin')) {
-      b.addEventListener('click', () => {
-        input.value = '';
-        why.textContent = '';
-        dialog.showModal();
-        input.focus();
-      });
-    }
+    for (const b of document.querySelectorAll('.open-signin')) b.addEventListener('click', () => this.openSignIn());
     $('signin-form').addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const err = await this.signIn(input.value);
