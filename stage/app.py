@@ -81,11 +81,12 @@ async def serve(
 
 async def _run(config: Config, service: Service, takes: TakeLogger) -> None:
     # The one way in, for REST and for /ws, OSC and MQTT; pairing codes name the pages at the stage's addresses.
-    controls = Controls(service, takes, reach=page_bases(config.http.host, config.http.port))
+    reach = page_bases(config.http.host, config.http.port)
+    controls = Controls(service, takes, reach=reach)
     app = create_app(service, takes=takes, controls=controls)
     broadcaster = await start_broadcast(service, app, takes, controls)  # /ws, OSC and MQTT
     server = http_server(app, config.http.host, config.http.port)
-    base = f"http://{config.http.host}:{config.http.port}"
+    base = reach[0] if reach else f"http://{config.http.host}:{config.http.port}"  # 0.0.0.0 is no address to open
     log.info("screens: %s/musician (musicians), %s/conductor (the conductor's tablet), %s/engineer "
              "(the engineer's console)", base, base, base)
     loop = asyncio.get_running_loop()
