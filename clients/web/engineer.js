@@ -382,9 +382,11 @@ $('pair').addEventListener('click', async () => {
   qr.hidden = typeof answer.data.qr !== 'string';
   $('pair-code').hidden = false;
   $('pair-digits').textContent = `${code.slice(0, 3)} ${code.slice(3)}`;
-  const how = urls.length > 0
-    ? `On the tablet: scan this, or open ${urls[0].split('#')[0]}, touch Sign in and type the code.`
-    : `This stage answers on this machine only ([http] host is a loopback address): a tablet cannot reach it. Here: open ${location.host}/${role}, touch Sign in and type the code.`;
+  const how = role === 'editor'
+    ? "The editor's tools exchange it for the token: POST /api/pair (docs/rest.md)."
+    : urls.length > 0
+      ? `On the tablet: scan this, or open ${urls[0].split('#')[0]}, touch Sign in and type the code.`
+      : `This stage answers on this machine only ([http] host is a loopback address): a tablet cannot reach it. Here: open ${location.host}/${role}, touch Sign in and type the code.`;
   if (pairTimer !== null) clearInterval(pairTimer);
   const tick = () => {
     const left = Math.max(0, Math.round((until - performance.now()) / 1000));

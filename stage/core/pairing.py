@@ -77,8 +77,15 @@ class Pairing:
             del self._open[text]
 
 
+# The roles with a page of their own (the editor's tools call REST with the token ``POST /api/pair`` answers).
+PAGED = frozenset({Role.CONDUCTOR, Role.ENGINEER})
+
+
 def page_urls(bases: Sequence[str], code: Code) -> list[str]:
-    """The address of ``code``'s page on each of ``bases`` (``http://host:port``), the code in its fragment."""
+    """The address of ``code``'s page on each of ``bases`` (``http://host:port``), the code in its fragment; none
+    for a role without a page."""
+    if code.role not in PAGED:
+        return []
     return [f"{base}/{code.role.value}#pair={code.code}" for base in bases]
 
 

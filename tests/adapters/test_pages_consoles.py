@@ -365,6 +365,9 @@ def test_a_tablet_scans_the_engineers_code_and_is_signed_in(browser: Browser, tm
         eng.locator("#pair").click()
         qr = eng.locator("#pair-qr")
         expect(qr).to_be_visible(timeout=MS)
+        # Shown is not yet drawn: the picture is decoded after it is given.
+        eng.wait_for_function("() => { const q = document.getElementById('pair-qr'); "
+                              "return q.complete && q.naturalWidth > 0; }", timeout=MS)
         code = eng.locator("#pair-digits").inner_text().replace(" ", "")
         base = page_bases("0.0.0.0", stage.port)[0]
         assert not base.startswith("http://127.")
@@ -385,6 +388,11 @@ def test_a_tablet_scans_the_engineers_code_and_is_signed_in(browser: Browser, tm
         spent = open_page(browser, url, touch=True)  # the same picture again: the code was used
         expect(spent.locator("#signin-why")).to_contain_text("unknown or expired", timeout=MS)
         expect(spent.locator("body")).to_have_attribute("data-signed", "no")
+        # The editor has no page to scan to: its tools take the token over REST.
+        eng.locator("#pair-role").select_option("editor")
+        eng.locator("#pair").click()
+        expect(eng.locator("#pair-hint")).to_contain_text("POST /api/pair", timeout=MS)
+        expect(qr).to_be_hidden()
     finally:
         stage.stop()
 

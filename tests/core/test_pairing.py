@@ -69,6 +69,8 @@ def test_a_codes_page_is_named_at_each_address_with_the_code_after_the_hash() ->
     assert page_urls(["http://192.168.1.20:8000", "http://[fd00::2]:8000"], code) == [
         "http://192.168.1.20:8000/conductor#pair=048213", "http://[fd00::2]:8000/conductor#pair=048213"]
     assert page_urls([], code) == []
+    editor = Pairing().issue(Role.EDITOR, 0.0, lambda n: 7)  # no page: its tools take the token over REST
+    assert page_urls(["http://192.168.1.20:8000"], editor) == []
 
 
 def test_the_qr_code_is_an_svg_picture_square_with_its_quiet_zone() -> None:
