@@ -4,7 +4,8 @@ Each run builds a different cue at 23.976 fps (seeded): for the steady case, 40
 hits on the beats of one frame click (each on the frame nearest its beat); for
 the changes case, 40 hits on a tempo map of four frame clicks changing at bar
 lines.  The finder searches 10-600 clicks per minute, frame clicks and
-clicks per minute, within half a frame.  Prints median, p90 and max per case, and
+clicks per minute, within half a frame (and within a frame, where the
+editor's ranking counts twice: at the tolerance and at half a frame).  Prints median, p90 and max per case, and
 how many changes were proposed against how many the cue was made with.
 Goal: steady under 1 s, with changes a few seconds.  Wall-clock and CPU time
 are both shown: on a shared machine the CPU time is the finder's own cost.
@@ -22,7 +23,7 @@ from fractions import Fraction
 
 from stage.core.tempo import Meter
 from stage.core.tempochanges import find_changes
-from stage.core.tempofind import FindSpec, SpotHit, find_steady
+from stage.core.tempofind import FindSpec, Rank, SpotHit, find_steady
 from stage.core.timecode import RATES
 
 RATE = RATES["23.976"]
@@ -82,7 +83,9 @@ def main() -> None:
     spec = FindSpec(RATE, FOUR, Fraction(10), Fraction(600), Fraction(1, 2))
     moved = FindSpec(RATE, FOUR, Fraction(10), Fraction(600), Fraction(1, 2), move=(-6, 6))
     halves = FindSpec(RATE, FOUR, Fraction(10), Fraction(600), Fraction(1, 2), subdivision=2)
-    names = ["steady", "steady, downbeat ±6 f", "steady, on halves", "changes (4 tempos)", "changes, ramps up to 4"]
+    wider = FindSpec(RATE, FOUR, Fraction(10), Fraction(600), Fraction(1))
+    names = ["steady", "steady, downbeat ±6 f", "steady, on halves", "steady, within 1 f", "steady, 1 f, by error",
+             "changes (4 tempos)", "changes, ramps up to 4"]
     cases: dict[str, list[float]] = {name: [] for name in names}
     cpus: dict[str, list[float]] = {name: [] for name in names}
     changes_found: list[int] = []
@@ -90,16 +93,18 @@ def main() -> None:
     for run in range(args.runs):
         rng = random.Random(run)
         hits = steady_hits(rng)
-        for name, s in (("steady", spec), ("steady, downbeat ±6 f", moved), ("steady, on halves", halves)):
+        for name, s, rank in (("steady", spec, Rank.EDITOR), ("steady, downbeat ±6 f", moved, Rank.EDITOR),
+                              ("steady, on halves", halves, Rank.EDITOR), ("steady, within 1 f", wider, Rank.EDITOR),
+                              ("steady, 1 f, by error", wider, Rank.ERROR)):
             with Timer(cases[name], cpus[name]):
-                found = find_steady(hits, s)
+                found = find_steady(hits, s, rank=rank)
             if s is spec:
                 first_caught.append(found[0].caught)
         hits = piecewise_hits(rng)
-        with Timer(cases[names[3]], cpus[names[3]]):
+        with Timer(cases[names[5]], cpus[names[5]]):
             plan = find_changes(hits, spec)
         changes_found.append(-1 if plan is None else plan.changes)
-        with Timer(cases[names[4]], cpus[names[4]]):
+        with Timer(cases[names[6]], cpus[names[6]]):
             find_changes(hits, spec, ramps=4)
     print(f"{SECONDS} s cue at {RATE} fps, {HITS} hits, 10-600 clicks/min, tolerance 1/2 frame, {args.runs} runs")
     print(f"{'':<26}{'wall-clock ms':^30}{'CPU ms':^20}")

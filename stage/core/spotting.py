@@ -1,93 +1,98 @@
-"""Spotting notes in: marker lists from a cutting room or a DAW become cues and hits.
+"""Spotting notes in: the markers of a cutting room's or a DAW's marker list become cues and hits.
 
-Two shapes are read, both as text (the caller reads the file):
+The readers of each kind of list (:mod:`stage.core.protools`,
+:mod:`stage.core.markertables`, and the interchange files of
+:mod:`stage.adapters.timelinefile`) make :class:`Marker` objects; :func:`spot`
+pairs them into cues, in time order.  What a marker is, the first rule that
+says so:
 
-- a Pro Tools "Session Info as Text" export: its header (``SESSION START
-  TIMECODE``, ``TIMECODE FORMAT``, ``SAMPLE RATE``) and its
-  ``M A R K E R S  L I S T I N G`` section, with or without the ``TRACK NAME``
-  and ``TRACK TYPE`` columns of newer versions.  A marker's ``LOCATION`` is
-  used when it is timecode (subframes allowed); in any other time format
-  (bars|beats, min:secs, feet+frames, samples) its ``TIME REFERENCE`` in
-  samples from the session start is used.
-- a CSV of ``timecode,name,comment`` (a header row is optional; with one, an
-  optional ``kind`` column says ``start``, ``end``, ``hit`` or ``skip``).
+1. a ``kind`` column (CSV): ``start``, ``end``, ``hit`` (``skip`` is left out
+   by the reader);
+2. its name: ``<ID> start`` (or ``in``, ``begin``), optionally followed by the
+   cue's title, starts cue ID; ``<ID> end`` (or ``out``, ``stop``) ends it.  An
+   ID is reel + M + number (``1M1``, ``4m12A``, upper-cased);
+3. its colour, by a :data:`DEFAULT_COLOURS`-like map of colour to
+   :class:`Role`: ``skip`` leaves it out, ``hit`` makes it a hit, ``start`` or
+   ``end`` make a marker whose name begins with an ID (``1M1 Main Title``)
+   the start or end of that cue;
+4. a marker whose name begins with an ID and which spans more than a frame
+   is a whole cue: it starts where the marker does and ends where it ends;
+5. anything else is a hit of the cue it falls in, labelled with its name.
 
-Conventions (:func:`spot`): a marker named ``<ID> start`` (or ``in``,
-``begin``), optionally followed by the cue's title, starts cue ID; ``<ID> end``
-(or ``out``, ``stop``) ends it; an ID is reel + M + number (``1M1``, ``4m12A``,
-upper-cased).  Every other marker between a cue's start and end is a hit of
-that cue, labelled with its name.  A start marker's comment becomes the cue's
-notes; a hit's comment is kept beside it.  Every line that cannot be used is a
-:class:`~stage.errors.Problem` naming its line.
+A start marker's comment becomes the cue's notes; a hit's comment is kept
+beside it.  Every marker that cannot be used is a
+:class:`~stage.errors.Problem` naming its line (or event, marker, locator).
 """
 
 from __future__ import annotations
 
-import csv
-import dataclasses
 import enum
-import io
-import math
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from fractions import Fraction
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
-from stage.core.timecode import Rate, Timecode, parse_rate
+from stage.core.timecode import Rate, Timecode
 from stage.errors import Problem, StageError
 
 __all__ = [
+    "DEFAULT_COLOURS",
     "CueKind",
     "Marker",
     "MarkerList",
+    "Role",
     "SpottedCue",
     "SpottedHit",
     "Spotting",
-    "pro_tools_rate",
-    "read_csv",
-    "read_pro_tools",
+    "clean_comment",
+    "clean_name",
+    "colour_name",
+    "parse_colours",
+    "plain_number",
+    "problem_order",
     "spot",
 ]
-
-_MARKERS_TITLE = "M A R K E R S  L I S T I N G"
-# Other sections of the export start with a spaced-out title like the markers' own.
-_SECTION_RE = re.compile(r"^(?:[A-Z0-9#&-] ){3,}[A-Z0-9#&-]\s*$")
-_HEADER_RE = re.compile(r"^([A-Z# ]+):\t(.*)$")
-_MARKER_RE = re.compile(r"^\s*(\d+)\s*\t")
-_TC_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{2,3})(?:\.(\d{1,2}))?$")
-
-# TIMECODE FORMAT values of the export ("30 Drop Frame" is 29.97 drop-frame in Pro Tools' own words).
-_PT_RATES = {
-    "23.976 frame": "23.976",
-    "24 frame": "24",
-    "25 frame": "25",
-    "29.97 frame": "29.97",
-    "29.97 drop frame": "29.97df",
-    "30 frame": "30",
-    "30 drop frame": "29.97df",
-    "47.952 frame": "47.952",
-    "48 frame": "48",
-    "50 frame": "50",
-    "59.94 frame": "59.94",
-    "59.94 drop frame": "59.94df",
-    "60 frame": "60",
-    "60 drop frame": "59.94df",
-}
 
 _START_WORDS = {"start", "in", "begin"}
 _END_WORDS = {"end", "out", "stop"}
 _CUE_RE = re.compile(r"^\s*(\d{1,3}[Mm]\d{1,3}[A-Za-z0-9.]*)[\s:_-]+([A-Za-z]+)\b[\s:—–-]*(.*?)\s*$")
+_ID_RE = re.compile(r"^\s*(\d{1,3}[Mm]\d{1,3}[A-Za-z0-9.]*)(?:$|[\s:_—–-]+(.*?)\s*$)")
 
 
 @dataclass(frozen=True)
 class Marker:
-    """One marker of the list, with the line of the file it came from."""
+    """One marker of a list: where it is, what it says, and the line (or event, marker …) it came from."""
 
-    line: int
+    line: int  # its number in the file, counted in ``unit``
     timecode: Timecode
     name: str
     comment: str = ""
     kind: str = ""  # from a CSV kind column: "start", "end", "hit"; "" to go by the name
+    colour: str = ""  # lower case, as :func:`colour_name` writes it; "" when the list has none
+    duration: int = 0  # frames it spans: 0 or 1 for a point
+    unit: str = "line"  # what ``line`` counts: "line", "event" (EDL), "marker" (XML), "locator" (AAF)
+
+    @property
+    def where(self) -> str:
+        """``line 12``, ``event 4``: where a problem with it is reported."""
+        return f"{self.unit} {self.line}"
+
+
+def plain_number(text: str) -> int | None:
+    """A whole number as a list writes it (a length in frames, an event's number), or None: not a plain number
+    of up to nine digits."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
+def clean_name(text: str) -> str:
+    """A marker's name on one line: tabs and line breaks are spaces to the reader, other control characters go."""
+    return " ".join("".join(c for c in text if c.isspace() or unicodedata.category(c)[0] != "C").split())
+
+
+def clean_comment(text: str) -> str:
+    """A comment with its line breaks and tabs kept, other control characters gone, ends trimmed."""
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c)[0] != "C").strip()
 
 
 @dataclass(frozen=True)
@@ -100,220 +105,56 @@ class MarkerList:
     title: str = ""
 
 
-def _line(n: int) -> str:
-    return f"line {n}"
+# -- what colours say -----------------------------------------------------------------------
 
 
-def pro_tools_rate(text: str) -> Rate:
-    """The rate of a ``TIMECODE FORMAT`` value (``"23.976 Frame"``, ``"29.97 Drop Frame"``)."""
-    key = " ".join(text.lower().split())
-    if key in _PT_RATES:
-        return parse_rate(_PT_RATES[key])
-    raise StageError(f"timecode format {text.strip()!r} is not a picture rate stage knows")
+class Role(enum.Enum):
+    """What a marker's colour may say it is."""
+
+    START = "start"
+    END = "end"
+    HIT = "hit"
+    SKIP = "skip"
 
 
-def _timecode(text: str, rate: Rate) -> Timecode:
-    """Timecode with optional subframes (hundredths): the frame it falls in."""
-    m = _TC_RE.match(text.strip())
-    if m is None:
-        raise StageError(f"{text.strip()!r} is not timecode")
-    return Timecode.parse(f"{m.group(1)}:{m.group(2)}:{m.group(3)}{m.group(4)}{m.group(5)}", rate)
+# As the stage's own streamers: green into a cue's downbeat, red into its end.
+DEFAULT_COLOURS: Mapping[str, Role] = {"green": Role.START, "red": Role.END}
 
 
-def _samples_timecode(samples: int, start: Timecode, sample_rate: Fraction) -> Timecode:
-    """The frame a sample position (from the session start) falls in.
-
-    A marker on a frame boundary sits on the nearest whole sample, which at
-    29.97 can be a fraction of a sample early: one sample of slack keeps it on
-    its frame.
-    """
-    rate = start.rate
-    frames = Fraction(samples) / sample_rate * rate.fps
-    slack = rate.fps / sample_rate
-    return Timecode.from_frames(start.frame_count + math.floor(frames + slack), rate)
+def colour_name(text: str) -> str:
+    """A colour as the map names it: lower case, no spaces, without Resolve's ``ResolveColor`` prefix."""
+    name = "".join(text.lower().split())
+    return name.removeprefix("resolvecolor")
 
 
-def read_pro_tools(text: str, rate: Rate | None = None) -> MarkerList:
-    """The markers of a Pro Tools "Session Info as Text" export; ``rate`` overrides ``TIMECODE FORMAT``."""
-    lines = text.splitlines()
-    header: dict[str, tuple[int, str]] = {}
-    problems: list[Problem] = []
-    start_index: int | None = None
-    for i, line in enumerate(lines):
-        if line.strip() == _MARKERS_TITLE:
-            start_index = i
-            break
-        m = _HEADER_RE.match(line)
-        if m and start_index is None:
-            header[m.group(1).strip()] = (i + 1, m.group(2).strip())
-    if start_index is None:
-        return MarkerList((), (Problem("file", "markers", f"no {_MARKERS_TITLE!r} section: export with markers"),))
-    title = header.get("SESSION NAME", (0, ""))[1]
-    if rate is None:
-        fmt = header.get("TIMECODE FORMAT") or header.get("TIME CODE FORMAT")
-        if fmt is None:
-            problems.append(Problem("file", "rate", "no TIMECODE FORMAT line: give the rate"))
-            return MarkerList((), tuple(problems), None, title)
+def parse_colours(text: str) -> dict[str, Role]:
+    """``red=hit,green=start``: the colour map of ``--colour`` (``none``: colours say nothing)."""
+    if text.strip().lower() == "none":
+        return {}
+    roles: dict[str, Role] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        colour, sep, role = item.partition("=")
+        if not sep or not colour_name(colour):
+            raise StageError(f"colour map {item!r}: write COLOUR=ROLE, for example red=hit,green=start (or none)")
         try:
-            rate = pro_tools_rate(fmt[1])
-        except StageError as exc:
-            problems.append(Problem(_line(fmt[0]), "rate", f"{exc}: give the rate"))
-            return MarkerList((), tuple(problems), None, title)
-    session_start: Timecode | None = None
-    if "SESSION START TIMECODE" in header:
-        n, value = header["SESSION START TIMECODE"]
-        try:
-            session_start = _timecode(value, rate)
-        except StageError as exc:
-            problems.append(Problem(_line(n), "session start", str(exc)))
-    sample_rate: Fraction | None = None
-    if "SAMPLE RATE" in header:
-        try:
-            sample_rate = Fraction(header["SAMPLE RATE"][1])
+            roles[colour_name(colour)] = Role(role.strip().lower())
         except ValueError:
-            problems.append(Problem(_line(header["SAMPLE RATE"][0]), "sample rate", "not a number"))
-
-    columns: list[str] = []
-    markers: list[Marker] = []
-    follows = 0  # the last line that belongs to the last marker
-    for i in range(start_index + 1, len(lines)):
-        n, line = i + 1, lines[i]
-        if not columns:
-            columns = [c.strip() for c in line.split("\t")]
-            if columns[:2] != ["#", "LOCATION"]:
-                problems.append(Problem(_line(n), "columns", "not the marker list's column titles"))
-                break
-            continue
-        if _SECTION_RE.match(line.strip()):
-            break  # the next section
-        if not line.strip():
-            continue
-        if _MARKER_RE.match(line) is None:
-            fields = line.split("\t")
-            if markers and len(fields) > 5 and not any(f.strip() for f in fields[:5]) and follows == n - 1:
-                # A comment with a line break: the rest comes on a line whose other columns are blank.
-                last = markers[-1]
-                more = "\t".join(fields[5:]).strip()
-                markers[-1] = dataclasses.replace(last, comment=f"{last.comment}\n{more}".strip())
-                follows = n
-                continue
-            # A marker name or comment with a line break goes on over lines without a marker number.
-            problems.append(Problem(_line(n), "marker",
-                                    f"not a marker (a name or comment broken over lines?): {line.strip()!r}"))
-            continue
-        marker = _pt_marker(n, line, columns, rate, session_start, sample_rate, problems)
-        if marker is not None:
-            markers.append(marker)
-            follows = n
-    return MarkerList(tuple(markers), tuple(problems), rate, title)
-
-
-def _pt_marker(
-    n: int,
-    line: str,
-    columns: list[str],
-    rate: Rate,
-    session_start: Timecode | None,
-    sample_rate: Fraction | None,
-    problems: list[Problem],
-) -> Marker | None:
-    fields = line.split("\t")
-    if len(fields) < 5:
-        problems.append(Problem(_line(n), "marker", f"{len(fields)} columns, the list has {len(columns)}"))
-        return None
-    location, reference, units = fields[1].strip(), fields[2].strip(), fields[3].strip()
-    name, comment = _name_and_comment(fields[4:], with_track="TRACK TYPE" in columns)
-    name = " ".join(name.split())  # a tab typed into a name is a space to the reader
-    if _TC_RE.match(location):
-        try:
-            tc = _timecode(location, rate)
-        except StageError as exc:
-            problems.append(Problem(_line(n), "location", str(exc)))
-            return None
-    elif units.lower() != "samples" or not reference.isdigit():
-        problems.append(Problem(_line(n), "location", f"{location!r} is not timecode and the marker has no "
-                                "sample position (export the markers with Time Format: Timecode)"))
-        return None
-    elif session_start is None or sample_rate is None:
-        problems.append(Problem(_line(n), "location", f"{location!r} is not timecode, and without SESSION START "
-                                "TIMECODE and SAMPLE RATE its samples cannot be placed"))
-        return None
-    else:
-        tc = _samples_timecode(int(reference), session_start, sample_rate)
-    return Marker(n, tc, name, comment)
-
-
-def _name_and_comment(rest: list[str], *, with_track: bool) -> tuple[str, str]:
-    """Split the fields after UNITS into the marker's name and comment.
-
-    Names are padded with spaces to their column's width, so a field with
-    trailing blanks closes the name even when the name itself holds a tab;
-    the comment is the last column and keeps its tabs.
-    """
-    if with_track:
-        # NAME, TRACK NAME, TRACK TYPE (Ruler or Track), COMMENTS: find the type from the right of the name.
-        for k in range(1, len(rest) - 1):
-            if rest[k + 1].strip() in {"Ruler", "Track"}:
-                return "\t".join(rest[:k]).strip(), "\t".join(rest[k + 2 :]).strip()
-        return "\t".join(rest).strip(), ""
-    for k, part in enumerate(rest):
-        if part != part.rstrip(" ") or k == len(rest) - 1:
-            return "\t".join(rest[: k + 1]).strip(), "\t".join(rest[k + 1 :]).strip()
-    return "", ""  # pragma: no cover - rest is never empty
-
-
-def read_csv(text: str, rate: Rate) -> MarkerList:
-    """The markers of a CSV ``timecode,name,comment`` (header optional; an optional ``kind`` column)."""
-    rows = list(csv.reader(io.StringIO(text)))
-    problems: list[Problem] = []
-    markers: list[Marker] = []
-    index = {"timecode": 0, "name": 1, "comment": 2}
-    first = 0
-    if rows and rows[0] and rows[0][0].strip().lower() in {"timecode", "tc", "time"}:
-        titles = [c.strip().lower() for c in rows[0]]
-        index = {key: titles.index(key) for key in ("timecode", "name", "comment", "kind") if key in titles}
-        index.setdefault("timecode", 0)
-        if "name" not in index:
-            return MarkerList((), (Problem(_line(1), "columns", "the header has no name column"),), rate)
-        first = 1
-    # csv counts physical lines itself: a quoted field with a line break spans two.
-    reader = csv.reader(io.StringIO(text))
-    for k, row in enumerate(reader):
-        n = reader.line_num
-        if k < first or not any(c.strip() for c in row) or row[0].lstrip().startswith("#"):
-            continue
-
-        def cell(key: str, row: list[str] = row) -> str:
-            i = index.get(key)
-            return row[i].strip() if i is not None and i < len(row) else ""
-
-        try:
-            tc = Timecode.parse(cell("timecode"), rate)
-        except StageError as exc:
-            problems.append(Problem(_line(n), "timecode", str(exc)))
-            continue
-        kind = cell("kind").lower()
-        if kind not in {"", "start", "end", "hit", "skip"}:
-            problems.append(Problem(_line(n), "kind", f"{kind!r} is not start, end, hit or skip"))
-            continue
-        if kind == "skip":
-            continue
-        if not cell("name"):
-            problems.append(Problem(_line(n), "name", "a marker needs a name"))
-            continue
-        markers.append(Marker(n, tc, cell("name"), cell("comment"), kind))
-    return MarkerList(tuple(markers), tuple(problems), rate)
+            known = ", ".join(r.value for r in Role)
+            raise StageError(f"colour map {item!r}: {role.strip()!r} is not a role ({known})") from None
+    return roles
 
 
 # -- markers to cues -----------------------------------------------------------------------
 
 
 class CueKind(enum.Enum):
-    """What a marker says by its name (or kind column)."""
+    """What a marker is to the cues."""
 
     START = "start"
     END = "end"
+    SPAN = "span"  # start and end in one: the marker spans the cue
     HIT = "hit"
+    SKIP = "skip"
 
 
 @dataclass(frozen=True)
@@ -347,11 +188,11 @@ class Spotting:
     problems: tuple[Problem, ...]
 
 
-def _classify(marker: Marker) -> tuple[CueKind, str, str]:
-    """(kind, cue id, title) of a marker by the naming convention or its kind column."""
+def _classify(marker: Marker, colours: Mapping[str, Role]) -> tuple[CueKind, str, str]:
+    """(kind, cue id, title) of a marker: by its kind column, its name, its colour, its length (module docs)."""
     m = _CUE_RE.match(marker.name)
     word = m.group(2).lower() if m else ""
-    if marker.kind == "hit" or (not marker.kind and word not in _START_WORDS | _END_WORDS):
+    if marker.kind == "hit":
         return CueKind.HIT, "", ""
     if marker.kind in {"start", "end"}:
         # With a kind column the name is "<ID> [title]".
@@ -359,55 +200,109 @@ def _classify(marker: Marker) -> tuple[CueKind, str, str]:
         if m and word in _START_WORDS | _END_WORDS:
             cue_id, title = m.group(1), m.group(3)
         return CueKind(marker.kind), cue_id.upper(), title.strip()
-    assert m is not None
-    kind = CueKind.START if word in _START_WORDS else CueKind.END
-    return kind, m.group(1).upper(), m.group(3)
+    if m and word in _START_WORDS | _END_WORDS:
+        kind = CueKind.START if word in _START_WORDS else CueKind.END
+        return kind, m.group(1).upper(), m.group(3)
+    return _by_colour(marker, colours.get(marker.colour) if marker.colour else None)
 
 
-def spot(markers: Iterable[Marker]) -> Spotting:
+def _by_colour(marker: Marker, role: Role | None) -> tuple[CueKind, str, str]:
+    """A marker whose name does not say: by its colour's role, then by its length when its name begins with an ID."""
+    named = _ID_RE.match(marker.name)
+    if role is Role.SKIP:
+        return CueKind.SKIP, "", ""
+    if role is Role.HIT or named is None:
+        return CueKind.HIT, "", ""
+    kind = CueKind.HIT
+    if role is Role.END:
+        kind = CueKind.END
+    elif marker.duration > 1:
+        kind = CueKind.SPAN
+    elif role is Role.START:
+        kind = CueKind.START
+    return (kind, named.group(1).upper(), named.group(2) or "") if kind is not CueKind.HIT else (kind, "", "")
+
+
+@dataclass
+class _Open:
+    """The cue being spotted: its start marker, and its end when one marker spans it."""
+
+    start: Marker
+    id: str
+    title: str
+    span_end: Timecode | None = None
+    hits: list[SpottedHit] = field(default_factory=list)
+
+
+def spot(markers: Iterable[Marker], colours: Mapping[str, Role] = DEFAULT_COLOURS) -> Spotting:
     """Pair start and end markers into cues, in time order; the markers between them are their hits."""
     problems: list[Problem] = []
     cues: list[SpottedCue] = []
-    open_cue: tuple[Marker, str, str, list[SpottedHit]] | None = None
+    current: _Open | None = None
     ids: set[str] = set()
+
+    def close(cue: _Open, end: Timecode) -> None:
+        ids.add(cue.id)
+        start = cue.start
+        cues.append(SpottedCue(cue.id, cue.title, start.timecode, end, start.comment, tuple(cue.hits), start.line))
+
     for marker in sorted(markers, key=lambda mk: (mk.timecode.frame_count, mk.line)):
-        kind, cue_id, title = _classify(marker)
-        where = _line(marker.line)
-        if kind is CueKind.START:
-            if open_cue is not None:
-                first = open_cue[0]
-                problems.append(Problem(where, "marker", f"{marker.name!r} at {marker.timecode} starts cue {cue_id} "
-                                        f"before cue {open_cue[1]} (line {first.line}) has ended"))
-                continue
-            if cue_id in ids:
+        if current is not None and current.span_end is not None and marker.timecode >= current.span_end:
+            close(current, current.span_end)  # the marker that spans it ends it: what follows is outside
+            current = None
+        kind, cue_id, title = _classify(marker, colours)
+        where, said = marker.where, f"{marker.name!r} at {marker.timecode}"
+        if kind is CueKind.SKIP:
+            continue
+        if kind in {CueKind.START, CueKind.SPAN}:
+            if current is not None:
+                problems.append(Problem(where, "marker", f"{said} starts cue {cue_id} before cue {current.id} "
+                                        f"({current.start.where}) has ended"))
+            elif cue_id in ids:
                 problems.append(Problem(where, "marker", f"cue {cue_id} was already spotted"))
-                continue
-            open_cue = (marker, cue_id, title, [])
+            elif kind is CueKind.SPAN and _past_midnight(marker):
+                problems.append(Problem(where, "marker", f"{said} spans {marker.duration} frames, past the end of "
+                                        "the day"))
+            else:
+                current = _Open(marker, cue_id, title)
+                if kind is CueKind.SPAN:
+                    current.span_end = marker.timecode + marker.duration
         elif kind is CueKind.END:
-            if open_cue is None or open_cue[1] != cue_id:
-                inside = f" (cue {open_cue[1]} is open)" if open_cue is not None else ""
-                problems.append(Problem(where, "marker", f"{marker.name!r} at {marker.timecode} ends cue {cue_id}, "
-                                        f"which has not started{inside}"))
-                continue
-            start, _, cue_title, hits = open_cue
-            if marker.timecode <= start.timecode:
+            if current is None or current.id != cue_id:
+                inside = f" (cue {current.id} is open)" if current is not None else ""
+                problems.append(Problem(where, "marker", f"{said} ends cue {cue_id}, which has not started{inside}"))
+            elif current.span_end is not None:
+                problems.append(Problem(where, "marker", f"{said} ends cue {cue_id}, which its start marker "
+                                        f"({current.start.where}) already ends at {current.span_end}"))
+            elif marker.timecode <= current.start.timecode:
                 problems.append(Problem(where, "marker", f"cue {cue_id} ends where it starts"))
-                continue
-            ids.add(cue_id)
-            cues.append(SpottedCue(cue_id, cue_title, start.timecode, marker.timecode, start.comment, tuple(hits),
-                                   start.line))
-            open_cue = None
-        elif open_cue is None:
-            problems.append(Problem(where, "marker", f"{marker.name!r} at {marker.timecode} lies outside every cue"))
+            else:
+                close(current, marker.timecode)
+                current = None
+        elif current is None:
+            problems.append(Problem(where, "marker", f"{said} lies outside every cue"))
         else:
-            open_cue[3].append(SpottedHit(marker.timecode, marker.name, marker.comment, marker.line))
-    if open_cue is not None:
-        first = open_cue[0]
-        problems.append(Problem(_line(first.line), "marker", f"cue {open_cue[1]} starts at {first.timecode} "
+            current.hits.append(SpottedHit(marker.timecode, marker.name, marker.comment, marker.line))
+    if current is not None and current.span_end is not None:
+        close(current, current.span_end)
+    elif current is not None:
+        first = current.start
+        problems.append(Problem(first.where, "marker", f"cue {current.id} starts at {first.timecode} "
                                 "but has no end marker"))
         problems.extend(
-            Problem(_line(hit.line), "marker", f"{hit.label!r} belongs to cue {open_cue[1]}, which has no end")
-            for hit in open_cue[3]
+            Problem(f"{first.unit} {hit.line}", "marker", f"{hit.label!r} belongs to cue {current.id}, "
+                    "which has no end")
+            for hit in current.hits
         )
-    problems.sort(key=lambda p: int(p.where.split()[1]) if p.where.startswith("line ") else 0)
+    problems.sort(key=lambda p: problem_order(p.where))
     return Spotting(tuple(cues), tuple(problems))
+
+
+def _past_midnight(marker: Marker) -> bool:
+    return marker.timecode.frame_count + marker.duration >= marker.timecode.rate.frames_per_day
+
+
+def problem_order(where: str) -> int:
+    """The number in ``line 12`` or ``event 4`` (0 for ``file``): problems are listed in the file's order."""
+    number = where.rpartition(" ")[2]
+    return int(number) if number.isdigit() else 0

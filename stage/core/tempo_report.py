@@ -10,7 +10,7 @@ from stage.core.breakdown import decimal_text, format_position, plural, text_tab
 from stage.core.cuesheet import Cue
 from stage.core.tempo import frame_click
 from stage.core.tempochanges import ChangePlan
-from stage.core.tempofind import Candidate, FindSpec, HitFit, Tempo
+from stage.core.tempofind import Candidate, FindSpec, HitFit, Rank, Tempo
 from stage.core.timecode import Timecode
 
 __all__ = ["change_blocks", "format_tempo_report", "tempo_report"]
@@ -47,7 +47,25 @@ def change_blocks(cue: Cue, plan: ChangePlan, spec: FindSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def format_tempo_report(cue: Cue, spec: FindSpec, steady: Sequence[Candidate], plan: ChangePlan | None) -> str:
+def _on_frame_note(steady: Sequence[Candidate], rank: Rank) -> list[str]:
+    """Under the editor's ranking, which leading candidates the hits cannot tell apart, and why the first is first."""
+    if rank is not Rank.EDITOR or not steady or not steady[0].on_frame:
+        return []
+    alike = [(k, c) for k, c in enumerate(steady, start=1) if c.caught == steady[0].caught and c.on_frame]
+    if len(alike) < 2:
+        return []
+    names = ", ".join(f"{k}. {c.tempo.text} (worst {_frames(c.worst)})" for k, c in alike)
+    closest = min(alike, key=lambda kc: (sum(f.error**2 for f in kc[1].fits if f.caught), kc[0]))
+    return [
+        f"on the frame, as close as spotting to whole frames can tell: {names}",
+        (f"  frame clicks and round tempos first; the closest is {closest[0]}. {closest[1].tempo.text} "
+         "(--rank error ranks by closeness alone)"),
+    ]
+
+
+def format_tempo_report(
+    cue: Cue, spec: FindSpec, steady: Sequence[Candidate], plan: ChangePlan | None, rank: Rank = Rank.EDITOR
+) -> str:
     """The finder's answer as text: ranked steady tempos with every hit, then the change plan if any."""
     n = len(cue.hits)
     on = "the click" if spec.subdivision == 1 else f"1/{spec.subdivision} of a click"
@@ -66,6 +84,7 @@ def format_tempo_report(cue: Cue, spec: FindSpec, steady: Sequence[Candidate], p
                      _frames(c.worst)])
     lines.append("steady tempos")
     lines.extend(text_table(rows, "  "))
+    lines.extend(_on_frame_note(steady, rank))
     for k, c in enumerate(steady, start=1):
         lines += ["", f"  {k}. {c.tempo.text}, downbeat {cue.start + c.move}"]
         lines.extend(_fit_rows(cue, c.fits, spec))
@@ -108,7 +127,9 @@ def _tempo_json(tempo: Tempo, spec: FindSpec) -> dict[str, Any]:
     }
 
 
-def tempo_report(cue: Cue, spec: FindSpec, steady: Sequence[Candidate], plan: ChangePlan | None) -> dict[str, Any]:
+def tempo_report(
+    cue: Cue, spec: FindSpec, steady: Sequence[Candidate], plan: ChangePlan | None, rank: Rank = Rank.EDITOR
+) -> dict[str, Any]:
     """The finder's answer, JSON-ready."""
     return {
         "cue": cue.id,
@@ -116,6 +137,7 @@ def tempo_report(cue: Cue, spec: FindSpec, steady: Sequence[Candidate], plan: Ch
         "tolerance_frames": float(spec.tolerance),
         "subdivision": spec.subdivision,
         "meter": str(spec.meter),
+        "rank": rank.value,
         "steady": [
             {
                 **_tempo_json(c.tempo, spec),
@@ -123,6 +145,7 @@ def tempo_report(cue: Cue, spec: FindSpec, steady: Sequence[Candidate], plan: Ch
                 "start": str(cue.start + c.move),
                 "caught": c.caught,
                 "worst_frames": float(c.worst),
+                "on_frame": c.on_frame,
                 "hits": _fits_json(cue, c.fits, spec),
             }
             for c in steady

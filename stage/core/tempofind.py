@@ -15,6 +15,14 @@ array counts, for every tempo of the range at once, how many hits it
 catches; only the best few are then measured exactly (:class:`Fraction`).
 The changes search (:mod:`stage.core.tempochanges`) intersects the same
 intervals hit by hit to learn how far each tempo reaches from a bar line.
+
+How it ranks (:class:`Rank`).  Hits are spotted to whole frames, so a hit
+within half a frame of its beat is as close as a spotting note can say: among
+tempos that catch the same hits *on the frame* the hits cannot choose, and the
+editor's ranking puts the frame click and the round tempo first (12-0 before
+119.88, 120 before 119.97).  The same counting at half a frame tells, for every
+tempo, whether all the hits it catches are on the frame.  ``Rank.ERROR`` ranks
+by the squared errors alone, as a measuring instrument would.
 """
 
 from __future__ import annotations
@@ -35,13 +43,17 @@ __all__ = [
     "Family",
     "FindSpec",
     "HitFit",
+    "Rank",
     "SpotHit",
     "Tempo",
     "TempoGrid",
     "find_steady",
     "fit_hits",
     "grid_distance",
+    "roundness",
 ]
+
+ON_FRAME = Fraction(1, 2)  # frames: a hit this close to its beat is on it, as far as whole-frame spotting can say
 
 
 class Family(enum.Enum):
@@ -49,6 +61,13 @@ class Family(enum.Enum):
 
     FRAME = "frame"  # a frame click in eighths of a frame
     BPM = "bpm"  # clicks per minute in hundredths
+
+
+class Rank(enum.Enum):
+    """How candidates that catch as many hits are ordered."""
+
+    EDITOR = "editor"  # on the frame first, then frame clicks and round tempos, then closeness
+    ERROR = "error"  # closeness alone (the sum of squared errors), then frame clicks
 
 
 @dataclass(frozen=True, order=True)
@@ -165,6 +184,23 @@ class Candidate:
         """The largest error of a caught hit, in frames (0 when none is caught)."""
         return max((abs(f.error) for f in self.fits if f.caught), default=Fraction(0))
 
+    @property
+    def on_frame(self) -> bool:
+        """Every hit it catches lies within half a frame of its beat: as close as whole-frame spotting can tell."""
+        return self.worst <= ON_FRAME
+
+
+_ROUND_STEPS = {Family.FRAME: (8, 4, 2, 1), Family.BPM: (100, 50, 25, 10, 5, 1)}
+
+
+def roundness(tempo: Tempo) -> int:
+    """0 for the roundest tempos (a whole frame click, a whole number of clicks per minute), more for finer ones.
+
+    Frame clicks: whole frames, then halves, quarters, eighths.  Clicks per
+    minute: whole, then .5, .25 and .75, tenths, twentieths, hundredths.
+    """
+    return next(i for i, step in enumerate(_ROUND_STEPS[tempo.family]) if tempo.value % step == 0)
+
 
 # -- the intervals of tempos that catch one hit ---------------------------------------------------
 
@@ -268,30 +304,38 @@ def fit_hits(hits: Sequence[SpotHit], tempo: Tempo, move: int, spec: FindSpec) -
     return tuple(out)
 
 
-def find_steady(hits: Sequence[SpotHit], spec: FindSpec, top: int = 10) -> list[Candidate]:
-    """The ``top`` steady tempos (and downbeat moves) ranked by hits caught, then by how close they fall.
+def find_steady(hits: Sequence[SpotHit], spec: FindSpec, top: int = 10, rank: Rank = Rank.EDITOR) -> list[Candidate]:
+    """The ``top`` steady tempos (and downbeat moves), most hits caught first.
 
-    Ties go to frame clicks, then to the smaller move, then to the slower
-    tempo.  Tempos within 0.005 clicks per minute of one already listed (a
-    frame click and its rounded clicks per minute) are listed once.
+    Among candidates that catch as many hits, ``Rank.EDITOR`` puts first those
+    whose caught hits all lie on the frame (within half a frame), and among
+    those the frame clicks, then the roundest tempo (:func:`roundness`), the
+    smaller move, the closest; the others follow by closeness.  ``Rank.ERROR``
+    orders by closeness (the sum of squared errors), then frame clicks first,
+    the smaller move, the slower tempo.  Tempos within 0.005 clicks per minute
+    of one already listed (a frame click and its rounded clicks per minute) are
+    listed once.
     """
     if not hits:
         raise TempoError("the cue has no hits to find a tempo for")
-    q = math.lcm(spec.tolerance.denominator, *(Fraction(h.frames).denominator for h in hits))
+    q = math.lcm(spec.tolerance.denominator, ON_FRAME.denominator, *(Fraction(h.frames).denominator for h in hits))
     t = int(spec.tolerance * q)
+    near = int(min(spec.tolerance, ON_FRAME) * q)
     xs0 = [int(Fraction(h.frames) * q) for h in hits]
     floats = [float(h.frames) for h in hits]
     ranked: list[tuple[tuple[float, ...], Tempo, int]] = []
     for family in sorted(spec.families, key=lambda f: f.value, reverse=True):  # frame clicks first
         grid = TempoGrid(family, spec, q)
         for move in range(spec.move[0], spec.move[1] + 1):
-            counts = grid.counts([x - move * q for x in xs0], t)
-            ranked.extend(_best_runs(counts, grid, move, floats, spec, top))
+            xs = [x - move * q for x in xs0]
+            counts = grid.counts(xs, t)
+            on = counts if rank is Rank.ERROR or near == t else grid.counts(xs, near)
+            ranked.extend(_Runs(grid, move, floats, spec, rank).best(counts, on, top))
     ranked.sort(key=lambda r: r[0])
     out: list[Candidate] = []
     seen: set[tuple[int, int]] = set()
     for _, tempo, move in ranked:
-        # Tempos that print alike (12-0 at 23.976 and 119.88) are one candidate: the better placed is kept.
+        # Tempos that print alike (12-0 at 23.976 and 119.88) are one candidate: the better ranked is kept.
         key = (round(tempo.clicks_per_minute(spec.rate) * 100), move)
         if key in seen:
             continue
@@ -304,43 +348,63 @@ def find_steady(hits: Sequence[SpotHit], spec: FindSpec, top: int = 10) -> list[
 
 _RUN_SAMPLES = 24
 
+_Ranked = tuple[tuple[float, ...], Tempo, int]
 
-def _best_runs(
-    counts: list[int], grid: TempoGrid, move: int, floats: list[float], spec: FindSpec, top: int
-) -> list[tuple[tuple[float, ...], Tempo, int]]:
-    """The best member of each run of equal counts among the highest counts: enough to fill ``top``.
 
-    A level with very many runs (a low count) is sampled: its widest runs only.
-    """
-    if not counts:
-        return []
-    levels = sorted(set(counts), reverse=True)
-    out: list[tuple[tuple[float, ...], Tempo, int]] = []
-    tol = float(spec.tolerance)
-    for level in levels:
-        if level == 0 or len(out) >= top:
-            break
-        for p, end in _runs([i for i, c in enumerate(counts) if c == level]):
-            best: tuple[tuple[float, ...], Tempo, int] | None = None
-            step = max(1, (end - p + 1) // _RUN_SAMPLES)
-            # Sample a long run, then look closely around the best sample.
-            for sampled in (range(p, end + 1, step), None):
-                around = sampled
-                if around is None:
-                    assert best is not None
-                    centre = best[1].value - grid.lo
-                    around = range(max(p, centre - step), min(end, centre + step) + 1)
-                for i in around:
-                    tempo = Tempo(grid.family, grid.lo + i)
-                    g = float(tempo.frames(spec.rate) / spec.subdivision)
-                    errors = [grid_distance(x - move, g) for x in floats]
-                    sse = sum(e * e for e in errors if e <= tol + 1e-9)
-                    key = (-level, round(sse, 9), 0 if grid.family is Family.FRAME else 1, abs(move), -g)
-                    if best is None or key < best[0]:
-                        best = (key, tempo, move)
-            assert best is not None
-            out.append(best)
-    return out
+class _Runs:
+    """The best members of the runs of equal counts, for one family and downbeat move."""
+
+    def __init__(self, grid: TempoGrid, move: int, floats: list[float], spec: FindSpec, rank: Rank) -> None:
+        self.grid, self.move, self.floats, self.spec, self.rank = grid, move, floats, spec, rank
+        self.tol = float(spec.tolerance)
+
+    def best(self, counts: list[int], on: list[int], top: int) -> list[_Ranked]:
+        """Among the highest counts, enough to fill ``top``: the closest member of each run, and under
+        ``Rank.EDITOR`` the roundest member of each stretch of it whose caught hits are all on the frame
+        (``on[i] == counts[i]``).  A level with very many runs (a low count) is sampled: its widest runs only."""
+        if not counts:
+            return []
+        out: list[_Ranked] = []
+        for level in sorted(set(counts), reverse=True):
+            if level == 0 or len(out) >= top:
+                break
+            for p, end in _runs([i for i, c in enumerate(counts) if c == level]):
+                out.append(self._closest(level, range(p, end + 1), on))
+                if self.rank is Rank.EDITOR:
+                    for a, b in _runs([i for i in range(p, end + 1) if on[i] == level]):
+                        out.append(self._roundest(level, a, b, on))
+        return out
+
+    def _closeness(self, i: int) -> tuple[float, float]:
+        """The squared errors of the hits caught at index i, and (for ties) minus the grid's length: slower first."""
+        g = float(Tempo(self.grid.family, self.grid.lo + i).frames(self.spec.rate) / self.spec.subdivision)
+        errors = [grid_distance(x - self.move, g) for x in self.floats]
+        return round(sum(e * e for e in errors if e <= self.tol + 1e-9), 9), -g
+
+    def _ranked(self, level: int, i: int, on: list[int]) -> _Ranked:
+        tempo = Tempo(self.grid.family, self.grid.lo + i)
+        (sse, g), frame = self._closeness(i), 0 if self.grid.family is Family.FRAME else 1
+        if self.rank is Rank.ERROR:
+            return (-level, sse, frame, abs(self.move), g), tempo, self.move
+        if on[i] == level:  # the hits cannot tell these apart: the tempo an editor would write first
+            return (-level, 0, frame, roundness(tempo), abs(self.move), sse, g), tempo, self.move
+        return (-level, 1, sse, frame, abs(self.move), g), tempo, self.move
+
+    def _closest(self, level: int, members: range, on: list[int]) -> _Ranked:
+        """The member with the smallest squared errors: a long run sampled, then looked at around its best sample."""
+        step = max(1, len(members) // _RUN_SAMPLES)
+        best = min(members[::step], key=self._closeness)
+        k = (best - members.start) // members.step
+        return self._ranked(level, min(members[max(0, k - step) : k + step + 1], key=self._closeness), on)
+
+    def _roundest(self, level: int, a: int, b: int, on: list[int]) -> _Ranked:
+        """The closest of the roundest tempos of indices a..b (equally round: no rounder one is in the stretch)."""
+        lo = self.grid.lo
+        for step in _ROUND_STEPS[self.grid.family]:
+            first = -(-(lo + a) // step) * step
+            if first <= lo + b:
+                return self._closest(level, range(first - lo, b + 1, step), on)
+        raise AssertionError("the last step is 1: every stretch has a member")  # pragma: no cover
 
 
 _MOST_RUNS = 64

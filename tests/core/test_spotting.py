@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stage.core.spotting import read_csv, read_pro_tools, spot
+import pytest
+
+from stage.core.markertables import read_csv
+from stage.core.protools import read_pro_tools
+from stage.core.spotting import Marker, Role, clean_comment, clean_name, parse_colours, spot
 from stage.core.timecode import RATES, Timecode
+from stage.errors import StageError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "spotting"
 DF = RATES["29.97df"]
@@ -108,3 +113,67 @@ def test_pairing_problems_name_their_lines() -> None:
                                         ("line 4", "marker")]
     assert "no end marker" in spotting.problems[0].message
     assert "has not started" in spotting.problems[1].message
+
+
+def mk(line: int, tc: str, name: str, *, colour: str = "", duration: int = 0, comment: str = "",
+       unit: str = "line") -> Marker:
+    return Marker(line, Timecode.parse(tc, RATES["24"]), name, comment, colour=colour, duration=duration, unit=unit)
+
+
+def test_colours_say_what_a_marker_is_when_its_name_does_not() -> None:
+    markers = [
+        mk(1, "01:00:10:00", "1M1 Main Title", colour="green", comment="waltz"),  # green: a start, by default
+        mk(2, "01:00:12:00", "door", colour="green"),  # green but no cue id: a hit
+        mk(3, "01:00:13:00", "slate", colour="magenta"),  # a colour never mapped: by its name, a hit
+        mk(4, "01:00:14:00", "1M1 end", colour="green"),  # the name says end, whatever the colour
+        mk(5, "01:00:16:00", "2M1", colour="green"),
+        mk(6, "01:00:18:00", "2M1 tag", colour="red"),  # red: an end, by default; the rest of the name is ignored
+        mk(7, "01:00:19:00", "3M1", colour="red"),  # ends a cue that never started
+    ]
+    spotting = spot(markers)
+    assert [(c.id, c.title, str(c.start), str(c.end), c.notes) for c in spotting.cues] == [
+        ("1M1", "Main Title", "01:00:10:00", "01:00:14:00", "waltz"),
+        ("2M1", "", "01:00:16:00", "01:00:18:00", ""),
+    ]
+    assert [h.label for h in spotting.cues[0].hits] == ["door", "slate"]
+    assert where(spotting.problems) == [("line 7", "marker")]
+    assert "ends cue 3M1, which has not started" in spotting.problems[0].message
+    # colours that say nothing: the green and red ones are hits like any other
+    assert spot(markers, parse_colours("none")).cues == ()
+    # a map of one's own: magenta markers left out, yellow ones hits even when named like cues
+    own = parse_colours("green=start, red=end, magenta=skip, yellow=hit")
+    yellow = [*markers[:4], mk(8, "01:00:12:12", "4M1 sting", colour="Yellow".lower())]
+    (cue,) = spot(yellow, own).cues
+    assert [h.label for h in cue.hits] == ["door", "4M1 sting"]
+
+
+def test_a_colour_map_that_makes_no_sense_is_refused() -> None:
+    assert parse_colours("Red = HIT ,ResolveColorGreen=start") == {"red": Role.HIT, "green": Role.START}
+    with pytest.raises(StageError, match="colour map 'red': write COLOUR=ROLE"):
+        parse_colours("red")
+    with pytest.raises(StageError, match=r"'loud' is not a role \(start, end, hit, skip\)"):
+        parse_colours("red=loud")
+
+
+def test_a_marker_that_spans_a_cue_starts_and_ends_it() -> None:
+    markers = [
+        mk(1, "01:00:10:00", "3M1 Storm", duration=240, comment="brass", unit="event"),  # 10 s at 24 fps
+        mk(2, "01:00:12:00", "lightning", unit="event"),
+        mk(3, "01:00:15:00", "3M1 end", unit="event"),  # already ended by the span
+        mk(4, "01:00:20:00", "after", unit="event"),  # the span's end frame is outside it
+        mk(5, "01:00:30:00", "3M2", duration=1, unit="event"),  # one frame: a point, so a hit (outside every cue)
+        mk(6, "01:00:40:00", "3M3 Coda", duration=48, unit="event"),  # the last marker: closed at the end
+    ]
+    spotting = spot(markers)
+    assert [(c.id, c.title, str(c.start), str(c.end), c.notes, [h.label for h in c.hits]) for c in spotting.cues] == [
+        ("3M1", "Storm", "01:00:10:00", "01:00:20:00", "brass", ["lightning"]),
+        ("3M3", "Coda", "01:00:40:00", "01:00:42:00", "", []),
+    ]
+    assert where(spotting.problems) == [("event 3", "marker"), ("event 4", "marker"), ("event 5", "marker")]
+    assert "already ends at 01:00:20:00" in spotting.problems[0].message
+    assert "outside every cue" in spotting.problems[1].message
+
+
+def test_names_lose_their_control_characters() -> None:
+    assert clean_name(" door\tslams\n hard\x00\x1b ") == "door slams hard"
+    assert clean_comment(" ring\ttwice\nand \x07again ") == "ring\ttwice\nand again"

@@ -1,16 +1,17 @@
-"""The tempo finder: steady tempos found again from their own beats; piecewise tempos caught with no more changes."""
+"""The tempo finder: steady tempos found again from their own beats, ranked as an editor hears them; piecewise
+tempos caught with no more changes."""
 
 from __future__ import annotations
 
 import math
 from fractions import Fraction
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from stage.core.tempo import ClickMap, Meter, TempoChange
 from stage.core.tempochanges import find_changes
-from stage.core.tempofind import Family, FindSpec, SpotHit, Tempo, TempoGrid, find_steady, fit_hits
+from stage.core.tempofind import Family, FindSpec, Rank, SpotHit, Tempo, TempoGrid, find_steady, fit_hits, roundness
 from stage.core.timecode import RATES
 
 F = Fraction
@@ -38,17 +39,89 @@ def steady_cues(draw: st.DrawFn) -> tuple[str, int, int, list[int], Fraction, Fr
 
 @settings(max_examples=60, deadline=None)
 @given(steady_cues(), st.sampled_from([F(1, 2), F(1), F(1, 4)]))
-def test_hits_on_a_frame_click_find_it_first_with_no_error(
+def test_hits_on_a_frame_click_find_it_first_with_no_error_by_error(
     cue: tuple[str, int, int, list[int], Fraction, Fraction], tolerance: Fraction
 ) -> None:
     rate, k, move, frames, lowest, highest = cue
     hits = [SpotHit(f"h{i}", F(x)) for i, x in enumerate(frames)]
     spec = FindSpec(RATES[rate], FOUR, lowest, highest, tolerance, move=(-6, 6))
-    best = find_steady(hits, spec, top=3)[0]
+    best = find_steady(hits, spec, top=3, rank=Rank.ERROR)[0]
     assert best.tempo == Tempo(Family.FRAME, k)
     assert all(f.error == 0 and f.caught for f in best.fits)
     # the downbeat it found puts the hits on beats: the generator's, or a whole number of beats away
     assert (best.move - move) % (k // math.gcd(k, 8)) == 0
+
+
+def on_the_frame(frames: list[int], k: int, move: int) -> bool:
+    """Every hit within half a frame of a click of frame click k (eighths) counted from ``move``: by brute force."""
+    click = F(k, 8)
+    return all(abs((x - move) - round((x - move) / click) * click) <= F(1, 2) for x in frames)
+
+
+@st.composite
+def rounded_cues(draw: st.DrawFn) -> tuple[str, int, list[int], Fraction, Fraction]:
+    """A frame click, a downbeat moved by whole frames, and hits on its beats each rounded to the nearest frame:
+    two neighbouring beats and one far out, as spotting notes of a cue would have."""
+    rate = draw(st.sampled_from(RATE_NAMES))
+    k = draw(st.integers(40, 240))
+    move = draw(st.integers(-6, 6))
+    beats = draw(st.lists(st.integers(1, 31), min_size=1, max_size=6, unique=True))
+    beats = sorted({*beats, beats[0] + 1, draw(st.integers(32, 64))})
+    hits = [move + math.floor(b * F(k, 8) + F(1, 2)) for b in beats]
+    cpm = 480 * RATES[rate].fps / k
+    lowest = max(F(10), cpm * F(draw(st.integers(92, 100)), 100))
+    highest = min(F(600), cpm * F(draw(st.integers(100, 108)), 100))
+    return rate, k, hits, lowest, highest
+
+
+@settings(max_examples=60, deadline=None)
+@given(rounded_cues(), st.sampled_from([F(1, 2), F(1)]))
+def test_hits_rounded_to_whole_frames_rank_their_frame_click_first(
+    cue: tuple[str, int, list[int], Fraction, Fraction], tolerance: Fraction
+) -> None:
+    """Quantization noise (errors up to half a frame) does not let a clicks-per-minute tempo or a finer frame
+    click win: the generating frame click is first wherever it is the only one the hits put on the frame."""
+    rate, k, frames, lowest, highest = cue
+    spec = FindSpec(RATES[rate], FOUR, lowest, highest, tolerance, move=(-6, 6))
+    lo, hi = spec.bounds(Family.FRAME)
+    # A rounder frame click the hits also put on the frame would rightly come first: such cues are not this case.
+    assume(not any(on_the_frame(frames, other, mv) for other in range(lo, hi + 1) if other != k
+                   for mv in range(-6, 7)))
+    hits = [SpotHit(f"h{i}", F(x)) for i, x in enumerate(frames)]
+    best = find_steady(hits, spec, top=3)[0]
+    assert best.tempo == Tempo(Family.FRAME, k)
+    assert best.caught == len(hits)
+    assert best.on_frame
+
+
+def test_among_tempos_the_hits_cannot_tell_apart_the_round_one_is_first() -> None:
+    rate = RATES["23.976"]
+    # On 12-0 (119.88 clicks a minute) at 23.976, every hit on its frame: 119.88 prints alike and is listed once.
+    hits = [SpotHit(str(b), F(12 * b)) for b in (3, 7, 10, 13, 22, 29)]
+    spec = FindSpec(rate, FOUR, F(100), F(140))
+    found = find_steady(hits, spec, top=3)
+    assert [c.tempo.text for c in found[:2]] == ["12-0", "120"]
+    assert [c.on_frame for c in found[:2]] == [True, True]
+    assert found[1].worst == F(12, 1001) * 29  # 120 a minute drifts 0.012 f a click: 29 clicks, 0.348 f
+    # 120 clicks a minute at 29.97 is 14.985 frames a click: hits rounded to whole frames.
+    rate = RATES["29.97"]
+    hits = [SpotHit(str(b), F(round(b * rate.fps / 2))) for b in (2, 5, 9, 14, 21, 30)]
+    spec = FindSpec(rate, FOUR, F(110), F(130), families=frozenset({Family.BPM}))
+    editor = find_steady(hits, spec, top=3)
+    closest = find_steady(hits, spec, top=3, rank=Rank.ERROR)
+    assert editor[0].tempo.text == "120"
+    assert editor[0].on_frame
+    assert editor[0].caught == 6
+    # the old ranking lets the rounding pick: 119.88 (15 frames a click) fits the rounded frames closer
+    assert closest[0].tempo.text == "119.88"
+    assert sum(f.error**2 for f in closest[0].fits) < sum(f.error**2 for f in editor[0].fits)
+
+
+def test_roundness_orders_as_editors_write_tempos() -> None:
+    frame = [Tempo(Family.FRAME, v) for v in (96, 100, 98, 97)]  # 12-0, 12-4, 12-2, 12-1
+    assert [roundness(t) for t in frame] == [0, 1, 2, 3]
+    bpm = [Tempo(Family.BPM, v) for v in (12000, 12050, 12025, 12010, 12005, 11997)]
+    assert [roundness(t) for t in bpm] == [0, 1, 2, 3, 4, 5]
 
 
 def test_bar_and_beat_agree_with_the_click_map() -> None:
