@@ -59,14 +59,21 @@ def make_stream(rate: Rate, seconds: float, jitter_s: float, rng: random.Random)
     for speed in (1.0, 1.001, 0.999):
         segments.append(Anchor(t, p, speed))
         p, t = segments[-1].position(t + third), t + third
+    return Stream(segments, stamped_quarter_frames(rate, segments, t, jitter_s, rng))
+
+
+def stamped_quarter_frames(
+    rate: Rate, segments: list[Anchor], end: float, jitter_s: float, rng: random.Random
+) -> list[tuple[float, bytes]]:
+    """Every quarter frame a master following ``segments`` sends until ``end``, stamped as JACK would, in order."""
     arrivals = []
     for k, seg in enumerate(segments):
-        end = segments[k + 1].t0 if k + 1 < len(segments) else t
-        for qf in quarter_frames_during(seg, seg.t0, end, rate):
+        until = segments[k + 1].t0 if k + 1 < len(segments) else end
+        for qf in quarter_frames_during(seg, seg.t0, until, rate):
             stamped = math.floor((qf.t + rng.uniform(-jitter_s, jitter_s)) * SAMPLE_RATE) / SAMPLE_RATE
             arrivals.append((stamped, qf.message))
     arrivals.sort(key=lambda a: a[0])
-    return Stream(segments, arrivals)
+    return arrivals
 
 
 class Naive:

@@ -2,9 +2,12 @@
 
 `JackMidi` opens a JACK client (``stage`` by default), registers MIDI output and
 input ports (``<client>:mtc_out``, ``<client>:click_out``, ``<client>:mtc_in``)
-and any audio output ports (``<client>:click_audio``), and calls one
-`CycleHandler` from JACK's process callback once per cycle:
+and any audio ports (``<client>:click_audio``, ``<client>:ltc_out`` out,
+``<client>:ltc_in`` in), and calls one `CycleHandler` from JACK's process
+callback once per cycle:
 
+* first the `AudioReader` is given each audio input port's samples for the
+  cycle, with the cycle's start frame;
 * every incoming event is handed over with its *absolute* frame, the cycle's
   start frame plus the event's offset inside the cycle;
 * every outgoing event the handler returns carries an absolute frame too, and
@@ -50,7 +53,7 @@ import jack
 
 from stage.errors import MidiError
 
-__all__ = ["AudioRenderer", "CycleHandler", "JackMidi", "JackMidiStats", "MidiEvent", "unwrap_frame"]
+__all__ = ["AudioReader", "AudioRenderer", "CycleHandler", "JackMidi", "JackMidiStats", "MidiEvent", "unwrap_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,13 @@ AudioRenderer = Callable[[str, int, "memoryview[float]"], None]
 
 ``samples`` is the port's buffer as float32, one item per frame of the cycle;
 it runs on the real-time thread right after the `CycleHandler` of the cycle.
+"""
+
+AudioReader = Callable[[str, int, "memoryview[float]"], None]
+"""Takes one audio input port for one cycle: ``(port short name, frame0, samples)``.
+
+``samples`` is the port's buffer as float32, valid only during the call; it
+runs on the real-time thread right before the `CycleHandler` of the cycle.
 """
 
 
@@ -197,13 +207,16 @@ class JackMidi:
         outputs: Iterable[str] = ("mtc_out", "click_out"),
         inputs: Iterable[str] = ("mtc_in",),
         audio_outputs: Iterable[str] = (),
+        audio_inputs: Iterable[str] = (),
         handler: CycleHandler | None = None,
         audio: AudioRenderer | None = None,
+        reader: AudioReader | None = None,
         servername: str | None = None,
     ) -> None:
         _silence_libjack()
         self._handler = handler
         self._audio = audio
+        self._reader = reader
         self._cycles = 0
         self._late = 0
         self._dropped = 0
@@ -246,6 +259,7 @@ class JackMidi:
             self._audio_outputs: list[tuple[str, Any]] = [
                 (p, self._client.outports.register(p)) for p in audio_outputs
             ]
+            self._audio_inputs: list[tuple[str, Any]] = [(p, self._client.inports.register(p)) for p in audio_inputs]
             self._client.set_process_callback(self._process)
             self._client.set_shutdown_callback(self._on_shutdown)
             self._client.activate()
@@ -306,6 +320,10 @@ class JackMidi:
     def set_audio(self, audio: AudioRenderer | None) -> None:
         """Replace the audio renderer; the next cycle uses the new one (None: silence)."""
         self._audio = audio
+
+    def set_reader(self, reader: AudioReader | None) -> None:
+        """Replace the audio reader; the next cycle uses the new one (None: audio inputs unread)."""
+        self._reader = reader
 
     # -- ports ------------------------------------------------------------
 
@@ -473,6 +491,14 @@ class JackMidi:
                 self._xruns += skipped
         self._clock = _CycleClock(frame0, nframes, self._c_usecs.value, self._c_period.value)
         self._cycles += 1
+
+        reader = self._reader
+        if reader is not None:
+            for name, port in self._audio_inputs:
+                try:
+                    reader(name, frame0, memoryview(port.get_buffer()).cast("f"))
+                except Exception:
+                    self._handler_errors += 1
 
         inputs: dict[str, Sequence[MidiEvent]] = {}
         for name, port in self._inputs:

@@ -50,6 +50,7 @@ from stage.runtime.enginecore import (
     FaultOut,
     no_wake,
 )
+from stage.runtime.enginemmc import MmcCountsOut, MmcIn
 from stage.runtime.ports import DriverOpener
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,9 @@ def engine_main(settings: EngineSettings, commands: multiprocessing.connection.C
             if now - last_stats >= STATS_INTERVAL:
                 last_stats = now
                 xruns, errors = stats()
-                if not send(m.EngineStats(core.cycles, core.late, xruns, errors, core.dropped)):
+                chase = core.chase  # read from this thread: a float the real-time thread last wrote, whole
+                error = chase.error if chase is not None else None
+                if not send(m.EngineStats(core.cycles, core.late, xruns, errors, core.dropped, error)):
                     return
             due = min(last_beat + HEARTBEAT_INTERVAL, last_stats + STATS_INTERVAL) - time.monotonic()
             select.select([woken], [], [], max(due, 0.0))  # until a cycle has events, or a report is due
@@ -225,6 +228,10 @@ def _translate(item: CoreEvent, to_mono: Callable[[int], float], sr: int, source
             return m.TransportChanged(to_mono(frame_of(a.t0, sr)), a.p0, a.speed, rolling=a.rolling, source=source)
         case m.SyncStatus():
             return item
+        case MmcIn(message):
+            return m.MmcReceived(message, to_mono(frame_of(message.t, sr)))
+        case MmcCountsOut(stats, problem):
+            return m.MmcCounts(stats, problem)
     raise AssertionError(item)  # pragma: no cover - faults are logged, not sent
 
 

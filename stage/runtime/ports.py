@@ -76,3 +76,28 @@ class DriverOpener(Protocol):
 
     def __call__(self, settings: EngineSettings, events: Connection) -> tuple[EngineCore, Any]:
         """The core and the opened driver."""
+
+
+class Timings(Protocol):
+    """Where the runtime says how long its promises took: the metrics adapter turns each into a histogram.
+
+    Called on the event loop, once per take written or acknowledged: an
+    implementation only records (no I/O, nothing that waits).
+    """
+
+    def acknowledged(self, what: str, seconds: float) -> None:
+        """A control edge's ``what`` (``roll``, ``stop``) was answered with its take committed, ``seconds`` after
+        it was asked."""
+
+    def committed(self, seconds: float, *, ok: bool) -> None:
+        """One write of a take to the store took ``seconds`` (``ok``: it landed; else it waits for a retry)."""
+
+
+class NoTimings:
+    """:class:`Timings` that records nothing (no metrics wanted)."""
+
+    def acknowledged(self, what: str, seconds: float) -> None:
+        """Nothing."""
+
+    def committed(self, seconds: float, *, ok: bool) -> None:
+        """Nothing."""

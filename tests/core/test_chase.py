@@ -141,6 +141,24 @@ def test_settles_under_half_a_millisecond_with_jitter(rate: str) -> None:
     assert all(s.state is ChaseState.LOCKED for s in samples[LOCK_QUARTER_FRAMES:])
 
 
+def test_the_loop_error_is_what_the_last_mark_said_less_the_estimate() -> None:
+    """The figure a stage's monitoring shows: None before a lock, then the last mark's miss, within the jitter."""
+    r = RATES["25"]
+    chase = ChaseEstimator(r)
+    assert chase.error is None
+    master = Master(r, [Anchor(50.0, start_of("01:00:00:00", r), 1.0)], until=54.0, jitter=0.0005, seed=3)
+    errors: list[float] = []
+    for t, message in master.arrivals():
+        before = chase.anchor
+        chase.receive(message, t)
+        if chase.error is not None and before is not None and chase.state is ChaseState.LOCKED:
+            errors.append(chase.error)
+    assert errors
+    settled = [abs(e) for e in errors[len(errors) // 2:]]
+    assert max(settled) < 0.0012  # half a millisecond of jitter each side, and the decode's own quarter frame
+    assert sum(settled) / len(settled) < 0.0005
+
+
 @pytest.mark.parametrize("rate", ["24", "29.97df"])
 def test_a_millisecond_of_jitter_stays_sub_millisecond(rate: str) -> None:
     r = RATES[rate]

@@ -1,4 +1,4 @@
-"""Another JACK client: records MIDI (and audio) with absolute frames, and sends MIDI at given frames.
+"""Another JACK client: records MIDI (and audio) with absolute frames, and sends MIDI (and audio) at given frames.
 
 `MidiPeer` is written straight against JACK-Client, independently of
 `stage.adapters.jack_midi`, so that it is a witness and not a mirror: a frame
@@ -45,6 +45,7 @@ class MidiPeer:
         inputs: Iterable[str] = ("in",),
         outputs: Iterable[str] = ("out",),
         audio_inputs: Iterable[str] = (),
+        audio_outputs: Iterable[str] = (),
     ) -> None:
         self.client = jack.Client(name, use_exact_name=True, no_start_server=True, servername=servername)
         self.name = str(self.client.name)
@@ -52,6 +53,9 @@ class MidiPeer:
         self._inputs: list[tuple[str, Any]] = [(p, self.client.midi_inports.register(p)) for p in inputs]
         self._outputs: dict[str, Any] = {p: self.client.midi_outports.register(p) for p in outputs}
         self._audio_inputs: list[tuple[str, Any]] = [(p, self.client.inports.register(p)) for p in audio_inputs]
+        self._audio_outputs: list[tuple[str, Any]] = [(p, self.client.outports.register(p)) for p in audio_outputs]
+        self._audio_incoming: queue.SimpleQueue[tuple[str, int, memoryview[float]]] = queue.SimpleQueue()
+        self._audio_playing: list[tuple[str, int, memoryview[float]]] = []  # (port, first frame, float32 samples)
         # every block of audio that was not all silence: (absolute frame of its first sample, float32 bytes)
         self.audio: dict[str, list[tuple[int, bytes]]] = {p: [] for p, _ in self._audio_inputs}
         self.received: dict[str, list[Event]] = {p: [] for p, _ in self._inputs}
@@ -111,6 +115,14 @@ class MidiPeer:
             self._seq += 1
             self._incoming.put((frame, self._seq, port, bytes(data)))
 
+    def play_audio(self, port: str, frame: int, samples: bytes) -> None:
+        """Play float32 ``samples`` on an audio output from absolute ``frame`` on (silence elsewhere; thread-safe)."""
+        self._audio_incoming.put((port, frame, memoryview(samples).cast("f")))
+
+    def audio_done(self) -> bool:
+        """True when every sample given to `play_audio` has been played."""
+        return self._audio_incoming.empty() and not self._audio_playing
+
     def events(self, port: str = "in") -> list[Event]:
         return list(self.received[port])
 
@@ -138,6 +150,8 @@ class MidiPeer:
         if self._stopping:
             for port in self._outputs.values():
                 port.clear_buffer()
+            for _, port in self._audio_outputs:
+                memoryview(port.get_buffer()).cast("B")[:] = bytes(4 * nframes)
             self._stopped.set()
             raise jack.CallbackExit
         raw = int(self.client.last_frame_time)
@@ -171,6 +185,7 @@ class MidiPeer:
             except queue.Empty:
                 break
         end = frame0 + nframes
+        self._play(frame0, nframes)
         while self._heap and self._heap[0][0] < end:
             frame, _, name, data = heapq.heappop(self._heap)
             offset = frame - frame0
@@ -180,6 +195,22 @@ class MidiPeer:
             self._outputs[name].write_midi_event(offset, data)
             self.sent.append((name, frame, frame0 + offset, data))
         self._first.set()
+
+    def _play(self, frame0: int, nframes: int) -> None:
+        while True:
+            try:
+                self._audio_playing.append(self._audio_incoming.get_nowait())
+            except queue.Empty:
+                break
+        end = frame0 + nframes
+        for name, port in self._audio_outputs:
+            buf = memoryview(port.get_buffer()).cast("f")
+            buf[:] = memoryview(bytes(4 * nframes)).cast("f")
+            for p, first, samples in self._audio_playing:
+                a, b = max(first, frame0), min(first + len(samples), end)
+                if p == name and b > a:
+                    buf[a - frame0 : b - frame0] = samples[a - first : b - first]
+        self._audio_playing = [x for x in self._audio_playing if x[1] + len(x[2]) > end]
 
 
 def audio_samples(blocks: list[tuple[int, bytes]]) -> dict[int, float]:

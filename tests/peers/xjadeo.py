@@ -1,10 +1,11 @@
-"""xjadeo, a real MTC slave, under Xvfb: it chases our MTC and tells its frame.
+"""xjadeo, a real MTC (or LTC) slave, under Xvfb: it chases our timecode and tells its frame.
 
 `xjadeo(...)` starts ``Xvfb`` on a free display (``-displayfd``), makes a test
 clip once (ffmpeg ``testsrc``, all-intra MJPEG so every seek is exact), and runs
 ``xjadeo -R -d jack -m "" CLIP``: remote control on stdin/stdout, MTC through
 JACK MIDI, no auto-connection (the caller connects its MTC output to
-`Xjadeo.port`, ``xjadeo:MTC in``).
+`Xjadeo.port`, ``xjadeo:MTC in``).  With ``ltc=True`` it runs ``xjadeo -R -l
+CLIP`` instead: LTC read from the JACK audio port ``xjadeo:ltc-input``.
 
 How xjadeo reports position, learnt by driving it:
 
@@ -38,10 +39,12 @@ from pathlib import Path
 from typing import Protocol
 
 from peers.jackd import JackServer, quiet_libjack, require
+from peers.xvfb import stop, xvfb
 
 CLIP_SECONDS = 180
 CLIP_SIZE = "160x120"
 MTC_PORT = "xjadeo:MTC in"
+LTC_PORT = "xjadeo:ltc-input"
 _REPLY = re.compile(r"^@(\d{3}) ?(.*)$")
 
 
@@ -62,36 +65,12 @@ def clip(rate: Fraction | str, cache: Path | None = None) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def xvfb() -> Iterator[str]:
-    """Run ``Xvfb`` on a free display; yield its name (``":3"``)."""
-    binary = require("Xvfb", "xvfb")
-    read_fd, write_fd = os.pipe()
-    process = subprocess.Popen(
-        [binary, "-displayfd", str(write_fd), "-nolisten", "tcp", "-screen", "0", "320x240x24"],
-        pass_fds=(write_fd,),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    os.close(write_fd)
-    try:
-        with os.fdopen(read_fd, "rb") as pipe:
-            number = pipe.readline().decode().strip()  # written once the server is ready
-        if not number:
-            raise RuntimeError(f"Xvfb exited with {process.wait()} before choosing a display")
-        yield f":{number}"
-    finally:
-        _stop(process)
-
-
 class Xjadeo:
     """A running xjadeo in remote-control mode."""
 
-    def __init__(self, process: subprocess.Popen[str]) -> None:
+    def __init__(self, process: subprocess.Popen[str], port: str = MTC_PORT) -> None:
         self.process = process
-        self.port = MTC_PORT
+        self.port = port
         self._lines: queue.Queue[str] = queue.Queue()
         self._reader = threading.Thread(target=self._read, name="xjadeo-stdout", daemon=True)
         self._reader.start()
@@ -156,36 +135,39 @@ class Xjadeo:
                 assert self.process.stdin is not None
                 self.process.stdin.write("quit\n")
                 self.process.stdin.flush()
-        _stop(self.process, graceful=5.0)
+        stop(self.process, graceful=5.0)
 
 
 class XjadeoFactory(Protocol):
-    """The ``xjadeo`` fixture: start an xjadeo on a clip at ``rate``, on ``server`` or the session's."""
+    """The ``xjadeo`` fixture: start an xjadeo on a clip at ``rate``, on ``server`` or the session's (LTC: ``ltc``)."""
 
-    def __call__(self, rate: Fraction | str, server: JackServer | None = None) -> Xjadeo: ...
+    def __call__(self, rate: Fraction | str, server: JackServer | None = None, *, ltc: bool = False) -> Xjadeo: ...
 
 
-def _mtc_port_exists(server: JackServer) -> bool:
+def _port_exists(server: JackServer, port: str) -> bool:
     import jack  # noqa: PLC0415 -- see peers.jackd.quiet_libjack
 
     quiet_libjack()
     client = jack.Client("xjadeo-probe", no_start_server=True, servername=server.name)
     try:
-        return bool(client.get_ports(re.escape(MTC_PORT), is_midi=True, is_input=True))
+        return bool(client.get_ports(re.escape(port), is_input=True))
     finally:
         client.close()
 
 
 @contextlib.contextmanager
-def xjadeo(server: JackServer, rate: Fraction | str = "25", *, display: str | None = None) -> Iterator[Xjadeo]:
-    """Run xjadeo on a clip at ``rate``, chasing MTC on ``xjadeo:MTC in``."""
+def xjadeo(
+    server: JackServer, rate: Fraction | str = "25", *, display: str | None = None, ltc: bool = False
+) -> Iterator[Xjadeo]:
+    """Run xjadeo on a clip at ``rate``, chasing MTC on ``xjadeo:MTC in`` (LTC on ``xjadeo:ltc-input``)."""
     binary = require("xjadeo", "xjadeo")
     video = clip(rate)
+    port, sync = (LTC_PORT, ["-l"]) if ltc else (MTC_PORT, ["-d", "jack", "-m", ""])
     with contextlib.ExitStack() as stack:
         if display is None:
             display = stack.enter_context(xvfb())
         process = subprocess.Popen(
-            [binary, "-R", "-S", "-d", "jack", "-m", "", str(video)],
+            [binary, "-R", "-S", *sync, str(video)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -194,25 +176,12 @@ def xjadeo(server: JackServer, rate: Fraction | str = "25", *, display: str | No
             bufsize=1,
             start_new_session=True,
         )
-        peer = Xjadeo(process)
+        peer = Xjadeo(process, port)
         stack.callback(peer.close)
         peer.command("ping", timeout=15)
         deadline = time.monotonic() + 10
-        while not _mtc_port_exists(server):
+        while not _port_exists(server, port):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"xjadeo registered no {MTC_PORT!r} port (exit code {process.poll()})")
+                raise RuntimeError(f"xjadeo registered no {port!r} port (exit code {process.poll()})")
             time.sleep(0.05)
         yield peer
-
-
-def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes], graceful: float = 0.0) -> None:
-    if process.poll() is None and graceful:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=graceful)
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

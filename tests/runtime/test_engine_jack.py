@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import itertools
 import statistics
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any, TypeVar
 
 import pytest
+from enginerig import Engine
 from peers.jackd import JackServer, jack_server, unique_name
 from peers.recorder import MidiPeer
 
-from stage.adapters.engine_drivers import open_driver
 from stage.core.cuesheet import Cue, parse_cue_sheet
 from stage.core.mtc import MtcDecoder, QuarterFrameTime, full_frame, quarter_frame_message
 from stage.core.playback import ClickNotes
 from stage.core.tempo import ClickKind
 from stage.core.timecode import RATES, Timecode
 from stage.runtime import messages as m
-from stage.runtime.engine import STATS_INTERVAL, EngineHandle
+from stage.runtime.engine import STATS_INTERVAL
 from stage.runtime.enginecore import EngineSettings
 from stage.runtime.service import cue_clicks
 
@@ -59,34 +58,6 @@ def server() -> Iterator[JackServer]:
 @pytest.fixture
 def cue() -> Cue:
     return parse_cue_sheet(SHEET).cue("1M1")
-
-
-class Engine:
-    """An engine process plus the events it sent."""
-
-    def __init__(self, settings: EngineSettings) -> None:
-        self.events: list[m.Event] = []
-        self._lock = threading.Lock()
-        self.handle = EngineHandle(settings, self._on, open_driver=open_driver)
-        self.ready = self.handle.start()
-
-    def _on(self, ev: m.Event) -> None:
-        with self._lock:
-            self.events.append(ev)
-
-    def of(self, kind: type[T]) -> list[T]:
-        with self._lock:
-            return [e for e in self.events if isinstance(e, kind)]
-
-    def wait(self, predicate: Callable[[m.Event], bool], timeout: float = 10.0) -> m.Event:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                for e in self.events:
-                    if predicate(e):
-                        return e
-            time.sleep(0.01)
-        raise AssertionError("the engine sent no such event")
 
 
 def start_engine(server: JackServer, peer: MidiPeer, **kw: Any) -> Engine:

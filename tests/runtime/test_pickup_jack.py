@@ -15,6 +15,7 @@ import pytest
 from peers.jackd import JackServer, jack_server, unique_name
 from peers.recorder import MidiPeer, audio_onsets, pitch_at
 from peers.wait import SCALE, until
+from sheets import PICKUP as SHEET
 
 from stage.adapters.engine_drivers import open_driver
 from stage.config import ClickConfig, ClockConfig, Config, MidiConfig
@@ -33,24 +34,6 @@ from stage.runtime.service import Service, cue_clicks
 SR = 48000
 PERIOD = 256
 PREROLL = 0.5
-
-# 8-0 at 24 fps is 1/3 s a click (16000 samples); bar 17 changes to 6-0 (1/4 s, 12000 samples) in 3/4.
-SHEET = """
-[picture]
-rate = "24"
-[[cue]]
-id = "1M1"
-start = "00:00:20:00"
-tempo = "8-0"
-meter = "4/4"
-bars = 18
-countoff = 2
-streamer = "1s"
-[[cue.change]]
-bar = 17
-tempo = "6-0"
-meter = "3/4"
-"""
 
 
 @pytest.fixture(scope="module")
