@@ -26,12 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 T0 = datetime(2026, 3, 2, 13, 30, 5, 250000, tzinfo=UTC)
 
-HEADER = "cue,take,pickup_bar,wild,status,tc_in,tc_out,duration,date,time_of_day,notes,revision\r\n"
+HEADER = "cue,take,pickup_bar,wild,status,tc_in,tc_out,duration,date,time_of_day,notes,revision,picture_revision\r\n"
 ROWS = (
-    "1M1,1,,no,false_start,01:00:10:00,01:00:12:06,2.250,2026-03-02,14:30:05,,\r\n"
+    "1M1,1,,no,false_start,01:00:10:00,01:00:12:06,2.250,2026-03-02,14:30:05,,,\r\n"
     '1M1,2,33,no,print,01:01:14:00,01:01:52:12,38.500,2026-03-02,14:31:05,"conductor: lovely, horns | '
-    'editor: use bar 40 from take 1",5e1f00c0ffee\r\n'
-    "1M2,1,,yes,,01:05:00:00,,,2026-03-02,14:32:05,,\r\n"
+    'editor: use bar 40 from take 1",5e1f00c0ffee,4-1f9a2c\r\n'
+    "1M2,1,,yes,,01:05:00:00,,,2026-03-02,14:32:05,,,\r\n"
 )
 
 
@@ -78,7 +78,8 @@ def log_takes(url: str) -> None:
             await store.end_take(replace(one, tc_out="01:00:12:06", ended_at=T0, duration=2.25))
             await store.update_take(one.id or 0, {"status": "fs"}, Role.ENGINEER, T0)
             two = await store.insert_take(
-                Take("1M1", 2, "01:01:14:00", T0.replace(minute=31), pickup_bar=33, revision="5e1f00c0ffee")
+                Take("1M1", 2, "01:01:14:00", T0.replace(minute=31), pickup_bar=33, revision="5e1f00c0ffee",
+                     picture_revision="4-1f9a2c")
             )
             await store.end_take(replace(two, tc_out="01:01:52:12", ended_at=T0, duration=38.5))
             await store.update_take(two.id or 0, {"status": "circled", "note": "lovely, horns"}, Role.CONDUCTOR, T0)
@@ -123,6 +124,7 @@ def test_json_keeps_the_types(url: str, tmp_path: Path, paris: None, capsys: pyt
         "date": "2026-03-02",
         "time_of_day": "14:31:05",
         "revision": "5e1f00c0ffee",
+        "picture_revision": "4-1f9a2c",
     }
     assert second["notes"] == [
         {"role": "conductor", "text": "lovely, horns", "at": "2026-03-02T14:30:05.250000+01:00"},

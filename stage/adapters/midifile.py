@@ -12,6 +12,9 @@ accumulates.  Track 0 holds the name, the ``smpte_offset`` (the first click's
 picture time), the time signatures, the tempo map and a marker per hit;
 track 1 the click notes on the GM percussion channel.
 
+**Markers** (:func:`marker_file`): a take's marker per take, counted in
+frames (see :data:`MARKER_TICKS_PER_FRAME`), for a DAW's memory locations.
+
 **Reading** (:func:`read_smf`): the tempo map, time signatures, markers and
 SMPTE offset of a DAW-exported file, as a :class:`~stage.core.smfimport.SmfMap`;
 :func:`~stage.core.smfimport.import_cue` and
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import io
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -32,7 +36,9 @@ import mido
 
 from stage.core.cuesheet import Cue
 from stage.core.smfimport import MIDI_CLOCKS_PER_WHOLE, SmfMap, SmpteOffset, TimeSignature, smpte_offset
+from stage.core.takemarks import TakeMarker
 from stage.core.tempo import ClickKind, Meter, format_click_unit
+from stage.core.timecode import Rate
 from stage.errors import MidiError, RenderError
 
 __all__ = [
@@ -46,6 +52,7 @@ __all__ = [
     "SmpteOffset",
     "TimeSignature",
     "click_file",
+    "marker_file",
     "read_smf",
     "smpte_offset",
     "write_smf",
@@ -168,6 +175,41 @@ def _track(events: list[_Placed], end: int) -> mido.MidiTrack:
 def write_smf(path: str | Path, cue: Cue) -> None:
     """Write the click track of ``cue`` as a Standard MIDI File."""
     click_file(cue).save(Path(path))
+
+
+# A marker file counts in frames: a quarter note is one timecode second's frames, played in exactly the time
+# those frames last (1 001 000 µs at 23.976 and 29.97, 1 000 000 µs at 24, 25 and 30), and a frame is
+# MARKER_TICKS_PER_FRAME ticks (960 a quarter at 24, 1000 at 25, 1200 at 30), so every marker is on its frame.
+MARKER_TICKS_PER_FRAME = 40
+
+
+def marker_file(markers: Sequence[TakeMarker], rate: Rate, title: str = "takes") -> bytes:
+    """The takes' markers as a type 1 Standard MIDI File (bytes) that a DAW imports as memory locations.
+
+    Track 0 holds the name, the ``smpte_offset`` (the first marker's hour, so a
+    DAW spots tick 0 there), 4/4, the one tempo and a ``marker`` per take.
+    """
+    tempo = Fraction(_US * rate.nominal) / rate.fps
+    if tempo.denominator != 1 or tempo > MAX_TEMPO:
+        raise RenderError(f"a marker file cannot keep frames exact at {rate} fps")
+    first = markers[0].frame if markers else 0
+    hour = first - first % (rate.frames_per_10min * 6)
+    offset = smpte_offset(Fraction(hour) / rate.fps, rate)
+    events = [
+        _Placed(0, 0, mido.MetaMessage("track_name", name=_text(title))),
+        _Placed(0, 1, mido.MetaMessage("smpte_offset", **asdict(offset))),
+        _Placed(0, 2, mido.MetaMessage("time_signature", numerator=4, denominator=4, clocks_per_click=24,
+                                       notated_32nd_notes_per_beat=8)),
+        _Placed(0, 3, mido.MetaMessage("set_tempo", tempo=int(tempo))),
+    ]
+    events += [_Placed((m.frame - hour) * MARKER_TICKS_PER_FRAME, 4, mido.MetaMessage("marker", text=_text(m.name)))
+               for m in markers]
+    end = max((e.tick for e in events), default=0)
+    mid = mido.MidiFile(type=1, ticks_per_beat=rate.nominal * MARKER_TICKS_PER_FRAME, charset="latin1")
+    mid.tracks.append(_track(events, end=end))
+    out = io.BytesIO()
+    mid.save(file=out)
+    return out.getvalue()
 
 
 # -- reading ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ COLUMNS = (
     "time_of_day",
     "notes",
     "revision",
+    "picture_revision",
 )
 
 NOTE_SEPARATOR = " | "
@@ -61,6 +62,7 @@ def csv_row(take: Take, tz: tzinfo | None = None) -> dict[str, str]:
         "time_of_day": started.strftime("%H:%M:%S"),
         "notes": NOTE_SEPARATOR.join(f"{n.role.value}: {n.text}" for n in take.notes),
         "revision": take.revision or "",
+        "picture_revision": take.picture_revision or "",
     }
 
 
@@ -91,6 +93,7 @@ def json_row(take: Take, tz: tzinfo | None = None) -> dict[str, Any]:
         "time_of_day": started.strftime("%H:%M:%S"),
         "notes": [{"role": n.role.value, "text": n.text, "at": _local(n.at, tz).isoformat()} for n in take.notes],
         "revision": take.revision,
+        "picture_revision": take.picture_revision,
         "id": take.id,
         "version": take.version,
         "started_at": started.isoformat(),

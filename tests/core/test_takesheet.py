@@ -27,6 +27,7 @@ PRINTED = Take(
     id=7,
     version=3,
     revision="0123456789ab",
+    picture_revision="3-1f9a2c",
 )
 ROLLING = Take("2M1", 1, "02:00:00;02", T0 + timedelta(minutes=5), wild=True, id=8)
 
@@ -45,15 +46,16 @@ def test_columns_are_stable() -> None:
         "time_of_day",
         "notes",
         "revision",
+        "picture_revision",
     )
 
 
 def test_csv_is_exact() -> None:
     assert to_csv([PRINTED, ROLLING]) == (
-        "cue,take,pickup_bar,wild,status,tc_in,tc_out,duration,date,time_of_day,notes,revision\r\n"
+        "cue,take,pickup_bar,wild,status,tc_in,tc_out,duration,date,time_of_day,notes,revision,picture_revision\r\n"
         '1M1,3,33,no,print,01:00:10:00,01:00:52:12,42.500,2026-03-02,23:30:05,"conductor: lovely horns | '
-        'engineer: clip, bar 12 ""vln""",0123456789ab\r\n'
-        "2M1,1,,yes,,02:00:00;02,,,2026-03-02,23:35:05,,\r\n"
+        'engineer: clip, bar 12 ""vln""",0123456789ab,3-1f9a2c\r\n'
+        "2M1,1,,yes,,02:00:00;02,,,2026-03-02,23:35:05,,,\r\n"
     )
 
 
@@ -90,6 +92,7 @@ def test_json_keeps_the_types() -> None:
                 {"role": "engineer", "text": 'clip, bar 12 "vln"', "at": "2026-03-02T23:30:05.250000+00:00"},
             ],
             "revision": "0123456789ab",
+            "picture_revision": "3-1f9a2c",
             "id": 7,
             "version": 3,
             "started_at": "2026-03-02T23:30:05.250000+00:00",
@@ -108,6 +111,7 @@ def test_json_keeps_the_types() -> None:
             "time_of_day": "23:35:05",
             "notes": [],
             "revision": None,
+            "picture_revision": None,
             "id": 8,
             "version": 0,
             "started_at": "2026-03-02T23:35:05.250000+00:00",

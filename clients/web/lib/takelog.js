@@ -1,4 +1,5 @@
-// The take log as a page holds it: rows by id from GET /api/takes, kept up to date by `take` events.  Pure.
+// The take log as a page holds it: rows by id from GET /api/takes, kept up to date by `take` events, and the take
+// being recorded as the session announces it, pending until its `take` event says it is in the take log.  Pure.
 
 /** Best first: what "the best take of a cue" means on a take sheet. */
 export const RANK = Object.freeze(['print', 'hold', 'complete', 'incomplete', 'breakdown', 'false_start']);
@@ -11,18 +12,56 @@ export const STATUS_TEXT = Object.freeze(/** @type {Record<string, string>} */ (
   false_start: 'false start', breakdown: 'breakdown', incomplete: 'incomplete', complete: 'complete', hold: 'hold', print: 'circled',
 }));
 
-/** @typedef {{id: number, cue: string, take: number, label?: string, pickup_bar: number | null, wild: boolean, status: string | null, tc_in: string, tc_out: string | null, duration: number | null, time_of_day: string, date: string, notes: {role: string, text: string, at: string}[], version: number, ended_at: string | null}} TakeRow */
+/** @typedef {{id: number, cue: string, take: number, label?: string, pickup_bar: number | null, wild: boolean, status: string | null, tc_in: string, tc_out: string | null, duration: number | null, time_of_day: string, date: string, notes: {role: string, text: string, at: string}[], version: number, ended_at: string | null, revision?: string | null, picture_revision?: string | null}} TakeRow */
+
+/** @typedef {Omit<TakeRow, 'id'> & {id: number | null}} AnnouncedTake a take as the session names it (no id until stored) */
+/** @typedef {{key: string, take: AnnouncedTake, kept: boolean}} LogEntry one line of the log: kept (in the take log) or pending */
+
+/**
+ * True when `row` (in the take log) is the take `t` announced: the same cue and number, or (logged under the next
+ * free number, another controller having taken its own) the same cue rolled at the same place and moment.
+ * @param {AnnouncedTake} t @param {TakeRow} row
+ */
+function sameTake(t, row) {
+  return row.cue === t.cue && (row.take === t.take || (row.tc_in === t.tc_in && row.date === t.date && row.time_of_day === t.time_of_day));
+}
 
 export class TakeLog {
   constructor() {
     /** @type {Map<number, TakeRow>} */
     this.rows = new Map();
+    /** Takes the session announced that no `take` event has shown in the take log yet: "cue-number" → take. */
+    /** @type {Map<string, AnnouncedTake>} */
+    this.pending = new Map();
   }
 
-  /** @param {TakeRow[]} rows */
+  /**
+   * The take log as read from the stage (GET /api/takes): every row kept.  What was pending is forgotten: a take
+   * still being recorded is announced again from the session (`announce`).
+   * @param {TakeRow[]} rows
+   */
   load(rows) {
     this.rows.clear();
+    this.pending.clear();
     for (const r of rows) if (typeof r.id === 'number') this.rows.set(r.id, r);
+  }
+
+  /**
+   * The session's take being recorded (its `take`): one not in the take log yet is pending, shown at once and
+   * never as kept.  True when the pending takes changed.
+   * @param {Record<string, any> | null | undefined} take
+   * @returns {boolean}
+   */
+  announce(take) {
+    if (take === null || typeof take !== 'object' || typeof take.cue !== 'string' || typeof take.take !== 'number') return false;
+    if (typeof take.id === 'number' && this.rows.has(take.id)) return false;
+    const t = /** @type {AnnouncedTake} */ (take);
+    for (const row of this.rows.values()) if (sameTake(t, row)) return false;
+    const key = `${t.cue}-${t.take}`;
+    const old = this.pending.get(key);
+    if (old !== undefined && JSON.stringify(old) === JSON.stringify(t)) return false;
+    this.pending.set(key, t);
+    return true;
   }
 
   /**
@@ -37,7 +76,22 @@ export class TakeLog {
     // Events can cross a reload: never go back to an older version of a take.
     if (old !== undefined && old.version > row.version) return old;
     this.rows.set(row.id, row);
+    for (const [key, t] of this.pending) if (sameTake(t, row)) this.pending.delete(key);
     return row;
+  }
+
+  /**
+   * What the log shows, in order: the kept rows as logged (of `cue`), then the pending takes.
+   * @param {string} [cue]
+   * @returns {LogEntry[]}
+   */
+  entries(cue) {
+    /** @type {LogEntry[]} */
+    const out = this.list(cue).map((take) => ({ key: `id ${take.id}`, take, kept: true }));
+    const waiting = [...this.pending.values()].filter((t) => !cue || t.cue === cue);
+    waiting.sort((a, b) => (a.cue < b.cue ? -1 : a.cue > b.cue ? 1 : a.take - b.take));
+    for (const take of waiting) out.push({ key: `new ${take.cue}-${take.take}`, take, kept: false });
+    return out;
   }
 
   /** @param {string} [cue] @returns {TakeRow[]} in the order logged */

@@ -33,6 +33,38 @@ test("a cue's best take is a usable one: never unmarked, a false start or a brea
   assert.deepEqual([log.summary().get('1M1').best.id, log.summary().get('1M1').circled], [4, 1]);
 });
 
+test('the take being recorded is pending from the session at once, and kept only once its take event comes', () => {
+  const log = new TakeLog();
+  log.load([row(1, '1M1', 1, null)]);
+  const rolling = { ...row(null, '1M1', 2, null), tc_in: '01:00:05:00', date: '2026-12-07', time_of_day: '04:00:01' };
+  assert.equal(log.announce(rolling), true);
+  assert.equal(log.announce({ ...rolling }), false); // the same again: nothing changed
+  assert.deepEqual(log.entries().map((e) => [e.key, e.kept]), [['id 1', true], ['new 1M1-2', false]]);
+  assert.deepEqual(log.list().map((r) => r.id), [1]); // never among the kept rows (counts, best take)
+  assert.equal(log.summary().get('1M1').count, 1);
+  assert.deepEqual(log.entries('1M2'), []);
+  log.apply({ event: 'started', take: { ...rolling, id: 7, version: 0 } });
+  assert.deepEqual(log.entries().map((e) => [e.key, e.kept, e.take.id]), [['id 1', true, 1], ['id 7', true, 7]]);
+  // The session says it again once stored (with its id), or late without: it is kept already.
+  assert.equal(log.announce({ ...rolling, id: 7 }), false);
+  assert.equal(log.announce(rolling), false);
+  assert.equal(log.announce(null), false);
+});
+
+test('a pending take logged under another number is the same take; a reload forgets what is pending', () => {
+  const log = new TakeLog();
+  const rolling = { ...row(null, '1M1', 3, null), tc_in: '01:00:05:00', date: '2026-12-07', time_of_day: '04:00:01' };
+  log.announce(rolling);
+  log.announce({ ...row(null, '1M2', 1, null), tc_in: '01:02:00:00' });
+  assert.deepEqual(log.entries().map((e) => e.key), ['new 1M1-3', 'new 1M2-1']);
+  log.apply({ event: 'started', take: { ...rolling, id: 9, take: 4 } }); // 3 was taken by another controller
+  assert.deepEqual(log.entries().map((e) => e.key), ['id 9', 'new 1M2-1']);
+  log.apply({ event: 'started', take: { ...rolling, id: 10, take: 5, tc_in: '01:00:09:00' } }); // another take
+  assert.deepEqual(log.entries().map((e) => e.key), ['id 9', 'id 10', 'new 1M2-1']);
+  log.load([row(9, '1M1', 4, null)]);
+  assert.deepEqual(log.entries().map((e) => e.key), ['id 9']);
+});
+
 test('an editor sends only the fields its user changed, and after a conflict keeps those and takes the rest', () => {
   const opened = marksOf(row(1, '1M1', 1, null));
   assert.deepEqual(opened, { status: null, pickup_bar: null, wild: false });
