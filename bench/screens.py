@@ -1,7 +1,7 @@
 """Screens in step: many ``/musician`` pages in headless Chromium against one ``stage serve`` playing a cue.
 
-Some pages reach the stage through a delaying TCP proxy of this benchmark's
-own (the kernel here has no ``netem``): every chunk each way is held back by
+Some pages reach the stage through a delaying TCP proxy
+(tests/peers/delayproxy.py: the kernel here has no ``netem``): every chunk each way is held back by
 ``--delay-ms`` ± ``--jitter-ms`` (uniform), order kept; the others are on
 loopback.  The stage plays a cue with a hit on every bar (a streamer into a
 punch, every other one a flutter of 3) for ``--seconds``.
@@ -29,13 +29,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import itertools
 import math
-import multiprocessing
 import os
-import random
-import socket
 import statistics
 import sys
 import tempfile
@@ -51,6 +47,7 @@ from playwright.async_api import Error, Page, async_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from consolerig import FLAGS, TOKENS, StageServe, free_port  # noqa: E402
+from peers.delayproxy import delaying_proxy  # noqa: E402
 
 WIDTH, HEIGHT = 960, 540
 STREAMER = 1.5  # seconds of streamer travel (px per ms = WIDTH / 1500)
@@ -83,49 +80,6 @@ def wall_minus_monotonic() -> float:
         b = time.monotonic()
         samples.append(w - (a + b) / 2)
     return statistics.median(samples)
-
-
-# -- the delaying proxy (its own process, its own loop) ----------------------------------------------
-
-
-def run_proxy(listen: int, target: int, delay: float, jitter: float, ready: Any) -> None:
-    """Forward TCP from ``listen`` to ``target``; each chunk each way held back delay ± jitter, order kept."""
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        # Chunks leave in the order they came, each no sooner than its own delay: one timer, at the head's due.
-        loop = asyncio.get_running_loop()
-        queue: collections.deque[tuple[float, bytes]] = collections.deque()
-
-        def flush() -> None:
-            now = loop.time()
-            while queue and queue[0][0] <= now:
-                writer.write(queue.popleft()[1])
-            if queue:
-                loop.call_at(queue[0][0], flush)
-
-        last = 0.0
-        try:
-            while data := await reader.read(65536):
-                last = max(last, loop.time() + delay + random.uniform(-jitter, jitter))
-                queue.append((last, data))
-                if len(queue) == 1:
-                    loop.call_at(last, flush)
-        finally:
-            loop.call_at(last + 0.001, writer.close)
-
-    async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        server_r, server_w = await asyncio.open_connection("127.0.0.1", target)
-        for sock in (client_w.get_extra_info("socket"), server_w.get_extra_info("socket")):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w), return_exceptions=True)
-
-    async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", listen)
-        ready.set()
-        async with server:
-            await server.serve_forever()
-
-    asyncio.run(main())
 
 
 # -- the stage -----------------------------------------------------------------------------------------
@@ -167,18 +121,12 @@ async def bench(args: argparse.Namespace) -> None:
         (work / "cues.toml").write_text(SHEET, encoding="utf-8")
         serve = StageServe(work, f"sqlite:///{work / 'takes.db'}", cues=work / "cues.toml")
         proxy_port = free_port()
-        ctx = multiprocessing.get_context("spawn")
-        ready = ctx.Event()
-        proxy = ctx.Process(target=run_proxy, args=(proxy_port, serve.port, args.delay_ms / 1000,
-                                                    args.jitter_ms / 1000, ready), daemon=True)
-        proxy.start()
-        ready.wait(10)
-        serve.start()
-        try:
-            await run_pages(args, serve.port, proxy_port)
-        finally:
-            serve.stop()
-            proxy.kill()
+        with delaying_proxy(proxy_port, serve.port, args.delay_ms / 1000, args.jitter_ms / 1000):
+            serve.start()
+            try:
+                await run_pages(args, serve.port, proxy_port)
+            finally:
+                serve.stop()
 
 
 async def run_pages(args: argparse.Namespace, port: int, proxy_port: int) -> None:

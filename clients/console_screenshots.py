@@ -5,7 +5,8 @@ Starts ``stage serve`` with the demo cue sheet, opens the control pages and
 three musician screens in Debian's headless Chromium, and drives the session
 through the pages themselves as a conductor and an engineer would: arm, hold
 for record, roll, stop, circle, a pickup from bar 9, a refused arm while
-recording, a screen that drops out, two engineers editing one take.
+recording, a screen that drops out, two engineers editing one take; a cut
+imported beforehand, so that the engineer's console names the picture.
 ``python3 clients/console_screenshots.py [OUT_DIR]`` (default ``docs/screens``).
 """
 
@@ -13,13 +14,18 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # this checkout's stage and its test rig
 
 from consolerig import TOKENS, StageServe, chromium, open_page  # noqa: E402
+from peers.cuts import make_cut  # noqa: E402
 from playwright.sync_api import Page, expect  # noqa: E402
+
+from stage.adapters.pictures import PictureLibrary  # noqa: E402
+from stage.core.timecode import RATES  # noqa: E402
 
 WAIT = 15_000
 
@@ -48,6 +54,9 @@ def main(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # On every interface, as on a stage network: the pairing code is shown with its QR code.
         stage = StageServe(Path(tmp), f"sqlite:///{Path(tmp) / 'takes.db'}", host="0.0.0.0")  # noqa: S104
+        cut = make_cut(Path(tmp) / "lighthouse_reel1_v3.mov", "23.976", "00:59:58:00", 2.0, size=(320, 180))
+        PictureLibrary(Path(tmp) / "picture").import_cut(cut.path, rate=RATES["23.976"],
+                                                          now=datetime.now().astimezone())
         stage.start()
         try:
             with chromium() as browser:
@@ -93,6 +102,12 @@ def main(out: Path) -> None:
                 shot(con, out / "conductor-refused.png")
                 tap(con, "#stop")
                 tap(con, "[data-status='hold']")
+
+                # The take log handed on: the export menu (the take sheet, the DAW's markers, the EDL).
+                eng.locator("#export summary").click()
+                expect(eng.locator("#export .menu")).to_be_visible(timeout=WAIT)
+                shot(eng, out / "engineer-export.png")
+                eng.locator("#export summary").click()
 
                 # A screen drops out.
                 desks[2].context.close()

@@ -18,6 +18,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -50,15 +51,29 @@ class StageServe:
     """``stage serve`` as a subprocess: start, SIGKILL, start again on the same port and take log."""
 
     def __init__(self, tmp: Path, database: str, *, cues: Path = CUES, screen_latency_ms: int = 0,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", tls: Path | None = None, redirect_port: int | None = None,
+                 jack: str | None = None, sections: str = "") -> None:
+        """``tls``: serve HTTPS with what ``stage tls init --dir TLS`` wrote (and plain HTTP on ``redirect_port``);
+        ``jack``: MIDI through the JACK server of that name (default: MIDI off, the engine's soft clock);
+        ``sections``: more of the config (TOML); one with ``[midi]`` in it runs the engine on MIDI as it says."""
         self.port = free_port()
         self.database = database
         self.config = tmp / "stage.toml"
+        self.host = host
+        self.tls = tls
+        self.redirect_port = redirect_port
         auth = "".join(f'{role} = "{token}"\n' for role, token in TOKENS.items())
+        https = "" if tls is None else (f'certificate = "{tls / "stage.pem"}"\nkey = "{tls / "stage.key"}"\n'
+                                        f'authority = "{tls / "ca.pem"}"\n')
+        if redirect_port is not None:
+            https += f"redirect_port = {redirect_port}\n"
+        midi = "enabled = false" if jack is None else f'enabled = true\nserver = "{jack}"'
+        midi = "" if "[midi]" in sections else f"[midi]\n{midi}\n"
         self.config.write_text(
-            f"[midi]\nenabled = false\n[osc]\nenabled = false\n"
-            f'[http]\nhost = "{host}"\nport = {self.port}\nscreen_latency_ms = {screen_latency_ms}\n'
+            f"{midi}{sections}\n[osc]\nenabled = false\n"
+            f'[http]\nhost = "{host}"\nport = {self.port}\nscreen_latency_ms = {screen_latency_ms}\n{https}'
             f'[takes]\ndatabase = "{database}"\n[auth]\n{auth}'
+            f'[picture]\ndir = "{tmp / "picture"}"\n'  # its own: never the checkout's stage-picture
         )
         self.cues = cues
         self.log = tmp / "stage.log"
@@ -66,20 +81,33 @@ class StageServe:
 
     @property
     def base(self) -> str:
-        """http://127.0.0.1:PORT"""
-        return f"http://127.0.0.1:{self.port}"
+        """http://127.0.0.1:PORT (https:// with ``tls``; the host's own address when it listens on one)"""
+        host = "127.0.0.1" if self.host == "0.0.0.0" else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
-    def start(self) -> None:
-        """Start it and wait until it answers."""
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What a client checks this stage's certificate with: its own authority."""
+        return True if self.tls is None else ssl.create_default_context(cafile=self.tls / "ca.pem")
+
+    def start(self, wait: bool = True) -> None:
+        """Start it and wait until it answers (``wait`` False: :meth:`answering` waits, so that several start
+        together)."""
         command = [sys.executable, "-m", "stage", "serve", "--config", str(self.config), "--cues", str(self.cues)]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        if wait:
+            self.answering()
+
+    def answering(self) -> None:
+        """Wait until the started stage answers."""
+        assert self.proc is not None
         deadline = time.monotonic() + 60 * SCALE
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"stage serve exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base}/api/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.base}/api/health", timeout=1, verify=self.verify).status_code == 200:
                     return
             time.sleep(0.05)
         raise AssertionError(f"stage serve did not answer within {60 * SCALE:g} s:\n{self.log.read_text()[-3000:]}")
@@ -102,7 +130,7 @@ class StageServe:
 
     def get(self, path: str) -> Any:
         """GET a REST path's JSON."""
-        r = httpx.get(f"{self.base}{path}", timeout=5 * SCALE)
+        r = httpx.get(f"{self.base}{path}", timeout=5 * SCALE, verify=self.verify)
         r.raise_for_status()
         return r.json()
 

@@ -2,7 +2,7 @@
 // rehearse/record, transport with a bar keypad, and the take that rolls or just ended with one-touch status and notes.
 
 import { showAnswer } from './lib/answer.js';
-import { $, ControlPage } from './lib/console.js';
+import { $, ControlPage, HOLD_MS } from './lib/console.js';
 import { STATUS_TEXT, TakeLog, durationText } from './lib/takelog.js';
 import { CHANGED } from './lib/state.js';
 
@@ -67,10 +67,57 @@ function showCues() {
       takes.append(document.createElement('br'), circ);
     }
     b.append(id, title, takes);
-    b.addEventListener('click', () => void page.act(b, 'arm', { cue: c.id === page.state.armed ? null : c.id }));
+    if (c.id === armed) {
+      // The way out is said where the finger is: a second touch "to make sure" keeps the cue armed.
+      const hint = document.createElement('span');
+      hint.className = 'hint';
+      hint.textContent = 'ARMED · hold to disarm';
+      b.append(hint);
+    }
+    bindCue(b, c.id);
     list.append(b);
   }
   page.access();
+}
+
+/**
+ * A cue in the list: a touch arms it; on the armed cue a touch changes nothing (a second touch "to make sure" is
+ * common on a podium) and a press held for HOLD_MS disarms it, the button filling as it is held.
+ * @param {HTMLButtonElement} b
+ * @param {string} cue
+ */
+function bindCue(b, cue) {
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let timer = null;
+  let held = false;
+  const cancel = () => {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    delete b.dataset.holding;
+  };
+  b.addEventListener('pointerdown', () => {
+    held = false;
+    if (b.disabled || cue !== page.state.armed) return;
+    b.dataset.holding = '';
+    timer = setTimeout(() => {
+      timer = null;
+      held = true;
+      delete b.dataset.holding;
+      void page.act(b, 'arm', { cue: null });
+    }, HOLD_MS);
+  });
+  b.addEventListener('pointerup', cancel);
+  b.addEventListener('pointercancel', cancel);
+  b.addEventListener('pointerleave', cancel);
+  b.addEventListener('contextmenu', (ev) => ev.preventDefault());
+  b.addEventListener('click', () => {
+    if (held) {
+      held = false; // the hold has disarmed: its release is no touch
+      return;
+    }
+    if (cue === page.state.armed) showAnswer(b, { ok: null, message: `${cue} stays armed: hold it to disarm`, hint: true });
+    else void page.act(b, 'arm', { cue });
+  });
 }
 
 /** The take the status buttons act on: the one rolling, else the latest. */

@@ -1,13 +1,17 @@
 // The engineer's console (/engineer): the take log live (edit in place with the store's version check, export),
-// the stage's health at a glance, pairing codes for the tablets, and mode and transport as on the conductor's page.
+// the stage's health at a glance (the current picture and an import under way among it), pairing codes for the
+// tablets, and mode and transport as on the conductor's page.
 
 import { showAnswer } from './lib/answer.js';
 import { $, ControlPage } from './lib/console.js';
+import { importLine, pictureLine, takeRevisions } from './lib/cutstatus.js';
 import { STATUS_TEXT, TakeLog, changedMarks, durationText, marksOf, rebaseMarks } from './lib/takelog.js';
 import { CHANGED } from './lib/state.js';
+import { clockView } from './lib/timesource.js';
 
 /** @typedef {import('./lib/takelog.js').TakeRow} TakeRow */
 /** @typedef {import('./lib/takelog.js').TakeMarks} TakeMarks */
+/** @typedef {import('./lib/takelog.js').LogEntry} LogEntry */
 
 /** Seconds between two looks at the health endpoints. */
 const HEALTH_EVERY = 2;
@@ -16,7 +20,7 @@ const SILENT_AFTER = 15;
 /** How long a screen that left stays named. */
 const GONE_FOR = 600;
 
-const page = new ControlPage('engineer', ['transport', 'cue', 'session', 'schedule', 'take', 'sync', 'clients']);
+const page = new ControlPage('engineer', ['transport', 'cue', 'session', 'schedule', 'take', 'sync', 'clients', 'picture']);
 const log = new TakeLog();
 /** Takes being edited: id → the editor row (kept across redraws of the table). */
 /** @type {Map<number, {row: HTMLTableRowElement, base: number, opened: TakeMarks}>} */
@@ -27,11 +31,33 @@ const fresh = new Set();
 async function loadTakes() {
   try {
     const r = await fetch('/api/takes');
-    if (r.ok) log.load((await r.json()).takes);
+    if (r.ok) {
+      log.load((await r.json()).takes);
+      log.announce(page.state.session.take); // a take still being recorded, not stored yet, stays on show
+    }
   } catch {
     // the link's state says so
   }
   showLog();
+}
+
+/** @type {import('./lib/cutstatus.js').PictureInfo | null} the current picture's record (GET /api/picture) */
+let picture = null;
+/** @type {import('./lib/cutstatus.js').ImportEvent | null} the latest word on an import (the picture topic) */
+let importing = null;
+
+/** The current picture's record, read again whenever the session names another revision. */
+async function loadPicture() {
+  const wanted = page.state.session.picture?.revision ?? null;
+  if ((picture?.revision ?? null) === wanted) return;
+  try {
+    const r = await fetch('/api/picture');
+    picture = r.ok ? await r.json() : null;
+  } catch {
+    picture = null; // the link's state says so
+  }
+  showLog();
+  showHealth();
 }
 
 page.onmessage = (/** @type {import('./lib/protocol.js').ServerMessage} */ msg, /** @type {number} */ changed) => {
@@ -40,16 +66,24 @@ page.onmessage = (/** @type {import('./lib/protocol.js').ServerMessage} */ msg, 
     showArm();
     return;
   }
+  if (msg.type === 'snapshot') importing = msg.state.picture ?? null;
+  if (msg.type === 'event' && msg.topic === 'picture') {
+    importing = /** @type {import('./lib/cutstatus.js').ImportEvent} */ (msg.data);
+    showHealth();
+  }
+  if (changed & CHANGED.SESSION) {
+    void loadPicture();
+    // The take being recorded is on the session the moment picture rolls, as the musicians see it: its row shows
+    // at once, pending, and becomes kept when its take event says the take log has it (docs/screens.md).
+    log.announce(page.state.session.take);
+  }
   if (msg.type === 'event' && msg.topic === 'take') {
     const row = log.apply(msg.data);
     if (row !== null) fresh.add(row.id);
-    showLog();
   }
-  if (changed & (CHANGED.SESSION | CHANGED.TRANSPORT)) {
-    showArm();
-    showLog();
-    showHealth();
-  }
+  if (changed & (CHANGED.SESSION | CHANGED.TRANSPORT)) showArm();
+  if (changed & (CHANGED.SESSION | CHANGED.TRANSPORT | CHANGED.TAKE)) showLog();
+  if (changed & (CHANGED.SESSION | CHANGED.TRANSPORT)) showHealth();
 };
 page.onaccess = () => {
   showArm();
@@ -58,13 +92,48 @@ page.onaccess = () => {
 
 // -- the take log ---------------------------------------------------------------------------------------------
 
-/** @param {TakeRow} t @returns {'rolling' | 'unknown' | 'ended'} */
-function takeState(t) {
-  if (t.ended_at !== null && t.ended_at !== undefined) return 'ended';
+// The export menu closes once a file is chosen, and when a touch lands anywhere else.
+const exportMenu = /** @type {HTMLDetailsElement} */ ($('export'));
+exportMenu.addEventListener('click', (ev) => {
+  if (ev.target instanceof Element && ev.target.closest('a') !== null) exportMenu.open = false;
+});
+document.addEventListener('pointerdown', (ev) => {
+  if (exportMenu.open && ev.target instanceof Node && !exportMenu.contains(ev.target)) exportMenu.open = false;
+});
+
+/**
+ * Where a line of the log stands: rolling, ended, left rolling by a crash (end unknown) for a kept take; a pending
+ * one (not in the take log yet) is rolling or stopped.
+ * @param {LogEntry} e @returns {'rolling' | 'unknown' | 'ended' | 'stopped'}
+ */
+function takeState(e) {
+  const t = e.take;
   const now = page.rollingTake();
+  if (!e.kept) return now && now.cue === t.cue && now.take === t.take ? 'rolling' : 'stopped';
+  if (t.ended_at !== null && t.ended_at !== undefined) return 'ended';
   return now && now.id === t.id ? 'rolling' : 'unknown';
 }
 
+/**
+ * Whether a line is in the take log: kept; pending (announced, its write on its way); or not stored (the database
+ * refused a write and the stage keeps retrying: GET /api/health's takes.unstored).
+ * @param {LogEntry} e @returns {'yes' | 'pending' | 'unstored'}
+ */
+function keptState(e) {
+  if (e.kept) return 'yes';
+  return Number(page.state.session.unstored ?? 0) > 0 ? 'unstored' : 'pending';
+}
+
+/** Lines on show: entry key → its row and what it was drawn from (a row is made again only when that changes). */
+/** @type {Map<string, {tr: HTMLTableRowElement, drawn: string}>} */
+const drawnRows = new Map();
+let drawnSummary = '';
+
+/**
+ * The take log on the page.  A take event or a roll changes a line or two: only those rows are made again and only
+ * new ones are put in, so the log costs the same with 5 takes as with 500, and what a take event changes is on
+ * screen in the same frame.
+ */
 function showLog() {
   const filter = /** @type {HTMLSelectElement} */ ($('filter'));
   const cues = [...new Set([...page.follow.cues.map((c) => c.id), ...log.list().map((r) => r.cue)])];
@@ -73,39 +142,75 @@ function showLog() {
     filter.replaceChildren(new Option('all cues', ''), ...cues.map((c) => new Option(c, c)));
     filter.value = keep;
   }
-  const summary = log.summary();
-  $('per-cue').replaceChildren(...[...summary].map(([cue, s]) => {
+  showSummary();
+  const entries = log.entries(filter.value || undefined);
+  const picture = page.state.session.picture?.revision ?? null;
+  /** @type {Node[]} */
+  const want = [];
+  const on = new Set();
+  for (const e of entries) {
+    const state = takeState(e);
+    const kept = keptState(e);
+    const ed = e.kept && e.take.id !== null ? editors.get(e.take.id) : undefined;
+    const drawn = JSON.stringify([e.take, state, kept, ed !== undefined, picture]);
+    let line = drawnRows.get(e.key);
+    if (line === undefined || line.drawn !== drawn) {
+      line = { tr: takeRow(e, state, kept), drawn };
+      drawnRows.set(e.key, line);
+    }
+    on.add(e.key);
+    want.push(line.tr);
+    if (ed !== undefined) want.push(ed.row);
+  }
+  for (const key of drawnRows.keys()) if (!on.has(key)) drawnRows.delete(key);
+  // In order, moving or adding only what is not where it belongs, then dropping what is left over.
+  const body = $('rows');
+  let at = body.firstChild;
+  for (const node of want) {
+    if (node === at) at = at.nextSibling;
+    else body.insertBefore(node, at);
+  }
+  while (at !== null) {
+    const next = at.nextSibling;
+    at.remove();
+    at = next;
+  }
+  $('no-takes').hidden = entries.length > 0;
+  fresh.clear();
+}
+
+/** Per cue: how many takes are in the take log, and the best (made again only when the words change). */
+function showSummary() {
+  const chips = [...log.summary()].map(([cue, s]) => [`${cue}: ${s.count} take${s.count === 1 ? '' : 's'}, best `,
+    s.best ? `${s.best.take}${s.best.status ? ` (${STATUS_TEXT[s.best.status]})` : ''}` : '–']);
+  const words = JSON.stringify(chips);
+  if (words === drawnSummary) return;
+  drawnSummary = words;
+  $('per-cue').replaceChildren(...chips.map(([text, bestText]) => {
     const chip = document.createElement('span');
     chip.className = 'chip';
-    chip.textContent = `${cue}: ${s.count} take${s.count === 1 ? '' : 's'}, best `;
+    chip.textContent = text;
     const best = document.createElement('b');
-    best.textContent = s.best ? `${s.best.take}${s.best.status ? ` (${STATUS_TEXT[s.best.status]})` : ''}` : '–';
+    best.textContent = bestText;
     chip.append(best);
     return chip;
   }));
-  const rows = log.list(filter.value || undefined);
-  const body = $('rows');
-  const out = [];
-  for (const t of rows) {
-    out.push(takeRow(t));
-    const ed = editors.get(t.id);
-    if (ed !== undefined) out.push(ed.row);
-  }
-  body.replaceChildren(...out);
-  $('no-takes').hidden = rows.length > 0;
-  fresh.clear();
-  page.access();
 }
 
-/** @param {TakeRow} t */
-function takeRow(t) {
+/**
+ * @param {LogEntry} e
+ * @param {ReturnType<typeof takeState>} state
+ * @param {ReturnType<typeof keptState>} kept
+ */
+function takeRow(e, state, kept) {
+  const t = e.take;
   const tr = document.createElement('tr');
   tr.className = 'take';
-  tr.dataset.id = String(t.id);
+  tr.dataset.id = t.id === null ? '' : String(t.id);
   tr.dataset.status = t.status ?? '';
-  const state = takeState(t);
   tr.dataset.state = state;
-  if (fresh.has(t.id)) tr.dataset.fresh = '';
+  tr.dataset.kept = kept;
+  if (t.id !== null && fresh.has(t.id)) tr.dataset.fresh = '';
   const status = state === 'rolling' ? '● ROLLING' : state === 'unknown' ? 'left rolling: end unknown' : t.status ? STATUS_TEXT[t.status] ?? t.status : '';
   const cells = [t.cue, String(t.take), t.pickup_bar ? `bar ${t.pickup_bar}` : '', t.wild ? 'wild' : '', status, t.tc_in, t.tc_out ?? '', durationText(t.duration), t.time_of_day];
   const classes = ['cue', 'no', 'pickup', 'wild', 'status', 'tc-in', 'tc-out', 'dur', 'time'];
@@ -115,8 +220,28 @@ function takeRow(t) {
     td.textContent = text;
     tr.append(td);
   });
+  if (kept !== 'yes') {
+    // Said in words under the status, not by colour alone: this take is not in the take log (yet).
+    const word = document.createElement('div');
+    word.className = 'kept';
+    word.textContent = kept === 'pending' ? 'logging…' : 'NOT STORED yet: the stage retries';
+    /** @type {HTMLElement} */ (tr.querySelector('.status')).append(word);
+  }
   const notes = document.createElement('td');
   notes.className = 'notes';
+  // First what it was recorded against, the cue's revision and the picture's (an earlier cut said in words): in
+  // the notes' cell, which wraps, as a desk's 1440 px leave the log no room for another column.
+  const revs = takeRevisions(/** @type {TakeRow} */ (t), page.state.session.picture?.revision);
+  const rev = document.createElement('div');
+  rev.className = 'rev';
+  const texts = [revs.cue, revs.picture, ...(revs.earlier ? ['earlier cut'] : [])];
+  texts.forEach((text, i) => {
+    const part = document.createElement('span'); // each whole on its line: the dot stays with the text before it
+    part.textContent = i < texts.length - 1 ? `${text} ·` : text;
+    if (i === 2) part.className = 'earlier';
+    rev.append(...(i ? [' ', part] : [part]));
+  });
+  notes.append(rev);
   for (const n of t.notes ?? []) {
     const line = document.createElement('div');
     const who = document.createElement('span');
@@ -127,13 +252,18 @@ function takeRow(t) {
   }
   tr.append(notes);
   const td = document.createElement('td');
-  const edit = document.createElement('button');
-  edit.type = 'button';
-  edit.className = 'edit';
-  edit.textContent = editors.has(t.id) ? 'Editing' : 'Edit';
-  edit.dataset.needs = 'take_edit';
-  edit.addEventListener('click', () => openEditor(t.id));
-  td.append(edit);
+  const id = t.id;
+  if (e.kept && id !== null) {
+    // A take is edited once it is in the take log (an edit goes by its id).
+    const edit = document.createElement('button');
+    edit.type = 'button';
+    edit.className = 'edit';
+    edit.textContent = editors.has(id) ? 'Editing' : 'Edit';
+    edit.dataset.needs = 'take_edit';
+    edit.disabled = !page.may('take_edit');
+    edit.addEventListener('click', () => openEditor(id));
+    td.append(edit);
+  }
   tr.append(td);
   return tr;
 }
@@ -154,7 +284,8 @@ function openEditor(id) {
     editors.delete(id);
     showLog();
   });
-  const save = /** @type {HTMLElement} */ (row.querySelector('.save'));
+  const save = /** @type {HTMLButtonElement} */ (row.querySelector('.save'));
+  save.disabled = !page.may('take_edit');
   save.addEventListener('click', () => void saveEdit(id, save));
   showLog();
   form.note.focus();
@@ -295,9 +426,16 @@ function alertLine(text, warn = false) {
   return d;
 }
 
+/** What the health panel was last drawn from. */
+let drawnHealth = '';
+
 function showHealth() {
   const tr = page.state.transport;
   const link = page.conn.state === 'open';
+  // A roll or a session change rarely changes what the panel says: it is drawn again only when its inputs change.
+  const inputs = JSON.stringify([link, tr.midi, tr.engine, tr.source, tr.sync, page.state.session.picture, page.state.session.unstored, picture, importing, health, status]);
+  if (inputs === drawnHealth) return;
+  drawnHealth = inputs;
   const alerts = [];
   const items = [];
   items.push(...item('stage', link ? 'connected' : 'NO CONNECTION — reconnecting', link));
@@ -308,12 +446,16 @@ function showHealth() {
     items.push(...item('click engine', `${engine.state}${engine.restarts ? ` — restarted ${engine.restarts}×` : ''}`, up));
     if (!up) alerts.push(alertLine(`The click engine is ${engine.state}${engine.reason ? `: ${engine.reason}` : ''}`));
   }
-  const sync = tr.sync;
-  const source = tr.source === 'mtc' ? `MTC in: ${sync?.locked ? 'locked' : sync?.state ?? 'no signal'}` : 'internal clock';
-  items.push(...item('timecode', source, tr.source === 'mtc' ? Boolean(sync?.locked) : null));
+  const clock = clockView(tr);
+  items.push(...item('timecode', clock.detail, clock.ok));
+  const current = page.state.session.picture;
+  items.push(...item('picture', pictureLine(current && picture?.revision === current.revision ? picture : current), null));
+  const cut = importLine(importing);
+  if (cut !== null) items.push(...item(cut.state === 'busy' ? 'import' : 'last import', cut.text, cut.state === 'busy' ? null : cut.state === 'done'));
   const takes = health.takes;
   if (takes) {
-    const unstored = Number(takes.unstored ?? 0);
+    // The session says it the moment a write fails (pushed); the health poll every few seconds.
+    const unstored = Number(page.state.session.unstored ?? takes.unstored ?? 0);
     items.push(...item('take log', `${takes.database}${unstored ? ` — ${unstored} take(s) NOT STORED yet` : ' — all stored'}`, unstored === 0));
     if (unstored) alerts.push(alertLine(`${unstored} take(s) not in the take log yet: the database is not answering`));
   } else items.push(...item('take log', healthOk ? 'none open' : '–', healthOk ? false : null));
@@ -387,10 +529,14 @@ $('pair').addEventListener('click', async () => {
     : urls.length > 0
       ? `On the tablet: scan this, or open ${urls[0].split('#')[0]}, touch Sign in and type the code.`
       : `This stage answers on this machine only ([http] host is a loopback address): a tablet cannot reach it. Here: open ${location.host}/${role}, touch Sign in and type the code.`;
+  // Over HTTPS a tablet that does not trust the stage's authority yet would meet a warning: say where it gets it.
+  const trust = typeof answer.data.trust === 'string' && role !== 'editor'
+    ? ` A tablet new to this stage first trusts it: ${answer.data.trust} (docs/tls.md).`
+    : '';
   if (pairTimer !== null) clearInterval(pairTimer);
   const tick = () => {
     const left = Math.max(0, Math.round((until - performance.now()) / 1000));
-    $('pair-hint').textContent = left > 0 ? `${how} Works once, ${left} s left.` : 'Expired: show a new code.';
+    $('pair-hint').textContent = left > 0 ? `${how} Works once, ${left} s left.${trust}` : 'Expired: show a new code.';
     if (left === 0) {
       qr.hidden = true; // a spent or expired code's picture signs nobody in
       if (pairTimer !== null) clearInterval(pairTimer);

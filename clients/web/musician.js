@@ -5,38 +5,36 @@
 import { position } from './lib/anchor.js';
 import { StageConnection } from './lib/connection.js';
 import { ClockQuality } from './lib/clock.js';
-import { CueMusic, MusicNow, clockText, cueData, nextChangeText, nextHitText, tempoText } from './lib/music.js';
+import { MusicNow, clockText, nextChangeText, nextHitText, tempoText } from './lib/music.js';
+import { PictureFollower } from './lib/picture-follow.js';
 import { SCREEN_TOPICS, drawn } from './lib/protocol.js';
 import { LaneView, endShown } from './lib/schedule.js';
+import { $, CueBook, refreshInterval, warningOf, warningWords } from './lib/screen.js';
 import { loadSettings, storeSettings, withSetting } from './lib/settings.js';
 import { CHANGED, ScreenState } from './lib/state.js';
+import { clockView } from './lib/timesource.js';
+import { keepAwake, stayAwake } from './lib/wakelock.js';
 import './lib/stage-lane-define.js';
+import './lib/stage-picture-define.js';
 
 /** @typedef {import('./lib/settings.js').Settings} Settings */
 /** @typedef {import('./lib/stage-lane.js').StageLane} StageLane */
-/** @typedef {{id: string, title: string, first: number, end: number, downbeat: number, free: boolean, start: string}} CueSummary */
+/** @typedef {import('./lib/stage-picture.js').StagePicture} StagePicture */
+/** @typedef {import('./lib/screen.js').CueSummary} CueSummary */
+/** @typedef {import('./lib/music.js').CueMusic} CueMusic */
 
 const STORE_KEY = 'stage.musician';
 /** Seconds the calibration flash lasts from each click. */
 const FLASH = 0.06;
 
-/**
- * @param {string} id
- * @returns {HTMLElement}
- */
-function $(id) {
-  const el = document.getElementById(id);
-  if (el === null) throw new Error(`#${id} is missing`);
-  return el;
-}
-
 const el = {
   cueId: $('cue-id'), cueTitle: $('cue-title'), mode: $('mode'), takeNo: $('take-no'), link: $('link'),
-  sync: $('sync'), screenName: $('screen-name'), phaseLabel: $('phase-label'), bar: $('bar'), sep: $('sep'),
+  sync: $('sync'), clock: $('clock'), screenName: $('screen-name'), phaseLabel: $('phase-label'), bar: $('bar'), sep: $('sep'),
   beat: $('beat'), sub: $('sub'), tempo: $('tempo'), change: $('change'), hit: $('hit'),
   warning: $('warning'), warningTitle: $('warning-title'), warningText: $('warning-text'),
   calibration: $('calibration'), offsetValue: $('offset-value'), sound: $('sound'),
   lane: /** @type {StageLane} */ ($('lane')),
+  picture: /** @type {StagePicture} */ ($('picture')),
   dialog: /** @type {HTMLDialogElement} */ ($('settings')),
 };
 
@@ -82,6 +80,10 @@ function safeGet(key) {
 function applySettings() {
   setData(document.body, 'size', settings.size);
   el.lane.setAttribute('direction', settings.direction);
+  el.picture.setAttribute('direction', settings.direction);
+  el.picture.hidden = !settings.picture;
+  if (settings.picture) document.body.dataset.picture = '';
+  else delete document.body.dataset.picture;
   setText(el.screenName, settings.name);
   setText(el.offsetValue, `${settings.offsetMs > 0 ? '+' : ''}${settings.offsetMs} ms`);
   el.calibration.hidden = !settings.calibrate;
@@ -106,45 +108,18 @@ const conn = new StageConnection({
   now,
 });
 
-/** @type {CueSummary[]} */
-let cues = [];
-/** @type {Map<string, CueMusic>} */
-const music = new Map();
-/** @type {Set<string>} */
-const loading = new Set();
+const book = new CueBook();
+/** The cut above the lane (`?picture=1`): loaded again when the session's picture revision changes. */
+const pictures = settings.picture ? new PictureFollower(el.picture) : null;
 /** The session's plan the cues' music was loaded under. */
 /** @type {unknown} */
 let plan;
 /** Keys whose end this screen has reported (cleared when the schedule is voided). */
 const reported = new Set();
 
-async function loadCues() {
-  try {
-    const r = await fetch('/api/cues');
-    if (r.ok) cues = await r.json();
-  } catch {
-    // the link's own state says the server is gone
-  }
-}
-
-/** @param {string} id */
-async function loadCue(id) {
-  if (music.has(id) || loading.has(id)) return;
-  loading.add(id);
-  try {
-    const [cue, clicks] = await Promise.all([fetch(`/api/cues/${encodeURIComponent(id)}`), fetch(`/api/cues/${encodeURIComponent(id)}/clicks`)]);
-    if (cue.ok && clicks.ok) music.set(id, new CueMusic(cueData(await cue.json(), await clicks.json())));
-  } catch {
-    // asked again when the cue is next chosen
-  } finally {
-    loading.delete(id);
-  }
-}
-
 conn.onmessage = (/** @type {import('./lib/protocol.js').ServerMessage} */ msg) => {
   if (msg.type === 'welcome') {
-    music.clear();
-    void loadCues();
+    void book.reload();
     return;
   }
   const serverNow = conn.clock.toServer(now());
@@ -153,12 +128,13 @@ conn.onmessage = (/** @type {import('./lib/protocol.js').ServerMessage} */ msg) 
   if (changed & CHANGED.DROPPED) reported.clear();
   if (changed & CHANGED.SCHEDULE) state.schedule.prune(serverNow);
   if (changed & (CHANGED.SESSION | CHANGED.TAKE | CHANGED.TRANSPORT)) showTake();
+  if (changed & CHANGED.TRANSPORT) showClock();
   if (changed & CHANGED.SESSION && state.session.plan !== plan) {
     // A pickup cued up or a new cue sheet: the clicks and cues to count from are new.
     plan = state.session.plan;
-    music.clear();
-    void loadCues();
+    void book.reload();
   }
+  if (changed & CHANGED.SESSION) pictures?.session(state.session.picture);
 };
 conn.onstate = () => showHealth();
 conn.onsync = () => showHealth();
@@ -175,6 +151,14 @@ function showTake() {
   if (take !== null && typeof take.take === 'number') text = `take ${take.take}`;
   else if (record && typeof next === 'number') text = `next take ${next}`;
   setText(el.takeNo, text);
+}
+
+/** Where the stage's timecode comes from (its own clock, or MTC or LTC chased) and whether it is locked. */
+function showClock() {
+  const view = clockView(state.transport);
+  setText(el.clock, view.word);
+  setData(el.clock, 'ok', view.ok === null ? '' : view.ok ? 'yes' : 'no');
+  el.clock.title = view.detail;
 }
 
 const quality = new ClockQuality();
@@ -207,14 +191,7 @@ let warningReason = '';
  * @returns {CueSummary | null}
  */
 function cueAt(p) {
-  let next = null;
-  for (const c of cues) {
-    if (c.first <= p && p < c.end) return c;
-    if (c.first > p && (next === null || c.first < next.first)) next = c;
-  }
-  const armed = state.armed;
-  if (armed !== null) for (const c of cues) if (c.id === armed) return c;
-  return next;
+  return book.cueAt(p, state.armed);
 }
 
 /**
@@ -229,16 +206,10 @@ function warn(kind, attempts, reason) {
   warningAttempts = attempts;
   warningReason = reason;
   el.warning.hidden = kind === '';
-  if (kind === 'lost') {
-    setText(el.warningTitle, 'NO CONNECTION TO THE STAGE');
-    setText(el.warningText, attempts > 0 ? `Reconnecting by itself… (attempt ${attempts})` : 'Connecting…');
-  } else if (kind === 'clock') {
-    setText(el.warningTitle, 'CLOCK NOT IN STEP — DO NOT FOLLOW');
-    setText(el.warningText, `Synchronising with the stage: ${reason}.`);
-  } else if (kind === 'engine') {
-    setText(el.warningTitle, 'CLICK ENGINE DOWN — STAND BY');
-    setText(el.warningText, `The stage is bringing its click back${reason ? ` (${reason})` : ''}.`);
-  }
+  if (kind === '') return;
+  const [title, text] = warningWords(kind, attempts, reason);
+  setText(el.warningTitle, title);
+  setText(el.warningText, text);
 }
 
 /** The debug hook (`?debug=1`): what each frame drew, for tests and benchmarks. */
@@ -256,26 +227,21 @@ const debug = settings.debug
   : null;
 if (debug !== null) /** @type {any} */ (globalThis).stageDebug = debug;
 
-/** Engine states in which the transport and its clicks can be followed (docs/engine.md). */
-const ENGINE_UP = new Set(['running', 'disabled']);
-
 /** @param {number} raf */
 function frame(raf) {
   requestAnimationFrame(frame);
   const begin = performance.now();
   if (lastRaf > 0) {
     const d = (raf - lastRaf) / 1000;
-    if (d > 0.002 && d < 0.05) frameDt += (d - frameDt) * 0.05;
+    frameDt = refreshInterval(frameDt, d);
   }
   lastRaf = raf;
   const q = conn.clock.quality(now(), quality);
-  const engine = state.transport.engine;
-  const engineDown = engine !== undefined && engine !== null && !ENGINE_UP.has(engine.state);
-  if (conn.state !== 'open' || !q.trusted || engineDown) {
-    if (conn.state !== 'open') warn('lost', conn.attempts, '');
-    else if (!q.trusted) warn('clock', 0, q.reason);
-    else warn('engine', 0, String(engine.reason ?? engine.state));
+  const w = warningOf(conn.state, q, state.transport.engine);
+  if (w.kind !== '') {
+    warn(w.kind, w.kind === 'lost' ? conn.attempts : 0, w.reason);
     el.lane.blank();
+    if (pictures !== null) el.picture.blank();
     if (debug !== null) debug.frames.push({ raf, t: NaN, dt: frameDt, p: NaN, heads: [], script: performance.now() - begin, warning: true, flash: false });
     return;
   }
@@ -286,9 +252,9 @@ function frame(raf) {
   state.schedule.frame(t, frameDt, view);
   const p = position(anchor, t);
   const summary = cueAt(p);
-  const m = summary !== null ? music.get(summary.id) : undefined;
-  if (summary !== null && m === undefined) void loadCue(summary.id);
+  const m = summary !== null ? book.musicOf(summary.id) : undefined;
   if (m !== undefined) m.at(p, nowMusic);
+  if (pictures !== null) el.picture.render(t, anchor, view, pictures.texts(settings, summary, m, nowMusic, state));
   const flash = settings.calibrate && m !== undefined && nowMusic.sinceClick < FLASH && anchor.speed > 0;
   if (settings.calibrate) {
     // The calibration pattern: nothing but a flash of the whole lane on every click.
@@ -502,7 +468,7 @@ function scheduleSound() {
   if (audio === null || !conn.clock.quality(now(), quality).trusted) return;
   const anchor = state.anchor;
   const summary = cueAt(position(anchor, conn.clock.toServer(now())));
-  const m = summary !== null ? music.get(summary.id) : undefined;
+  const m = summary !== null ? book.music.get(summary.id) : undefined;
   if (m === undefined || anchor.speed <= 0) return;
   // Safari has no getOutputTimestamp: the context's own clock, read now, stands in.
   const ts = typeof audio.getOutputTimestamp === 'function' ? audio.getOutputTimestamp() : {};
@@ -526,27 +492,8 @@ function scheduleSound() {
   }
 }
 
-// -- the screen stays awake ------------------------------------------------------------------------------
-
-/** @type {WakeLockSentinel | null} */
-let wakeLock = null;
-
-async function keepAwake() {
-  if (wakeLock !== null || !('wakeLock' in navigator) || document.visibilityState !== 'visible') return;
-  try {
-    wakeLock = await navigator.wakeLock.request('screen');
-    wakeLock.addEventListener('release', () => {
-      wakeLock = null;
-    });
-  } catch {
-    // refused (no user gesture yet, or a power saver): asked again on the next touch
-  }
-}
-document.addEventListener('visibilitychange', () => void keepAwake());
-document.addEventListener('pointerdown', () => void keepAwake());
-
 applySettings();
 showHealth();
-void keepAwake();
+stayAwake();
 conn.start();
 requestAnimationFrame(frame);

@@ -35,7 +35,7 @@ def shipped() -> list[Path]:
 async def test_the_checkout_serves_every_page_file_and_every_module_they_import() -> None:
     assert web_root() == WEB
     app = FastAPI()
-    assert mount_pages(app) == ["/musician", "/conductor", "/engineer"]
+    assert mount_pages(app) == ["/musician", "/conductor", "/engineer", "/picture"]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://stage") as http:
         page = await http.get("/musician")
         assert page.status_code == 200

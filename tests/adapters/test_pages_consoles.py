@@ -139,6 +139,15 @@ def test_a_take_recorded_from_the_conductor_page(browser: Browser, stage: StageS
     assert row.locator(".cue").inner_text() == "1M1"
     expect(con.locator(".cue[data-cue='1M1'] .takes")).to_contain_text("◯ 1")
     expect(musician.locator("#mode")).to_have_text("RECORD")  # record mode stays armed: the screen keeps saying so
+    # The engineer hands the circled take on: as an EDL event and as the DAW's marker, from the export menu.
+    for link, name, expected in (("#export-edl", "takes.edl", f"1M1_T01  A     C        {take['tc_in']} "),
+                                 ("#export-markers", "takes-markers.mid", "1M1-1 circled")):
+        eng.locator("#export summary").click()
+        with eng.expect_download() as download:
+            eng.locator(link).click()
+        assert download.value.suggested_filename == name
+        assert expected.encode() in Path(download.value.path()).read_bytes()
+        expect(eng.locator("#export .menu")).to_be_hidden()
 
     # A pickup from bar 9, typed on the keypad.
     con.locator("#pickup").click()
@@ -403,3 +412,33 @@ def test_a_stage_on_loopback_says_a_tablet_cannot_reach_it(browser: Browser, sql
     expect(eng.locator("#pair-digits")).to_have_text(re.compile(r"^\d{3} \d{3}$"), timeout=MS)
     expect(eng.locator("#pair-hint")).to_contain_text("answers on this machine only")
     expect(eng.locator("#pair-qr")).to_be_hidden()
+
+
+def test_on_the_podium_a_second_touch_keeps_the_cue_armed_and_a_hold_disarms(
+    browser: Browser, sqlite_stage: StageServe
+) -> None:
+    con = conductor(browser, sqlite_stage)
+    arm(con, "1M1")
+    hold_record(con)
+    cue = con.locator(".cue[data-cue='1M1']")
+    expect(cue.locator(".hint")).to_have_text("ARMED · hold to disarm")
+    # Touched again "to make sure", twice: still armed, on the stage as on the page, and the page says how to disarm.
+    cue.tap()
+    cue.tap()
+    expect(con.locator(".answer[data-ok='wait']")).to_contain_text("1M1 stays armed: hold it to disarm", timeout=MS)
+    con.wait_for_timeout(500)
+    assert sqlite_stage.get("/api/session")["armed"] == "1M1"
+    expect(cue).to_have_attribute("aria-pressed", "true")
+    # A press held on the armed cue disarms it; PLAY in record mode is then refused with the way back named.
+    cue.hover()
+    con.mouse.down()
+    con.wait_for_timeout(1100)
+    con.mouse.up()
+    expect(cue).to_have_attribute("aria-pressed", "false", timeout=MS)
+    assert sqlite_stage.get("/api/session")["armed"] is None
+    con.locator("#play").click()
+    expect(con.locator("#play")).to_have_attribute("data-answer", "no", timeout=MS)
+    expect(con.locator(".answer[data-ok='no']")).to_contain_text(
+        "no cue is armed: arm the cue to record first — touch a cue in the list to arm it")
+    assert takes(sqlite_stage) == []
+    assert con.errors == []  # type: ignore[attr-defined]

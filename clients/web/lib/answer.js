@@ -1,7 +1,7 @@
 // Every command's answer shown where the finger is: a bubble on the button that was touched, saying done, refused
 // and why, or no connection.  DOM only; what to say comes from commands.js.
 
-import { refusalTitle } from './commands.js';
+import { doneText, refusalTitle } from './commands.js';
 
 /** Milliseconds a "done" stays; a refusal stays until the next touch or a few seconds more. */
 const DONE_MS = 1600;
@@ -10,7 +10,8 @@ const REFUSED_MS = 6000;
 /**
  * Show `answer` on `target` (a button or any element); the bubble is a child of the body placed over it.
  * @param {HTMLElement} target
- * @param {import('./commands.js').Answer | {ok: null, message: string}} answer ok null: still waiting
+ * @param {import('./commands.js').Answer | {ok: null, message: string, hint?: boolean}} answer ok null: still waiting;
+ *   a hint (how to do what was tried) goes after a while like a refusal
  */
 export function showAnswer(target, answer) {
   const old = bubbles.get(target);
@@ -19,7 +20,7 @@ export function showAnswer(target, answer) {
   b.className = 'answer';
   b.setAttribute('role', 'status');
   b.dataset.ok = answer.ok === null ? 'wait' : answer.ok ? 'yes' : 'no';
-  if (answer.ok === true) b.textContent = '✓ done';
+  if (answer.ok === true) b.textContent = doneText(answer.data);
   else if (answer.ok === null) b.textContent = answer.message;
   else {
     const title = document.createElement('strong');
@@ -48,14 +49,14 @@ export function showAnswer(target, answer) {
   b.style.top = `${top}px`;
   bubbles.set(target, b);
   target.dataset.answer = b.dataset.ok;
-  if (answer.ok === null) return;
+  if (answer.ok === null && answer.hint !== true) return;
   setTimeout(() => {
     b.remove();
     if (bubbles.get(target) === b) {
       bubbles.delete(target);
       delete target.dataset.answer;
     }
-  }, answer.ok ? DONE_MS : REFUSED_MS);
+  }, answer.ok === true ? DONE_MS : REFUSED_MS);
 }
 
 /** @type {Map<HTMLElement, HTMLElement>} */

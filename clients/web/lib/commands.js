@@ -10,6 +10,24 @@ export const ANSWER_TIMEOUT = 6;
  * @typedef {{ok: true, data: Record<string, any>} | {ok: false, code: string, message: string}} Answer
  */
 
+/** Where a page's user arms a cue, by role: the way back from "no cue is armed". */
+const ARM_HERE = Object.freeze(/** @type {Record<string, string>} */ ({
+  conductor: 'touch a cue in the list to arm it',
+  engineer: 'choose the cue under Armed',
+}));
+
+/**
+ * A refusal's message with the way back on this page added where the stage's words cannot know it: "no cue is
+ * armed" says where the cue is armed.
+ * @param {string} message the stage's words
+ * @param {string} role the page's
+ * @returns {string}
+ */
+export function wayBack(message, role) {
+  const here = ARM_HERE[role];
+  return here !== undefined && message.startsWith('no cue is armed') ? `${message} — ${here}` : message;
+}
+
 /**
  * The words a person reads for a refusal code.
  * @param {string} code
@@ -33,9 +51,37 @@ export function refusalTitle(code) {
       return 'take log not answering';
     case 'not_found':
       return 'not found';
+    case 'master':
+      return 'the master did not follow';
     default:
       return 'refused';
   }
+}
+
+/** Commands that go to the timecode master by MMC while the stage chases it (docs/mmc.md). */
+export const MASTER_COMMANDS = Object.freeze(['play', 'from_top', 'stop', 'locate', 'pickup']);
+
+/**
+ * How long to wait for `name`'s answer, in seconds: a command for the timecode master also waits for its chase
+ * to lock, up to the `lock_timeout` the transport's `mmc` names.
+ * @param {string} name
+ * @param {{to_master?: boolean, lock_timeout?: number} | null | undefined} mmc the transport state's `mmc`
+ * @returns {number}
+ */
+export function answerTimeout(name, mmc) {
+  return mmc?.to_master && MASTER_COMMANDS.includes(name) ? ANSWER_TIMEOUT + (mmc.lock_timeout ?? 0) : ANSWER_TIMEOUT;
+}
+
+/**
+ * What a done answer says on the button: where the master's chase locked (or stands), else just done.
+ * @param {Record<string, any>} data the result's data
+ * @returns {string}
+ */
+export function doneText(data) {
+  const m = data?.master;
+  if (m === null || typeof m !== 'object' || typeof m.timecode !== 'string') return '✓ done';
+  const bar = typeof m.bar === 'number' && m.bar >= 1 ? ` · bar ${m.bar}` : '';
+  return m.rolling ? `✓ locked ${m.timecode}${bar}` : `✓ master at ${m.timecode}${bar}`;
 }
 
 export class Commander {
@@ -57,9 +103,10 @@ export class Commander {
    * Send `name` with `args`; resolves with its answer (never rejects).
    * @param {string} name
    * @param {Record<string, unknown>} [args]
+   * @param {number} [seconds] how long to wait for the answer (ANSWER_TIMEOUT by default)
    * @returns {Promise<Answer>}
    */
-  run(name, args) {
+  run(name, args, seconds = ANSWER_TIMEOUT) {
     const id = this.next++;
     return new Promise((resolve) => {
       if (!this.send(command(id, name, args))) {
@@ -68,8 +115,8 @@ export class Commander {
       }
       const timer = this.setTimer(() => {
         this.pending.delete(id);
-        resolve({ ok: false, code: 'timeout', message: `no answer to ${name} within ${ANSWER_TIMEOUT} s: look before repeating it` });
-      }, ANSWER_TIMEOUT * 1000);
+        resolve({ ok: false, code: 'timeout', message: `no answer to ${name} within ${seconds} s: look before repeating it` });
+      }, seconds * 1000);
       this.pending.set(id, { resolve, timer, name });
     });
   }

@@ -3,11 +3,12 @@
 
 import { codeInHash, isPairingCode, keepToken, keptToken, redeem } from './auth.js';
 import { showAnswer } from './answer.js';
-import { Commander } from './commands.js';
+import { Commander, MASTER_COMMANDS, answerTimeout, wayBack } from './commands.js';
 import { StageConnection } from './connection.js';
 import { CueFollow } from './follow.js';
 import { barBeat, press, shown } from './keypad.js';
 import { CHANGED, ScreenState } from './state.js';
+import { clockView } from './timesource.js';
 
 /** @typedef {import('./commands.js').Answer} Answer */
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
@@ -19,7 +20,7 @@ const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'back', '0', 'beat'];
 const TOP = `<header id="follow">
   <span id="follow-cue">–</span>
   <span><span id="follow-phase"></span><br><span id="follow-bar">–</span></span>
-  <span id="tc-box"><span class="follow-label">TIMECODE</span><br><span id="follow-tc">–</span></span>
+  <span id="tc-box"><span class="follow-label">TIMECODE <span id="clock-word"></span></span><br><span id="follow-tc">–</span></span>
   <span id="follow-hit"></span>
   <span id="mode-box"><span id="mode-word">REHEARSE</span><span id="link-word">connecting</span><span id="signed-as"></span>
     <button type="button" class="small open-signin">Sign in</button></span>
@@ -173,6 +174,7 @@ export class ControlPage {
     const changed = this.state.apply(msg, this.conn.clock.toServer(performance.now() / 1000));
     if (changed & CHANGED.SCHEDULE) this.state.schedule.prune(this.conn.clock.toServer(performance.now() / 1000));
     if (changed & (CHANGED.SESSION | CHANGED.TRANSPORT | CHANGED.TAKE)) this.showMode();
+    if (changed & CHANGED.TRANSPORT) this.showClock();
     this.onmessage(msg, changed);
   }
 
@@ -237,6 +239,15 @@ export class ControlPage {
     this.onaccess();
   }
 
+  /** Where the timecode comes from, beside it: the stage's clock, or MTC or LTC and whether it is locked. */
+  showClock() {
+    const view = clockView(this.state.transport);
+    const word = $('clock-word');
+    word.textContent = `· ${view.word}`;
+    word.dataset.ok = view.ok === null ? '' : view.ok ? 'yes' : 'no';
+    word.title = view.detail;
+  }
+
   /** The mode and rolling state on the whole page: record is unmistakable. */
   showMode() {
     const s = this.state.session;
@@ -258,9 +269,11 @@ export class ControlPage {
    * @returns {Promise<Answer>}
    */
   async act(target, name, args) {
-    showAnswer(target, { ok: null, message: '…' });
-    const answer = await this.commander.run(name, args);
-    showAnswer(target, answer);
+    const mmc = this.state.transport.mmc;
+    const master = Boolean(mmc?.to_master) && MASTER_COMMANDS.includes(name);
+    showAnswer(target, { ok: null, message: master ? 'master…' : '…' }); // the master locates and rolls first
+    const answer = await this.commander.run(name, args, answerTimeout(name, mmc));
+    showAnswer(target, answer.ok || answer.code !== 'refused' ? answer : { ...answer, message: wayBack(answer.message, this.role) });
     return answer;
   }
 
@@ -363,7 +376,7 @@ export class ControlPage {
       }, HOLD_MS);
     });
     button.addEventListener('pointerup', () => {
-      if (timer !== null) showAnswer(button, { ok: null, message: 'hold to arm record' });
+      if (timer !== null) showAnswer(button, { ok: null, message: 'hold to arm record', hint: true });
       cancel();
     });
     button.addEventListener('pointercancel', cancel);

@@ -6,6 +6,7 @@ import { position } from './anchor.js';
 import { ClockQuality } from './clock.js';
 import { CueMusic, MusicNow, cueData, nextHitText } from './music.js';
 import { LaneView } from './schedule.js';
+import { refreshInterval } from './screen.js';
 import { frameAt, timecodeOf } from './timecode.js';
 import './stage-lane-define.js';
 
@@ -94,7 +95,7 @@ export class CueFollow {
   frame(raf) {
     if (this.lastRaf > 0) {
       const d = (raf - this.lastRaf) / 1000;
-      if (d > 0.002 && d < 0.05) this.frameDt += (d - this.frameDt) * 0.05;
+      this.frameDt = refreshInterval(this.frameDt, d);
     }
     this.lastRaf = raf;
     const q = this.conn.clock.quality(performance.now() / 1000, this.quality);

@@ -11,12 +11,27 @@
  * @property {Size} size the lane's height and the text's scale
  * @property {boolean} calibrate the calibration pattern instead of the cue
  * @property {boolean} debug keep per-frame records for tests and benchmarks
+ * @property {boolean} picture the cut above the lane (/musician)
+ * @property {boolean} streamers what is drawn over the picture: streamers, punches and flutters (on unless told
+ * @property {boolean} punches   off), and burnt in along the bottom: the frame's timecode, bar|beat, the
+ * @property {boolean} flutters  count-off, the cue and the take (off unless asked for)
+ * @property {boolean} tc
+ * @property {boolean} bars
+ * @property {boolean} countoff
+ * @property {boolean} cue
+ * @property {boolean} take
  */
 
 /** @type {Settings} */
-export const DEFAULTS = Object.freeze({ name: '', offsetMs: 0, direction: 'ltr', size: 'm', calibrate: false, debug: false });
+export const DEFAULTS = Object.freeze({
+  name: '', offsetMs: 0, direction: 'ltr', size: 'm', calibrate: false, debug: false, picture: false,
+  streamers: true, punches: true, flutters: true, tc: false, bars: false, countoff: false, cue: false, take: false,
+});
 
-/** Settings kept in localStorage (calibrate and debug are per visit). */
+/** The settings that say what is drawn over the picture (URL words, per visit like calibrate and debug). */
+export const OVERLAY_WORDS = Object.freeze(['streamers', 'punches', 'flutters', 'tc', 'bars', 'countoff', 'cue', 'take']);
+
+/** Settings kept in localStorage (calibrate, debug, picture and the overlay's words are per visit). */
 export const KEPT = Object.freeze(['name', 'offsetMs', 'direction', 'size']);
 
 const DIRECTIONS = ['ltr', 'rtl', 'centre'];
@@ -40,11 +55,10 @@ function read(key, text) {
       return text === 'center' ? 'centre' : DIRECTIONS.includes(text) ? text : undefined;
     case 'size':
       return SIZES.includes(text) ? text : undefined;
-    case 'calibrate':
-    case 'debug':
-      return text === '' || text === '1' || text === 'true' || text === 'on';
     default:
-      return undefined;
+      // The switches: present (or 1, true, on) is on; anything else (0) is off.
+      if (typeof (/** @type {Record<string, unknown>} */ (DEFAULTS))[key] !== 'boolean') return undefined;
+      return text === '' || text === '1' || text === 'true' || text === 'on';
   }
 }
 
@@ -56,6 +70,8 @@ const PARAMS = /** @type {Record<string, keyof Settings>} */ ({
   size: 'size',
   calibrate: 'calibrate',
   debug: 'debug',
+  picture: 'picture',
+  ...Object.fromEntries(OVERLAY_WORDS.map((w) => [w, w])),
 });
 
 /**
