@@ -13,8 +13,13 @@ test: setup
 bench: setup
 	python3 bench/render.py
 	python3 bench/chase.py
+	python3 bench/ltc.py
+	python3 bench/mmc.py
 	python3 bench/clicks.py
 	python3 bench/takes.py
 	python3 bench/take_ack.py
 	python3 bench/fanout.py
 	python3 bench/screens.py
+	python3 bench/picture_import.py
+	python3 bench/movie.py
+	python3 bench/picture.py

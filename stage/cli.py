@@ -22,17 +22,21 @@ from pathlib import Path
 from typing import Any, NoReturn, Protocol, TextIO, TypeVar
 
 from stage.adapters.midifile import read_smf, write_smf
+from stage.adapters.takefiles import BINARY, FORMATS, NEEDS_RATE
 from stage.adapters.wavfile import render_click_track, write_wav
+from stage.cli_movie import add_movie_options, run_movie
+from stage.cli_picture import register_picture
 from stage.core.breakdown import breakdown_dict, format_breakdown, format_duration, plural, sheet_breakdown
 from stage.core.cuesheet import Cue, CueSheet, load_cue_sheet, parse_cue_sheet
 from stage.core.eventlist import events_csv
 from stage.core.smfimport import cue_toml, import_cue
+from stage.core.takemarks import Selection
 from stage.core.tempo import Meter
 from stage.core.tempo_report import format_tempo_report, tempo_report
 from stage.core.tempochanges import ChangePlan, find_changes
-from stage.core.tempofind import Candidate, Family, FindSpec, SpotHit, find_steady
-from stage.core.timecode import Timecode, parse_rate
-from stage.errors import CueSheetError, MidiError, NotFound, Problem, RenderError, StageError
+from stage.core.tempofind import Candidate, Family, FindSpec, Rank, SpotHit, find_steady
+from stage.core.timecode import Rate, Timecode, parse_rate
+from stage.errors import CueSheetError, MidiError, NotFound, RenderError, StageError
 
 __all__ = ["COMMANDS", "Subcommands", "build_parser", "main"]
 
@@ -93,12 +97,15 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def register_render(commands: Subcommands) -> None:
-    """``stage render CUES --cue ID [--wav FILE] [--midi FILE] [--events FILE] [--config FILE]``."""
+    """``stage render CUES --cue ID [--wav FILE] [--midi FILE] [--events FILE] [--config FILE]`` and the streamer
+    movie's ``--picture CUT --movie FILE [--guide FILE] [--size WxH] [--overlay WORDS] [--direction D]``."""
     p = commands.add_parser(
         "render",
-        help="the offline click track (WAV, MIDI) and event list (CSV) of one cue",
+        help="the offline click track (WAV, MIDI), event list (CSV) and streamer movie of one cue",
         description="Render one cue: a 48 kHz 16-bit mono Broadcast Wave click track, a Standard MIDI File, "
-        "and/or the CSV event list. The WAV and MIDI files begin exactly at the cue's first click.",
+        "and/or the CSV event list. The WAV and MIDI files begin exactly at the cue's first click. With --picture "
+        "and --movie, the streamer movie: the cut from the pre-roll to the cue's end with streamers, punches, "
+        "bar|beat and timecode drawn on it and the click as its sound.",
     )
     p.add_argument("cues", metavar="CUES", type=Path, help="the cue sheet (TOML)")
     p.add_argument("--cue", required=True, metavar="ID", help="the cue to render")
@@ -107,13 +114,18 @@ def register_render(commands: Subcommands) -> None:
     p.add_argument("--events", metavar="FILE", help="write the event list as CSV ('-': standard output)")
     p.add_argument("--config", metavar="FILE", help="the configuration whose [click] sounds the WAV uses "
                    "(default: the default sounds, as stage serve without a config)")
+    add_movie_options(p)
     p.set_defaults(run=run_render, parser=p)
 
 
 def run_render(args: argparse.Namespace) -> int:
     """Render one cue's outputs."""
-    if args.wav is None and args.midi is None and args.events is None:
-        args.parser.error("give at least one output: --wav FILE, --midi FILE or --events FILE")
+    if args.wav is None and args.midi is None and args.events is None and args.movie is None:
+        args.parser.error("give at least one output: --wav FILE, --midi FILE, --events FILE or --movie FILE")
+    if (args.movie is None) != (args.picture is None):
+        args.parser.error("--movie FILE and --picture CUT go together")
+    if args.guide is not None and args.movie is None:
+        args.parser.error("--guide FILE is the movie's click track: give --movie FILE --picture CUT too")
     sheet = load_cue_sheet(args.cues)
     cue = _cue(sheet, args.cue)
     if cue.free and (args.wav is not None or args.midi is not None):
@@ -131,6 +143,8 @@ def run_render(args: argparse.Namespace) -> int:
     if args.midi is not None:
         _write(args.midi, lambda: write_smf(args.midi, cue))
         print(f"wrote {args.midi}: type 1, first click {first}", file=report)
+    if args.movie is not None:
+        run_movie(args, sheet, cue, report)
     if args.events is not None:
         text = events_csv(cue)
         if args.events == "-":
@@ -259,18 +273,27 @@ def run_import_midi(args: argparse.Namespace) -> int:
 
 
 def register_spot(commands: Subcommands) -> None:
-    """``stage spot FILE [--format F] [--rate R] [--title T] [--tempo T] [--meter M] [-o OUT | --add-to SHEET]``."""
+    """``stage spot FILE [--format F] [--rate R] [--colour MAP] [--title T] [--tempo T] [--meter M] [-o OUT | --add-to
+    SHEET]``."""
+    from stage.core.markerformats import Format  # noqa: PLC0415 - the formats' names, nothing read yet
+
     p = commands.add_parser(
         "spot",
-        help="turn spotting notes (Pro Tools session text, CSV) into a cue sheet",
-        description="Read a marker list — a Pro Tools 'Session Info as Text' export or a CSV of timecode,name,"
-        "comment — and write a cue sheet: '<ID> start [title]' and '<ID> end' markers make a cue, the markers "
-        "between them its hits. Every line that cannot be used is reported on stderr with its line number.",
+        help="turn spotting notes (markers from Avid, Resolve, Premiere, Final Cut, Pro Tools, a CSV) into a cue sheet",
+        description="Read a marker list — Avid's marker export or an AAF's locators, Resolve's timeline markers in "
+        "an EDL, Premiere's marker export, FCPXML or FCP 7 XML, a Pro Tools 'Session Info as Text' export, a CSV — "
+        "and write a cue sheet: '<ID> start [title]' and '<ID> end' markers (or, by default, green and red ones "
+        "named '<ID> [title]', or one marker spanning the cue) make a cue, the markers between them its hits. Every "
+        "line that cannot be used is reported on stderr with its line (event, marker) number.",
     )
     p.add_argument("file", metavar="FILE", type=Path, help="the marker list")
-    p.add_argument("--format", choices=("auto", "protools", "csv"), default="auto", help="default: by content")
-    p.add_argument("--rate", metavar="R", help="picture rate (a CSV needs it; Pro Tools: its TIMECODE FORMAT)")
-    p.add_argument("--title", metavar="T", help="the picture's title (default: the session name)")
+    p.add_argument("--format", choices=("auto", *(f.value for f in Format)), default="auto",
+                   help="default: told by the content")
+    p.add_argument("--rate", metavar="R", help="picture rate: CSV, Avid, Premiere and EDL need it; for Pro Tools it "
+                   "overrides TIMECODE FORMAT; FCP XML, FCPXML and AAF say theirs, which it may make drop-frame")
+    p.add_argument("--colour", "--color", metavar="MAP", help="what marker colours say: COLOUR=ROLE,… with roles "
+                   "start, end, hit, skip (default green=start,red=end; none: colours say nothing)")
+    p.add_argument("--title", metavar="T", help="the picture's title (default: the session's or sequence's name)")
     p.add_argument("--tempo", metavar="T", help="give every cue this tempo (default: free timing until one is found)")
     p.add_argument("--meter", default="4/4", metavar="M", help="the meter with --tempo (default 4/4)")
     p.add_argument("--cues-only", action="store_true", help="print only the [[cue]] blocks, to add to a sheet")
@@ -295,37 +318,34 @@ def _read_text(path: Path) -> str:
 
 def run_spot(args: argparse.Namespace) -> int:
     """Write the cue sheet of a marker list."""
+    from stage.adapters.markerfile import read_marker_file, why_no_cue  # noqa: PLC0415
     from stage.adapters.sheetfile import add_cues, spotted_sheet  # noqa: PLC0415 - tomlkit only when writing
-    from stage.core.spotting import read_csv, read_pro_tools, spot  # noqa: PLC0415
+    from stage.core.markerformats import Format  # noqa: PLC0415
+    from stage.core.spotting import DEFAULT_COLOURS, clean_name, parse_colours, problem_order, spot  # noqa: PLC0415
 
-    text = _read_text(args.file)
     rate = parse_rate(args.rate) if args.rate else None
-    fmt = args.format
-    if fmt == "auto":
-        fmt = "protools" if "M A R K E R S  L I S T I N G" in text or text.startswith("SESSION NAME:") else "csv"
-    if fmt == "csv":
-        if rate is None:
-            raise StageError(f"{args.file}: a CSV marker list needs --rate")
-        markers = read_csv(text, rate)
-    else:
-        markers = read_pro_tools(text, rate)
-    spotting = spot(markers.markers)
+    colours = parse_colours(args.colour) if args.colour is not None else DEFAULT_COLOURS
+    fmt, markers = read_marker_file(args.file, None if args.format == "auto" else Format(args.format), rate)
+    spotting = spot(markers.markers, colours)
     problems = [*markers.problems, *spotting.problems]
-    for problem in sorted(problems, key=_line_number):
+    for problem in sorted(problems, key=lambda p: problem_order(p.where)):
         print(f"stage: {args.file} {problem}", file=sys.stderr)
     if markers.rate is None:
         return EXIT_FAILED
+    if not spotting.cues:
+        raise StageError(f"{args.file}: {why_no_cue(fmt, markers, colours)}")
     sheet = spotted_sheet(
         spotting.cues,
         markers.rate,
-        title=args.title if args.title is not None else markers.title,
+        title=args.title if args.title is not None else clean_name(markers.title),
         tempo=_tempo_value(args.tempo) if args.tempo else None,
         meter=args.meter,
         source=args.file.name,
         cues_only=args.cues_only or args.add_to is not None,
     )
     hits = sum(len(c.hits) for c in spotting.cues)
-    summary = f"{plural(len(spotting.cues), 'cue')}, {plural(hits, 'hit')}, {plural(len(problems), 'line')} not used"
+    unused = "line" if fmt in {Format.PROTOOLS, Format.CSV, Format.AVID, Format.PREMIERE} else "marker"
+    summary = f"{plural(len(spotting.cues), 'cue')}, {plural(hits, 'hit')}, {plural(len(problems), unused)} not used"
     if args.add_to is not None:
         old = load_cue_sheet(args.add_to)  # it must be a valid sheet to begin with
         if old.rate != markers.rate:
@@ -344,11 +364,6 @@ def run_spot(args: argparse.Namespace) -> int:
             sys.stdout.write(sheet)
             print(f"stage: {summary}", file=sys.stderr)
     return EXIT_FAILED if args.strict and problems else EXIT_OK
-
-
-def _line_number(problem: Problem) -> int:
-    parts = problem.where.split()
-    return int(parts[1]) if len(parts) == 2 and parts[0] == "line" else 0
 
 
 def _tempo_value(text: str) -> str | float:
@@ -384,6 +399,9 @@ def register_tempo(commands: Subcommands) -> None:
                    help="whole frames the downbeat may move, earliest:latest, or N for -N:N (default 0)")
     p.add_argument("--only", choices=("frame", "bpm"), help="only frame clicks, or only clicks per minute")
     p.add_argument("--top", type=_positive, default=5, metavar="N", help="candidates to show (default 5)")
+    p.add_argument("--rank", choices=[r.value for r in Rank], default=Rank.EDITOR.value,
+                   help="editor (default): hits within half a frame are on it, frame clicks and round tempos first; "
+                   "error: the closest first")
     p.add_argument("--changes", action="store_true", help="propose changes even when a steady tempo catches all")
     p.add_argument("--ramps", type=_natural, default=0, metavar="N",
                    help="changes may ramp over 2, 4, … N clicks before their bar (an even N; default 0: steps)")
@@ -421,14 +439,15 @@ def run_tempo(args: argparse.Namespace) -> int:
     if not cue.hits:
         raise StageError(f"cue {cue.id} has no hits to find a tempo for")
     hits = [SpotHit(h.label, h.time * cue.rate.fps) for h in cue.hits]
-    steady = find_steady(hits, spec, args.top)
+    rank = Rank(args.rank)
+    steady = find_steady(hits, spec, args.top, rank)
     plan = None
     if args.changes or not steady or steady[0].caught < len(hits):
         plan = find_changes(hits, spec, ramps=args.ramps)
     if args.json:
-        print(json.dumps(tempo_report(cue, spec, steady, plan), indent=2, ensure_ascii=False))
+        print(json.dumps(tempo_report(cue, spec, steady, plan, rank), indent=2, ensure_ascii=False))
     else:
-        sys.stdout.write(format_tempo_report(cue, spec, steady, plan))
+        sys.stdout.write(format_tempo_report(cue, spec, steady, plan, rank))
     if args.write:
         _write_tempo(args, cue, spec, steady, plan)
     return EXIT_OK
@@ -462,6 +481,62 @@ def _write_tempo(args: argparse.Namespace, cue: Cue, spec: FindSpec, steady: lis
           file=sys.stderr if args.json else sys.stdout)
 
 
+# -- tls ------------------------------------------------------------------------------
+
+
+def register_tls(commands: Subcommands) -> None:
+    """``stage tls init [--dir DIR] [--name NAME …] [--ip ADDR …] [--days N]``."""
+    p = commands.add_parser("tls", help="HTTPS on the stage network: the stage's certificate authority",
+                            description="HTTPS on the stage network (docs/tls.md).")
+    sub = p.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser, required=True)
+    i = sub.add_parser(
+        "init",
+        help="make the stage's certificate authority (once) and a server certificate for this machine",
+        description="Keep the certificate authority in DIR (make it the first time: devices trust it once) and write "
+        "a new server certificate signed by it for this machine's names and addresses (default: its host name, "
+        "<host>.local, stage.local, localhost and every address on its interfaces; --name and --ip give exactly "
+        "the names instead). Prints the [http] lines that serve HTTPS with it.",
+    )
+    i.add_argument("--dir", type=Path, default=Path("stage-tls"), metavar="DIR",
+                   help="where the authority is kept and the files are written (default: stage-tls)")
+    i.add_argument("--name", action="append", default=[], metavar="NAME", help="a host name to certify (repeatable)")
+    i.add_argument("--ip", action="append", default=[], metavar="ADDR", help="an address to certify (repeatable)")
+    i.add_argument("--days", type=_positive, default=397, metavar="N",
+                   help="how long the server certificate lasts, at most 398 days (default 397)")
+    i.set_defaults(run=run_tls_init)
+
+
+def run_tls_init(args: argparse.Namespace) -> int:
+    """Make (or keep) the authority, write a server certificate, and print the config lines."""
+    import socket  # noqa: PLC0415 - cryptography only when asked for
+    from datetime import UTC  # noqa: PLC0415
+
+    from stage.adapters import tls  # noqa: PLC0415
+    from stage.adapters.reach import machine_addresses  # noqa: PLC0415
+
+    if args.name or args.ip:
+        names = tls.names_of(args.name, args.ip)
+    else:
+        try:
+            addresses = machine_addresses()
+        except OSError as exc:
+            raise StageError(f"cannot list this machine's addresses ({exc}): name them with --ip") from None
+        names = tls.default_names(socket.gethostname(), addresses)
+    made = tls.init(args.dir, names, datetime.now(UTC), socket.gethostname(), args.days)
+    root = made.root
+    kept = "kept" if made.kept else "new"
+    print(f"authority ({kept}): {made.path(tls.CA_PEM)}: {root.name}, until {root.not_after:%Y-%m-%d}")
+    print(f"  SHA-256 {root.fingerprint}")
+    print(f"certificate: {made.path(tls.CERT)} for {made.names}, until {made.not_after:%Y-%m-%d}")
+    print(f"devices trust the authority from {made.path(tls.CA_DER)} or {made.path(tls.PROFILE)} (iPad, iPhone); "
+          "the stage also serves them at /tls (docs/tls.md)")
+    absolute = made.directory.resolve()
+    print("\nAdd to the config's [http]:")
+    for key, name in (("certificate", tls.CERT), ("key", tls.KEY), ("authority", tls.CA_PEM)):
+        print(f'{key} = "{absolute / name}"')
+    return EXIT_OK
+
+
 # -- serve and takes --------------------------------------------------------------------
 # The service and the take log pull in the web server and the database drivers: imported when used,
 # so that validating or rendering a cue sheet stays quick.
@@ -488,30 +563,87 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def register_takes(commands: Subcommands) -> None:
-    """``stage takes export [--format csv|json] [--config FILE]``."""
+    """``stage takes export [--format csv|json|midi-markers|edl] [--takes WHICH] [--rate R | --cues CUES] …``."""
     p = commands.add_parser("takes", help="the take log", description="Read the take log.")
     sub = p.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser, required=True)
     e = sub.add_parser(
         "export",
-        help="print the take sheet",
-        description="Print the take sheet of the take log named in the config's [takes] database: one row per "
-        "take in the order they were logged, times of day in local time.",
+        help="print the take sheet, or the takes as a DAW's markers or an EDL",
+        description="Export the take log named in the config's [takes] database: the take sheet (csv, json: one "
+        "row per take in the order they were logged, times of day in local time), a Standard MIDI File with a "
+        "marker per take at its timecode in, that a DAW imports as memory locations (midi-markers), or a CMX 3600 "
+        "EDL of the circled takes (edl). The markers and the EDL count the take log's timecode at the picture's "
+        "rate: --rate, else the rate of the sheet given with --cues, else the config's [clock] rate.",
     )
-    e.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (the default) or json")
+    e.add_argument("--format", choices=FORMATS, default="csv",
+                   help="csv (the default), json, midi-markers or edl")
+    e.add_argument("--takes", choices=[s.value for s in Selection], metavar="WHICH",
+                   help="circled (print), kept (print and hold) or all; default: all, but circled for edl")
+    e.add_argument("--rate", metavar="R", help="the picture's rate (23.976, 24, 25, 29.97, 29.97df, 30)")
+    e.add_argument("--cues", metavar="CUES", type=Path, help="the cue sheet whose [picture] rate to use")
+    e.add_argument("--title", default="", help="the EDL's TITLE and the MIDI file's name (default: takes)")
+    e.add_argument("-o", "--output", metavar="FILE", type=Path, help="write to FILE instead of standard output")
     e.add_argument("--config", metavar="FILE", help="the configuration naming the take database")
-    e.set_defaults(run=run_takes_export)
+    e.set_defaults(run=run_takes_export, parser=e)
+    b = sub.add_parser(
+        "backup",
+        help="copy the take log while the stage runs",
+        description="Copy the take log named in the config's [takes] database to DEST, safely while stage serve "
+        "writes to it: SQLite through its online backup API (DEST is a SQLite file), PostgreSQL through pg_dump's "
+        "custom format (restore with pg_restore). DEST is replaced only once the copy is whole.",
+    )
+    b.add_argument("dest", metavar="DEST", type=Path, help="the file to write")
+    b.add_argument("--config", metavar="FILE", help="the configuration naming the take database")
+    b.set_defaults(run=run_takes_backup)
 
 
 def run_takes_export(args: argparse.Namespace) -> int:
-    """Print the take sheet."""
+    """Export the take log."""
     import asyncio  # noqa: PLC0415 - see above
 
-    from stage.app import export_sheet  # noqa: PLC0415
+    from stage.app import export_takes  # noqa: PLC0415
     from stage.config import load_config  # noqa: PLC0415
 
+    binary = args.format in BINARY
+    if binary and args.output is None and sys.stdout.isatty():
+        args.parser.error(f"{args.format} is a binary file: give -o FILE or redirect standard output")
     config = load_config(args.config)
-    sys.stdout.write(asyncio.run(export_sheet(config.takes.database, args.format)))
+    rate = _export_rate(args, config.clock.rate)
+    selection = Selection(args.takes) if args.takes else None
+    out = asyncio.run(export_takes(config.takes.database, args.format, rate=rate, selection=selection,
+                                   title=args.title))
+    if args.output is not None:
+        _write(args.output, lambda: args.output.write_bytes(out.data))
+    elif binary:
+        sys.stdout.buffer.write(out.data)
+        sys.stdout.flush()
+    else:
+        sys.stdout.write(out.data.decode("utf-8"))
     return EXIT_OK
+
+
+def run_takes_backup(args: argparse.Namespace) -> int:
+    """Back the take log up."""
+    from stage.adapters.store import backup_take_log  # noqa: PLC0415 - SQLAlchemy only for the take log's commands
+    from stage.config import load_config  # noqa: PLC0415
+
+    what = backup_take_log(load_config(args.config).takes.database, args.dest)
+    print(f"wrote {args.dest}: {what}")
+    return EXIT_OK
+
+
+def _export_rate(args: argparse.Namespace, configured: str | None) -> Rate | None:
+    """The picture's rate for an export: the command line's, the sheet's, the config's (None: not needed)."""
+    if args.rate is not None:
+        return parse_rate(args.rate)
+    if args.cues is not None:
+        return load_cue_sheet(args.cues).rate
+    if configured is not None:
+        return parse_rate(configured)
+    if args.format in NEEDS_RATE:
+        args.parser.error(f"{args.format} needs the picture's rate: give --rate R or --cues CUES "
+                          "(the take log keeps timecode, not the rate it counts at)")
+    return None
 
 
 # -- main ------------------------------------------------------------------------------
@@ -523,8 +655,10 @@ COMMANDS: list[Callable[[Subcommands], None]] = [
     register_import_midi,
     register_spot,
     register_tempo,
+    register_tls,
     register_serve,
     register_takes,
+    register_picture,
 ]
 
 

@@ -10,12 +10,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from stage.core.clicksound import SOUNDS, ClickSounds, Sound
+from stage.core.ltc import format_user_bits, parse_user_bits
 from stage.core.tempo import ClickKind
 from stage.core.timecode import parse_rate
 from stage.errors import ConfigError, TimecodeError
+
+DEMO_CUES = Path(__file__).resolve().parents[1] / "config" / "demo-cues.toml"  # the sheet when none is given
 
 
 class _Section(BaseModel):
@@ -25,8 +28,8 @@ class _Section(BaseModel):
 class ClockConfig(_Section):
     """``[clock]``: where picture position comes from."""
 
-    source: Literal["internal", "mtc"] = "internal"
-    # The picture's actual rate (MTC cannot tell 23.976 from 24 by itself); None: the cue sheet's.
+    source: Literal["internal", "mtc", "ltc"] = "internal"
+    # The picture's actual rate (MTC and LTC cannot tell 23.976 from 24 by themselves); None: the cue sheet's.
     rate: str | None = None
     master: bool = True  # with source = "internal": send MTC on <client>:mtc_out (when MIDI is enabled)
     freewheel_frames: int = Field(default=0, ge=0, le=250)
@@ -75,6 +78,18 @@ class MidiConfig(_Section):
     mtc_latency_ms: float = Field(default=0.0, ge=0, le=500)
 
 
+class MmcConfig(_Section):
+    """``[mmc]``: MIDI Machine Control to the timecode master while chasing, and from a DAW or controller otherwise."""
+
+    enabled: bool = False  # open <client>:mmc_out and <client>:mmc_in (docs/mmc.md)
+    device_id: int = Field(default=127, ge=0, le=127)  # the master's id, and ours for MMC in; 127: all-call
+    connect_out: list[str] = Field(default_factory=list)  # where MMC goes, e.g. ["ardour:MMC in"] or a hardware port
+    connect_in: list[str] = Field(default_factory=list)  # whose MMC drives stage, e.g. ["ardour:MMC out"]
+    play: Literal["play", "deferred_play"] = "play"  # the command that rolls the master after its locate
+    lock_timeout: float = Field(default=5.0, gt=0, le=60)  # seconds for the chase to lock where the master was sent
+    record: bool = False  # may Record Strobe and Record Exit go out (in record mode only)?
+
+
 class SoundConfig(_Section):
     """One click sound: a decaying sine starting at its peak."""
 
@@ -107,12 +122,55 @@ class ClickConfig(_Section):
         return ClickSounds(one(self.accent), one(self.normal), one(self.warning), self.level_db)
 
 
+class LtcConfig(_Section):
+    """``[ltc]``: linear timecode on JACK audio ports: read on ``<client>:ltc_in``, written on ``<client>:ltc_out``."""
+
+    out: bool = False  # write LTC on <client>:ltc_out while stage is the master ([clock] source = "internal")
+    connect_out: list[str] = Field(default_factory=list)  # audio ports to connect ltc_out to: ["system:playback_3"]
+    connect_in: list[str] = Field(default_factory=list)  # audio ports to connect to ltc_in ([clock] source = "ltc")
+    level_db: float = Field(default=-18.0, ge=-60, le=0)  # the written signal's peak, dBFS
+    user_bits: str = "00000000"  # eight hex digits, binary group 8 first, in every frame written
+    latency_ms: float = Field(default=0.0, ge=0, le=500)  # written this much early
+
+    @field_validator("user_bits")
+    @classmethod
+    def _hex(cls, v: str) -> str:
+        try:
+            return format_user_bits(parse_user_bits(v))
+        except TimecodeError as exc:
+            raise ValueError(str(exc)) from exc
+
+
 class HttpConfig(_Section):
-    """``[http]``: REST, WebSocket and the pages."""
+    """``[http]``: REST, WebSocket and the pages; HTTPS when a certificate and its key are named (docs/tls.md)."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     screen_latency_ms: float = Field(default=0.0, ge=0, le=1000)
+    # PEM files, relative to the config file (`stage tls init` prints these lines).  With them every page, /api
+    # and /ws are served over TLS only: WebCodecs and the wake lock need a secure origin, and tokens stay private.
+    certificate: str | None = None
+    key: str | None = None
+    authority: str | None = None  # the CA that signed the certificate: devices download it from /tls
+    redirect_port: int | None = Field(default=None, ge=1, le=65535)  # plain HTTP that only sends browsers to https
+
+    @model_validator(mode="after")
+    def _tls_keys_together(self) -> HttpConfig:
+        if (self.certificate is None) != (self.key is None):
+            raise ValueError("certificate and key go together: name both PEM files, or neither")
+        if self.certificate is None and (self.authority is not None or self.redirect_port is not None):
+            raise ValueError("authority and redirect_port need HTTPS: name a certificate and key too")
+        if self.redirect_port is not None and self.port == 0:
+            raise ValueError("redirect_port needs a fixed HTTPS port to send browsers to: set port")
+        if self.redirect_port is not None and self.redirect_port == self.port:
+            raise ValueError(f"redirect_port {self.redirect_port} is the HTTPS port itself: choose another")
+        return self
+
+    def relative_to(self, base: Path) -> HttpConfig:
+        """This section with its file names made absolute from ``base`` (the config file's directory)."""
+        files = {name: str(base / value) for name in ("certificate", "key", "authority")
+                 if (value := getattr(self, name)) is not None}
+        return self.model_copy(update=files) if files else self
 
 
 class OscConfig(_Section):
@@ -137,6 +195,12 @@ class TakesConfig(_Section):
     database: str = "sqlite:///stage-takes.db"
 
 
+class PictureConfig(_Section):
+    """``[picture]``: where imported cuts live (docs/picture.md)."""
+
+    dir: str = Field(default="stage-picture", min_length=1)  # relative: from the working directory, as the take log
+
+
 class AuthConfig(_Section):
     """``[auth]``: one bearer token per role; a role with no token cannot control."""
 
@@ -151,11 +215,14 @@ class Config(_Section):
     clock: ClockConfig = ClockConfig()
     midi: MidiConfig = MidiConfig()
     click: ClickConfig = ClickConfig()
+    ltc: LtcConfig = LtcConfig()
+    mmc: MmcConfig = MmcConfig()
     http: HttpConfig = HttpConfig()
     osc: OscConfig = OscConfig()
     mqtt: MqttConfig = MqttConfig()
     takes: TakesConfig = TakesConfig()
     auth: AuthConfig = AuthConfig()
+    picture: PictureConfig = PictureConfig()
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -169,7 +236,8 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"{p}: cannot read: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
-    return parse_config(data, str(p))
+    config = parse_config(data, str(p))
+    return config.model_copy(update={"http": config.http.relative_to(p.parent)})
 
 
 def parse_config(data: dict[str, Any], source: str = "config") -> Config:

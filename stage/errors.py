@@ -8,12 +8,17 @@
     ├── CueSheetError                   a cue sheet with problems (all of them, at once)
     ├── RenderError                     a cue that cannot be rendered as asked
     ├── ConfigError                     a config file that cannot be used
+    │   └── TlsError                    a certificate, key or authority that cannot be made or served
     ├── MidiError                       MIDI/JACK unavailable or misused
+    ├── LtcError                        libltc unavailable, or asked for what it cannot do
     ├── SessionError                    a session command that is not allowed now
     │   ├── NotFound (LookupError)      an unknown cue or take
     │   ├── TransportTimeout            the engine did not report a roll or stop in time
-    │   └── EngineUnavailable           the engine is stalled or restarting (ask again), or was closed
+    │   ├── EngineUnavailable           the engine is stalled or restarting (ask again), or was closed
+    │   └── MasterError                 the timecode master did not do what MMC asked in time
     ├── Unavailable                     the part of the service that would do it is not running
+    ├── PictureError                    a cut that cannot be imported (not a video, truncated, its rate …)
+    ├── DiskFull                        the disk filled while writing (a proxy, an upload): nothing was kept
     ├── StoreError                      the take store cannot be used (its URL, its file, its schema)
     │   ├── StoreRefused                the store answered no: a duplicate, a stale version
     │   └── StoreUnavailable            the store could not be reached or failed while asked
@@ -82,8 +87,16 @@ class ConfigError(StageError):
     """A configuration file that cannot be read or holds bad values."""
 
 
+class TlsError(ConfigError):
+    """A certificate, key or certificate authority that cannot be made, read or served (each names the file)."""
+
+
 class MidiError(StageError):
     """MIDI or JACK is unavailable or was misused."""
+
+
+class LtcError(StageError):
+    """libltc is not installed, or was asked for something it cannot do (a frame longer than its buffer)."""
 
 
 class SessionError(StageError):
@@ -102,8 +115,21 @@ class EngineUnavailable(SessionError):
     """The engine cannot take commands now: it does not answer, it died and is being restarted, or it was closed."""
 
 
+class MasterError(SessionError):
+    """The timecode master driven by MMC did not answer as asked in time: no timecode came back, or it came back
+    somewhere else, or never locked (the message says which, and where)."""
+
+
 class Unavailable(StageError):
     """The part of the service that would do it is not running (no take log, say)."""
+
+
+class PictureError(StageError):
+    """A cut that cannot be imported: not a video, truncated, a variable or wrong rate, no timecode."""
+
+
+class DiskFull(StageError):
+    """The disk filled while writing (a proxy, an upload): what was written is removed, nothing changed."""
 
 
 class StoreError(StageError):
@@ -133,6 +159,7 @@ class ErrorCode(enum.Enum):
     UNAVAILABLE = "unavailable"  # the part of the service that does it is not running
     TOO_SLOW = "too_slow"  # sent before the server drops a client that does not keep up
     CONFLICT = "conflict"  # an edit made on a version someone else changed meanwhile
+    MASTER = "master"  # the timecode master did not do what MMC asked in time (the message says what came back)
 
 
 class ProtocolError(StageError, ValueError):
@@ -163,8 +190,11 @@ class ProtocolError(StageError, ValueError):
 REFUSALS: tuple[tuple[type[StageError], ErrorCode, int], ...] = (
     (NotFound, ErrorCode.NOT_FOUND, 404),
     (CueSheetError, ErrorCode.INVALID, 422),
+    (PictureError, ErrorCode.INVALID, 422),
+    (DiskFull, ErrorCode.UNAVAILABLE, 507),
     (TransportTimeout, ErrorCode.UNAVAILABLE, 503),
     (EngineUnavailable, ErrorCode.UNAVAILABLE, 503),
+    (MasterError, ErrorCode.MASTER, 504),
     (SessionError, ErrorCode.REFUSED, 409),
     (StoreRefused, ErrorCode.REFUSED, 409),
     (StoreError, ErrorCode.UNAVAILABLE, 503),
@@ -186,6 +216,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.TOO_SLOW: 503,
+    ErrorCode.MASTER: 504,
 }
 
 

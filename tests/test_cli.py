@@ -390,7 +390,7 @@ def test_render_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path
     code, out, err = run(capsys, "render", DEMO, "--cue", "1M1")
     assert (code, out) == (2, "")
     assert err == (
-        "stage render: error: give at least one output: --wav FILE, --midi FILE or --events FILE "
+        "stage render: error: give at least one output: --wav FILE, --midi FILE, --events FILE or --movie FILE "
         "(see stage render --help)\n"
     )
     blocked = tmp_path / "missing" / "x.wav"

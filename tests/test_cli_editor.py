@@ -92,6 +92,7 @@ def test_tempo_ranks_steady_tempos_and_proposes_changes(tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     best = report["steady"][0]
     assert (best["tempo"], best["caught"], report["hits"]) == ("12-0", 4, 6)
+    assert (report["rank"], best["on_frame"]) == ("editor", True)
     assert [h["caught"] for h in best["hits"]] == [True, True, True, False, False, True]
     assert best["hits"][0] == {"label": "lightning", "timecode": "01:10:04:00", "bar": 3, "beat": 1.0,
                                "error_frames": 0.0, "error_ms": 0.0, "caught": True}
@@ -100,6 +101,36 @@ def test_tempo_ranks_steady_tempos_and_proposes_changes(tmp_path: Path) -> None:
     assert [(s["bar"], s["tempo"]) for s in changes["segments"]] == [(1, "12-0"), (9, "11-0")]
     assert all(h["caught"] and h["error_frames"] == 0 for h in changes["hits"])
     assert '[[cue.change]]\nbar = 9\ntempo = "11-0"\n' in changes["toml"]
+
+
+ROUNDED = """\
+[picture]
+rate = "29.97"
+
+[[cue]]
+id = "8M1"
+start = "01:00:00:00"
+free = true
+end = "01:00:40:00"
+"""
+
+
+def test_tempo_ranks_the_round_tempo_first_unless_asked_for_the_closest(tmp_path: Path) -> None:
+    # 120 clicks a minute at 29.97 is 14.985 frames a click: each hit spotted to its nearest frame
+    frames = [round(b * Fraction(30000, 1001) / 2) for b in (2, 5, 9, 14, 21, 30)]
+    hits = "".join(f'\n[[cue.hit]]\nat = "01:00:{x // 30:02d}:{x % 30:02d}"\nlabel = "f{x}"\n' for x in frames)
+    sheet = tmp_path / "rounded.toml"
+    sheet.write_text(ROUNDED + hits, encoding="utf-8")
+    args = ("tempo", sheet, "--cue", "8M1", "--range", "110-130", "--only", "bpm", "--top", "3")
+    done = stage(*args)
+    assert done.returncode == 0, done.stderr
+    table = done.stdout.split("\n\n")[1].splitlines()
+    assert table[2].split()[:2] == ["1", "120"]
+    assert table[-2].startswith("on the frame, as close as spotting to whole frames can tell: 1. 120 (worst 0.45 f)")
+    closest = json.loads(stage(*args, "--rank", "error", "--json").stdout)
+    assert closest["rank"] == "error"
+    assert closest["steady"][0]["tempo"] == 119.88
+    assert stage(*args, "--rank", "loudest").returncode == 2
 
 
 def test_tempo_write_keeps_comments_and_every_hit_lands_on_a_click(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from stage.config import Config, load_config, parse_config
+from stage.core.timecode import RATES
 from stage.errors import ConfigError
-from stage.runtime.service import engine_settings
+from stage.runtime.service import check_clock, engine_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,10 +49,35 @@ def test_engine_settings_follow_the_config() -> None:
     assert s.connect == (("mtc_in", "ardour:MTC out"),)
 
 
+def test_ltc_settings_follow_the_config() -> None:
+    c = parse_config({
+        "clock": {"source": "internal"},
+        "ltc": {"out": True, "connect_out": ["xjadeo:ltc"], "level_db": -12, "user_bits": "1234 abcd",
+                "latency_ms": 4},
+    })
+    assert c.ltc.user_bits == "1234ABCD"
+    s = engine_settings(c, "25")
+    assert (s.ltc_out, s.ltc_level_db, s.ltc_user_bits, s.ltc_latency) == (True, -12, 0x1234ABCD, 0.004)
+    assert s.connect == (("ltc_out", "xjadeo:ltc"),)
+    chased = engine_settings(parse_config({"clock": {"source": "ltc"}, "ltc": {"connect_in": ["deck:out"]}}), "24")
+    assert (chased.source, chased.connect) == ("ltc", (("ltc_in", "deck:out"),))
+
+
+@pytest.mark.parametrize("source", ["mtc", "ltc"])
+def test_a_chased_clock_needs_a_rate_its_timecode_carries(source: str) -> None:
+    config = parse_config({"clock": {"source": source}})
+    check_clock(config, RATES["30"])
+    with pytest.raises(ConfigError, match=rf'\[clock\] source = "{source}": {source.upper()} cannot carry 48 fps'):
+        check_clock(config, RATES["48"])
+    check_clock(parse_config({}), RATES["48"])  # the internal clock runs at any rate
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"clock": {"source": "ltc"}}, "[clock.source]"),
+        ({"clock": {"source": "smpte"}}, "[clock.source]"),
+        ({"ltc": {"user_bits": "12 34 56"}}, "[ltc.user_bits]: Value error, user bits '12 34 56': expected eight hex"),
+        ({"ltc": {"level_db": 3}}, "[ltc.level_db]"),
         ({"clock": {"rate": "31"}}, "unknown rate '31'"),
         ({"midi": {"channel": 17}}, "[midi.channel]"),
         ({"http": {"prot": 8000}}, "[http.prot]: Extra inputs are not permitted"),

@@ -6,8 +6,11 @@ import pytest
 
 from stage.errors import (
     ConfigError,
+    DiskFull,
     ErrorCode,
+    MasterError,
     NotFound,
+    PictureError,
     ProtocolError,
     SessionError,
     StageError,
@@ -25,6 +28,7 @@ from stage.errors import (
 @pytest.mark.parametrize(("exc", "code", "status"), [
     (NotFound("cue 9M9 is not on the cue sheet"), ErrorCode.NOT_FOUND, 404),
     (TransportTimeout("the engine did not roll"), ErrorCode.UNAVAILABLE, 503),
+    (MasterError("no MTC came back within 5 s of the MMC play"), ErrorCode.MASTER, 504),
     (SessionError("nothing armed"), ErrorCode.REFUSED, 409),
     (StoreRefused("take 1M1-1 was changed meanwhile"), ErrorCode.REFUSED, 409),
     (StoreUnavailable("could not store take 1M1-1"), ErrorCode.UNAVAILABLE, 503),
@@ -33,6 +37,8 @@ from stage.errors import (
     (TimecodeError("01:00:00:99"), ErrorCode.REFUSED, 400),
     (TempoError("tempo 0"), ErrorCode.REFUSED, 400),
     (ConfigError("bad"), ErrorCode.REFUSED, 400),
+    (PictureError("reel1.mov has a variable frame rate"), ErrorCode.INVALID, 422),
+    (DiskFull("the disk filled while making the proxy"), ErrorCode.UNAVAILABLE, 507),
     (ProtocolError(ErrorCode.FORBIDDEN, "a musician may not arm"), ErrorCode.FORBIDDEN, 403),
     (ProtocolError(ErrorCode.UNAUTHORIZED, "unknown token"), ErrorCode.UNAUTHORIZED, 401),
     (ProtocolError(ErrorCode.INVALID, "bar: too large"), ErrorCode.INVALID, 422),

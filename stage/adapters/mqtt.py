@@ -90,6 +90,8 @@ class _Pub:
 class MqttLink:
     """The service's MQTT client: the broadcaster's MQTT sink, and commands in."""
 
+    edge = "mqtt"  # its name in the metrics (stage_edge_events)
+
     def __init__(
         self,
         broadcaster: Broadcaster,

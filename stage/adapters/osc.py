@@ -190,6 +190,9 @@ _OUT: list[Address] = [
             topic=Topic.SCHEDULE),
     Address("/stage/sync", Way.OUT, "sif", "MTC chase state, locked (0/1), speed.", topic=Topic.SYNC),
     Address("/stage/clients", Way.OUT, "i", "How many clients are connected.", topic=Topic.CLIENTS),
+    Address("/stage/picture", Way.OUT, "ssfss", "A cut being imported: state (receiving … done/failed), its name, "
+            "fraction done (0-1), the new revision (\"\" until done), why it failed (\"\" none).",
+            topic=Topic.PICTURE),
     Address("/stage/ok", Way.OUT, "s", "To the sender: the command succeeded.", topic=None),
     Address("/stage/error", Way.OUT, "ss", "To the sender: the address and why it was refused.", topic=None),
 ]
@@ -253,6 +256,10 @@ def messages(topic: Topic, data: Mapping[str, Any]) -> list[tuple[str, list[tupl
                                      (_f(d.get("speed")), "f")])]
         case Topic.CLIENTS:
             return [("/stage/clients", [(int(d.get("count", 0)), "i")])]
+        case Topic.PICTURE:
+            return [("/stage/picture", [(_s(d.get("state")), "s"), (_s(d.get("name")), "s"),
+                                        (_f(d.get("fraction")), "f"), (_s(d.get("revision")), "s"),
+                                        (_s(d.get("error")), "s")])]
     return []  # pragma: no cover
 
 
@@ -275,6 +282,8 @@ def parse_destination(text: str) -> Addr:
 
 class OscEndpoint(asyncio.DatagramProtocol):
     """The OSC side of the service: one UDP socket for control in and state out."""
+
+    edge = "osc"  # its name in the metrics (stage_edge_events)
 
     def __init__(self, broadcaster: Broadcaster, destinations: Sequence[Addr]) -> None:
         self.broadcaster = broadcaster
@@ -487,7 +496,7 @@ class OscEndpoint(asyncio.DatagramProtocol):
 
     def _snapshot(self, target: Addr) -> None:
         state = self.broadcaster.state()
-        for topic in (Topic.TRANSPORT, Topic.SESSION, Topic.CUE, Topic.TAKE, Topic.SYNC, Topic.CLIENTS):
+        for topic in (Topic.TRANSPORT, Topic.SESSION, Topic.CUE, Topic.TAKE, Topic.SYNC, Topic.CLIENTS, Topic.PICTURE):
             data = state.get(topic.value)
             if data:
                 for address, args in messages(topic, data):

@@ -1,4 +1,4 @@
-"""The browser pages (``/musician``, later ``/conductor`` and ``/engineer``), served by the service itself.
+"""The browser pages (``/musician``, ``/conductor``, ``/engineer``, ``/picture``), served by the service itself.
 
 The files are the package's own: ``stage/web`` in an installed package
 (``clients/web`` of the source tree, mapped by ``pyproject.toml``), or
@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 import stage
 
-PAGES = ("musician", "conductor", "engineer")
+PAGES = ("musician", "conductor", "engineer", "picture")
 # Screens are reloaded rarely and must pick up a new version when they are: ask before reusing a copy.
 HEADERS = {"Cache-Control": "no-cache"}
 
@@ -54,7 +54,7 @@ def mount_pages(app: FastAPI, root: Path | None = None) -> list[str]:
         async def page(path: Path = html) -> FileResponse:
             return FileResponse(path, media_type="text/html; charset=utf-8", headers=HEADERS)
 
-        page.__doc__ = f"The {name}s' screen."
+        page.__doc__ = f"The /{name} page."
         app.add_api_route(f"/{name}", page, methods=["GET"], include_in_schema=False)
         served.append(f"/{name}")
     app.mount("/web", _Static(directory=base), name="web")

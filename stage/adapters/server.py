@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -175,14 +176,20 @@ class StageWebSocketProtocol(WebSocketsSansIOProtocol):
             scope["extensions"][FRAMES_EXTENSION] = {"writer": self.frame_writer}
 
 
-def http_server(app: Any, host: str, port: int, *, log_level: str = "info") -> uvicorn.Server:
-    """The uvicorn server ``stage serve`` runs: REST, pages and ``/ws`` on one port."""
+def http_server(
+    app: Any, host: str, port: int, *, log_level: str = "info", certificate: Path | None = None,
+    key: Path | None = None,
+) -> uvicorn.Server:
+    """The uvicorn server ``stage serve`` runs: REST, pages and ``/ws`` on one port; over TLS with a
+    ``certificate`` and its ``key`` (PEM files, checked beforehand by :func:`stage.adapters.tls.server_tls`)."""
     return uvicorn.Server(
         uvicorn.Config(
             app,
             host=host,
             port=port,
             log_level=log_level,
+            ssl_certfile=certificate,
+            ssl_keyfile=key,
             lifespan="off",
             ws=StageWebSocketProtocol,
             ws_max_size=WS_MAX_SIZE,

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import sqlite3
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -80,6 +83,7 @@ takes = Table(
     Column("duration", Float),
     Column("version", Integer, nullable=False, server_default="0"),
     Column("revision", String(64)),
+    Column("picture_revision", String(64)),
     UniqueConstraint("cue", "number", name="takes_cue_number"),
 )
 
@@ -178,10 +182,16 @@ def _v3_cue_revisions(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE takes ADD COLUMN revision VARCHAR(64)"))
 
 
+def _v4_picture_revisions(conn: Connection) -> None:
+    """Takes record the picture revision they were recorded against (older takes: unknown, NULL)."""
+    conn.execute(text("ALTER TABLE takes ADD COLUMN picture_revision VARCHAR(64)"))
+
+
 MIGRATIONS: Sequence[Callable[[Connection], None]] = (
     _v1_takes_and_history,
     _v2_notes_and_versions,
     _v3_cue_revisions,
+    _v4_picture_revisions,
 )
 
 _PG_MIGRATION_LOCK = 0x7374_6167_6500  # "stage": one migrator at a time per database
@@ -297,6 +307,7 @@ def _take_row(take: Take) -> dict[str, Any]:
         "duration": take.duration,
         "version": take.version,
         "revision": take.revision,
+        "picture_revision": take.picture_revision,
     }
 
 
@@ -324,6 +335,7 @@ def _take(row: Any, notes: Sequence[Note]) -> Take:
         id=row.id,
         version=row.version,
         revision=row.revision,
+        picture_revision=row.picture_revision,
     )
 
 
@@ -587,3 +599,51 @@ async def open_store(url: str = DEFAULT_URL, *, connect_timeout: float = DEFAULT
     (readers such as ``stage takes export`` must not leave an empty log behind).
     """
     return await _open(url, connect_timeout=connect_timeout, create=create)
+
+
+# --- backups ------------------------------------------------------------------------------------
+
+
+def backup_take_log(url: str, dest: Path) -> str:
+    """Copy the take log at ``url`` to ``dest`` while the stage may be writing to it; what was copied, in words.
+
+    SQLite: the online backup API (a consistent copy of the whole file, taken
+    page by page while writers go on; ``dest`` is a SQLite file that opens as
+    the take log).  PostgreSQL: ``pg_dump --format=custom`` (one consistent
+    snapshot; ``pg_restore`` puts it back).  A copy is written next to ``dest``
+    and renamed over it only once it is whole.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"{url!r} is not a database URL") from None
+    partial = dest.with_name(f".{dest.name}.partial")
+    try:
+        if parsed.drivername in _SQLITE_NAMES:
+            source = Path(parsed.database or "")
+            if not source.is_file():
+                raise StoreError(f"no take log at {source} (nothing recorded with this [takes] database yet?)")
+            with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, \
+                    contextlib.closing(sqlite3.connect(partial)) as out:
+                src.backup(out)
+                takes_copied = out.execute("SELECT count(*) FROM takes").fetchone()[0]
+            what = f"{takes_copied} takes from {source} (SQLite online backup)"
+        elif parsed.drivername in _PG_NAMES:
+            pg_dump = shutil.which("pg_dump")
+            if pg_dump is None:
+                raise StoreError("pg_dump is not installed (Debian: postgresql-client)")
+            plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+            done = subprocess.run([pg_dump, "--format=custom", "--no-owner", "--file", str(partial), plain],
+                                  capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise StoreError(f"pg_dump of {parsed.render_as_string(hide_password=True)} failed: "
+                                 f"{done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+            what = f"{parsed.render_as_string(hide_password=True)} (pg_dump, custom format: restore with pg_restore)"
+        else:
+            raise StoreError(f"unsupported take database {parsed.render_as_string(hide_password=True)!r}")
+        partial.replace(dest)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot back the take log up to {dest}: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    return what

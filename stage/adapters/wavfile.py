@@ -62,11 +62,14 @@ def click_sound(kind: ClickKind, sample_rate: int = SAMPLE_RATE, sounds: ClickSo
     return struct.pack(f"<{len(samples)}h", *samples)
 
 
-def click_offsets(cue: Cue, sample_rate: int = SAMPLE_RATE) -> list[tuple[int, ClickKind]]:
-    """Sample offset and kind of every click, counted from the first click."""
+def click_offsets(
+    cue: Cue, sample_rate: int = SAMPLE_RATE, origin: Fraction | None = None
+) -> list[tuple[int, ClickKind]]:
+    """Sample offset and kind of every click, counted from ``origin`` (seconds from the downbeat; by default the
+    first click)."""
     if cue.clicks is None:
         raise RenderError(f"cue {cue.id} is in free timing: it has no click to render (its event list still works)")
-    s0 = cue.first_time
+    s0 = cue.first_time if origin is None else origin
     return [(round((c.time - s0) * sample_rate), c.kind) for c in cue.clicks.clicks]
 
 
@@ -87,16 +90,28 @@ class ClickTrack:
         return len(self.pcm) // _BYTES_PER_SAMPLE
 
 
-def render_click_track(cue: Cue, sample_rate: int = SAMPLE_RATE, sounds: ClickSounds | None = None) -> ClickTrack:
-    """The click track of ``cue``, from its first click to its end plus a short tail, in ``sounds`` ([click])."""
-    onsets = click_offsets(cue, sample_rate)
-    start = cue.downbeat + cue.first_time
+def render_click_track(
+    cue: Cue, sample_rate: int = SAMPLE_RATE, sounds: ClickSounds | None = None, *,
+    span: tuple[Fraction, int] | None = None,
+) -> ClickTrack:
+    """The click track of ``cue``, from its first click to its end plus a short tail, in ``sounds`` ([click]).
+
+    ``span`` (seconds from the downbeat of its first sample, and its length in
+    samples) gives the track another start and length: a streamer movie's,
+    from its first frame; it may not begin after the first click.
+    """
+    origin = cue.first_time if span is None else span[0]
+    if origin > cue.first_time:
+        raise RenderError(f"cue {cue.id}: a click track cannot begin after its first click")
+    onsets = click_offsets(cue, sample_rate, origin)
+    start = cue.downbeat + origin
     if start < 0:
         raise RenderError(f"cue {cue.id}: its first click falls before 00:00:00:00")
-    total = round((cue.end_time - cue.first_time + TAIL) * sample_rate)
+    total = round((cue.end_time - cue.first_time + TAIL) * sample_rate) if span is None else span[1]
     if total * _BYTES_PER_SAMPLE + 1024 > _MAX_RIFF:
         raise RenderError(f"cue {cue.id} is too long for one WAV file")
     pcm = bytearray(total * _BYTES_PER_SAMPLE)
+    onsets = [o for o in onsets if o[0] < total]
     for i, (offset, kind) in enumerate(onsets):
         sound = click_sound(kind, sample_rate, sounds)
         room = (onsets[i + 1][0] if i + 1 < len(onsets) else total) - offset
@@ -110,7 +125,7 @@ def render_click_track(cue: Cue, sample_rate: int = SAMPLE_RATE, sounds: ClickSo
         sample_rate=sample_rate,
         onsets=tuple(onsets),
         time_reference=round(start * sample_rate),
-        description=f"{cue.id}{title}: click from {first} ({cue.rate} fps)",
+        description=f"{cue.id}{title}: click {'from' if span is None else 'guide from'} {first} ({cue.rate} fps)",
         reference=cue.id,
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -22,12 +22,14 @@ from pydantic import BaseModel, ConfigDict
 
 from stage.adapters.pages import mount_api_docs, mount_pages
 from stage.adapters.store import known_take
+from stage.adapters.takefiles import TakeFormat, take_file
 from stage.core import limits as lim
 from stage.core import protocol as p
 from stage.core.breakdown import breakdown_dict, cue_breakdown
 from stage.core.cuesheet import Cue
 from stage.core.schedule import CueEvent, EventKind, click_kind, cue_revision
 from stage.core.session import Action, Role
+from stage.core.takemarks import Selection
 from stage.errors import ErrorCode, ProtocolError, StageError, Unavailable, refusal_of
 from stage.runtime.commands import Controls
 from stage.runtime.service import Service
@@ -50,6 +52,8 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "not now: rolling, nothing armed, already stopped, changed meanwhile",
         422: "malformed JSON, a body that does not fit the schema, a value out of its bounds (docs/limits.md)",
         503: "the engine or the take database did not answer; the service keeps running",
+        504: "the timecode master driven by MMC did not do it in time: no timecode came back, or it came back "
+             "elsewhere (docs/mmc.md)",
     }
     return {code: {"model": Problem, "description": words[code]} for code in codes}
 
@@ -233,7 +237,9 @@ def create_app(
         return takes
 
     def rolled(result: Mapping[str, Any]) -> dict[str, Any]:
-        return {"take": result["take"], "mode": service.session_state()["mode"], "transport": service.transport_state()}
+        master = {"master": result["master"]} if "master" in result else {}  # the MMC master's answer, docs/mmc.md
+        return {"take": result["take"], "mode": service.session_state()["mode"], "transport": service.transport_state(),
+                **master}
 
     @app.exception_handler(StageError)
     async def _refused(_: Request, exc: StageError) -> JSONResponse:
@@ -261,11 +267,15 @@ def create_app(
             "ok": engine.up,
             "midi": bool(service.engine_ready and service.engine_ready.midi),
             "engine": engine.as_dict(),
+            "clock": service.clock_state(),
         }
         if not engine.up:
             response.status_code = 503
         if takes is not None:
             out["takes"] = {"database": takes.store.url, "unstored": takes.unstored}
+        mmc = service.mmc_state()
+        if mmc is not None:
+            out["mmc"] = mmc
         return out
 
     @app.get("/api/cues", tags=["cues"])
@@ -344,7 +354,7 @@ def create_app(
         """The transport: rolling, position, timecode and the anchor clients draw from."""
         return service.transport_state()
 
-    @app.post("/api/transport/play", tags=["transport"], responses=_errors(400, 401, 403, 409, 422, 503),
+    @app.post("/api/transport/play", tags=["transport"], responses=_errors(400, 401, 403, 409, 422, 503, 504),
               openapi_extra=_body("play"))
     async def play(request: Request, role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:
         """Roll: from where picture is, as a pickup from a bar, or a wild take (no body: from where it is).
@@ -353,12 +363,12 @@ def create_app(
         """
         return rolled(await run("play", await _arguments(request), role))
 
-    @app.post("/api/transport/from_top", tags=["transport"], responses=_errors(401, 403, 409, 503))
+    @app.post("/api/transport/from_top", tags=["transport"], responses=_errors(401, 403, 409, 503, 504))
     async def from_top(role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:
         """From the top: locate to the pre-roll before the armed cue's count-off and roll (record: a new take)."""
         return rolled(await run("from_top", {}, role))
 
-    @app.post("/api/session/pickup", tags=["session"], responses=_errors(400, 401, 403, 409, 422, 503),
+    @app.post("/api/session/pickup", tags=["session"], responses=_errors(400, 401, 403, 409, 422, 503, 504),
               openapi_extra=_body("pickup"))
     async def pickup(request: Request, role: Annotated[Role, Depends(need(Action.ARM))]) -> dict[str, Any]:
         """Cue up a pickup with a count-in (or, bar null, the top); picture goes to its pre-roll. Play rolls."""
@@ -366,17 +376,17 @@ def create_app(
         result.pop("position")
         return {**result, "transport": service.transport_state()}
 
-    @app.post("/api/transport/stop", tags=["transport"], responses=_errors(401, 403, 409, 503))
+    @app.post("/api/transport/stop", tags=["transport"], responses=_errors(401, 403, 409, 503, 504))
     async def stop(role: Annotated[Role, Depends(need(None))]) -> dict[str, Any]:
         """Stop. A take being recorded ends: answers once its end is in the take log, with the take."""
         return rolled(await run("stop", {}, role))
 
-    @app.post("/api/transport/locate", tags=["transport"], responses=_errors(400, 401, 403, 404, 409, 422),
+    @app.post("/api/transport/locate", tags=["transport"], responses=_errors(400, 401, 403, 404, 409, 422, 504),
               openapi_extra=_body("locate"))
     async def locate(request: Request, role: Annotated[Role, Depends(need(Action.PLAY))]) -> dict[str, Any]:
         """Jump to a timecode, or to a bar (and beat) of a cue (the armed one by default)."""
-        await run("locate", await _arguments(request), role)  # answered once the engine has it
-        return service.transport_state()
+        result = await run("locate", await _arguments(request), role)  # answered once the engine (or master) has it
+        return {**service.transport_state(), **{k: v for k, v in result.items() if k == "master"}}
 
     @app.post("/api/transport/varispeed", tags=["transport"], responses=_errors(401, 403, 409, 422),
               openapi_extra=_body("varispeed"))
@@ -400,16 +410,22 @@ def create_app(
         "/api/takes/export",
         tags=["takes"],
         responses={
-            200: {"content": {"text/csv": {}, "application/json": {}}, "description": "the take sheet"},
+            200: {"content": {"text/csv": {}, "application/json": {}, "audio/midi": {}, "text/plain": {}},
+                  "description": "the take sheet, the takes as a DAW's markers, or an EDL"},
             **_errors(422, 503),
         },
     )
-    async def export(fmt: Annotated[Literal["csv", "json"], Query(alias="format")] = "csv") -> Response:
-        """The take sheet a music editor hands on, as CSV or JSON."""
-        text = await log().export(fmt)
-        media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
-        disposition = f'attachment; filename="takes.{fmt}"'
-        return Response(text, media_type=media, headers={"Content-Disposition": disposition})
+    async def export(
+        fmt: Annotated[TakeFormat, Query(alias="format")] = "csv",
+        which: Annotated[Selection | None, Query(alias="takes", description="circled, kept or all (default: "
+                                                 "all; circled for edl)")] = None,
+    ) -> Response:
+        """The take sheet a music editor hands on (CSV, JSON), a marker per take as a Standard MIDI File that a
+        DAW imports as memory locations (midi-markers), or a CMX 3600 EDL of the circled takes (edl)."""
+        out = take_file(await log().takes(), fmt, rate=service.rate, tz=log().tz, selection=which,
+                        title=service.sheet.title or "")
+        disposition = f'attachment; filename="{out.filename}"'
+        return Response(out.data, media_type=out.media_type, headers={"Content-Disposition": disposition})
 
     # A take id is any integer in the path: one that no take can have (outside 1 to 2^31-1) is a 404 like any
     # unknown one, never a question to the database.

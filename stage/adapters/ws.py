@@ -138,6 +138,8 @@ Roster = tuple[list[tuple[type[FrameWriter], list[FrameWriter], list[WsClient]]]
 class WsHub:
     """Every WebSocket client; the broadcaster's WebSocket sink."""
 
+    edge = "ws"  # its name in the metrics (stage_edge_events)
+
     def __init__(
         self,
         broadcaster: Broadcaster,

@@ -45,6 +45,7 @@ class Topic(enum.StrEnum):
     TAKE = "take"  # take started, ended, updated (state: the latest take)
     SYNC = "sync"  # MTC chase status (state)
     CLIENTS = "clients"  # clients joining and leaving (state: who is connected)
+    PICTURE = "picture"  # a cut being imported: its step and how far along, then its revision or why not (state)
 
 
 ALL_TOPICS = frozenset(Topic)
@@ -346,7 +347,7 @@ MESSAGES: tuple[Spec, ...] = (
             Field("server_time", Kind.NUMBER, "Server clock when taken."),
             Field("seq", Kind.INTEGER, "Sequence number of the last event included."),
             Field("state", Kind.OBJECT, "Latest data of each state topic: transport, sync, cue, session, take, "
-                  "clients."),
+                  "clients, picture."),
             Field("schedule", Kind.ARRAY, "Streamers, punches and flutters announced and not yet ended.",
                   items=Kind.OBJECT),
         )),

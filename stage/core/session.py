@@ -81,14 +81,17 @@ class Action(enum.Enum):
     WRITE_NOTES = "write take notes"
     EDIT_CUES = "replace the cue sheet"
     PAIR = "hand a role's token to another device"
+    IMPORT_PICTURE = "import a cut"
 
 
 PERMISSIONS: Mapping[Role, frozenset[Action]] = {
-    # The recordist hands out the tokens (a pairing code from the engineer's console).
-    Role.CONDUCTOR: frozenset(Action) - {Action.PAIR},
+    # The recordist hands out the tokens (a pairing code from the engineer's console); the cut comes in through
+    # the music editor's machine or the recordist's, never a tablet on the podium.
+    Role.CONDUCTOR: frozenset(Action) - {Action.PAIR, Action.IMPORT_PICTURE},
     Role.ENGINEER: frozenset(Action),
     # The music editor runs picture and keeps the take sheet, but the recordist owns the record button.
-    Role.EDITOR: frozenset({Action.ARM, Action.PLAY, Action.SET_STATUS, Action.WRITE_NOTES, Action.EDIT_CUES}),
+    Role.EDITOR: frozenset({Action.ARM, Action.PLAY, Action.SET_STATUS, Action.WRITE_NOTES, Action.EDIT_CUES,
+                            Action.IMPORT_PICTURE}),
     Role.MUSICIAN: frozenset(),  # the musicians' screens are read-only
 }
 
@@ -141,7 +144,8 @@ class Take:
     are the picture timecodes where recording rolled and stopped; ``duration``
     is seconds of picture between them (``None`` while rolling).  ``version``
     counts the edits made to the take.  ``revision`` is the revision of the
-    cue it was recorded under (:func:`stage.core.schedule.cue_revision`).
+    cue it was recorded under (:func:`stage.core.schedule.cue_revision`),
+    ``picture_revision`` the picture's (:class:`stage.core.cut.Picture`).
     """
 
     cue: str
@@ -158,6 +162,7 @@ class Take:
     id: int | None = None
     version: int = 0
     revision: str | None = None
+    picture_revision: str | None = None
 
     def __post_init__(self) -> None:
         if not self.cue:
@@ -406,12 +411,14 @@ class Session:
         *,
         role: Role | None = None,
         revision: str | None = None,
+        picture_revision: str | None = None,
     ) -> tuple[Event, ...]:
         """Roll ``cue`` (the armed one) at picture ``position`` (wall-clock ``at``).
 
         In record mode a new take starts (``TakeStarted``); in rehearse mode
         nothing is logged.  ``pickup_bar`` marks a pickup ("from bar 33"),
-        ``wild`` a take recorded off picture, ``revision`` the cue's revision.
+        ``wild`` a take recorded off picture, ``revision`` the cue's revision,
+        ``picture_revision`` the picture's.
         """
         require(role, self.needs())
         if self._roll is not None:
@@ -425,7 +432,8 @@ class Session:
             self._roll = _Roll(cue, position, None)
             return ()
         number = self.next_number(cue)
-        take = Take(cue, number, str(position), at, pickup_bar=pickup_bar, wild=wild, revision=revision)
+        take = Take(cue, number, str(position), at, pickup_bar=pickup_bar, wild=wild, revision=revision,
+                    picture_revision=picture_revision)
         self._next[cue] = number + 1
         self._roll = _Roll(cue, position, take)
         return (TakeStarted(take),)

@@ -37,12 +37,16 @@ from stage.runtime.takes import TakeLogger, edit_json
 class Controls:
     """Control commands from any transport: token → role, role → permission, then the service or take logger."""
 
-    def __init__(self, service: Service, takes: TakeLogger | None = None, reach: Sequence[str] = ()) -> None:
+    def __init__(
+        self, service: Service, takes: TakeLogger | None = None, reach: Sequence[str] = (), trust: str | None = None,
+    ) -> None:
         """``reach``: where other devices on the stage network reach this service (``http://host:port``, none
-        when it answers on this machine only), for the pages a pairing code opens."""
+        when it answers on this machine only), for the pages a pairing code opens; ``trust``: over HTTPS, the page
+        a device new to the stage trusts its certificate authority from (docs/tls.md)."""
         self.service = service
         self.takes = takes
         self.reach = tuple(reach)
+        self.trust = trust
         self.latest_take: int | None = None  # id of the take the last take event was about
         self._turns: dict[Hashable, tuple[asyncio.Lock, int]] = {}  # source → its lock, commands holding or waiting
         self.pairing = Pairing()
@@ -79,6 +83,12 @@ class Controls:
         if token is None:
             raise SessionError(f"no [auth] token is set for {role.value}")
         return role, token
+
+    def permit(self, role: Role, action: Action) -> None:
+        """:class:`ProtocolError` (forbidden, in the words every edge uses) unless ``role`` may do ``action``: for
+        a request no protocol command carries (a cut's upload)."""
+        if not allowed(role, action):
+            raise ProtocolError(ErrorCode.FORBIDDEN, refusal(role, action))
 
     # -- commands --------------------------------------------------------------------------------
 
@@ -130,7 +140,14 @@ class Controls:
             raise Unavailable(f"cannot {what}: the take log is not running")
         return self.takes
 
-    async def _do(self, c: Command, role: Role) -> dict[str, Any]:  # noqa: PLR0911 -- one return per command
+    async def _do(self, c: Command, role: Role) -> dict[str, Any]:
+        sent = self.service.mmc_sent
+        done = await self._command(c, role)
+        if self.service.mmc_sent != sent:  # it went to the timecode master: the master's answer, heard in the chase
+            done["master"] = await self.service.answered()
+        return done
+
+    async def _command(self, c: Command, role: Role) -> dict[str, Any]:  # noqa: PLR0911 -- one return per command
         s, a = self.service, c.args
         match c.name:
             case "arm":
@@ -197,7 +214,7 @@ class Controls:
                 # Drawing the QR takes milliseconds: off the loop that fans the beats out.
                 qr = await asyncio.to_thread(qr_data_uri, urls[0]) if urls else None
                 return {"code": code.code, "role": code.role.value, "expires_in": self.pairing.lifetime,
-                        "urls": urls, "qr": qr}
+                        "urls": urls, "qr": qr, "trust": self.trust}
         raise AssertionError(c.name)  # pragma: no cover
 
     async def _take_edit(self, c: Command, role: Role) -> dict[str, Any]:

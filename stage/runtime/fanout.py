@@ -18,9 +18,10 @@ from typing import Any, Generic, Protocol, TypeVar
 from stage.core.protocol import Topic
 
 # Topics whose latest event is the state: a newer one replaces one still queued for a client.
-COALESCED = frozenset({Topic.TRANSPORT, Topic.SYNC, Topic.SESSION, Topic.CLIENTS})
+COALESCED = frozenset({Topic.TRANSPORT, Topic.SYNC, Topic.SESSION, Topic.CLIENTS, Topic.PICTURE})
 # Topics kept for snapshots (and retained on MQTT): the latest event of each.
-STATE = frozenset({Topic.TRANSPORT, Topic.SYNC, Topic.CUE, Topic.SESSION, Topic.TAKE, Topic.CLIENTS})
+STATE = frozenset({Topic.TRANSPORT, Topic.SYNC, Topic.CUE, Topic.SESSION, Topic.TAKE, Topic.CLIENTS,
+                   Topic.PICTURE})
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stage.core.mmc import MmcMessage, MmcStats
 from stage.core.playback import TimedClick
 
 # -- commands ------------------------------------------------------------------
@@ -45,7 +46,14 @@ class Shutdown:
     """Close the MIDI client and leave."""
 
 
-Command = Play | Stop | Locate | Varispeed | LoadClicks | Shutdown
+@dataclass(frozen=True)
+class SendMmc:
+    """MMC messages for the timecode master, written in order on ``<client>:mmc_out`` at the next cycle's start."""
+
+    messages: tuple[bytes, ...]
+
+
+Command = Play | Stop | Locate | Varispeed | LoadClicks | Shutdown | SendMmc
 
 
 # -- events --------------------------------------------------------------------
@@ -70,7 +78,7 @@ class TransportChanged:
     p0: float  # picture seconds
     speed: float
     rolling: bool
-    source: str  # "internal" | "mtc"
+    source: str  # "internal" | "mtc" | "ltc"
 
 
 @dataclass(frozen=True)
@@ -87,13 +95,16 @@ class BeatSounded:
 
 @dataclass(frozen=True)
 class SyncStatus:
-    """MTC chase state: locked, speed, quarter frames seen, locates."""
+    """Chase state: locked, speed, quarter frames (MTC) or frames (LTC) seen, locates, LTC's user bits."""
 
     state: str
     locked: bool
     speed: float
     quarter_frames: int
     locates: int
+    source: str = "mtc"  # "mtc" | "ltc"
+    frames: int = 0  # LTC frames read
+    user_bits: str | None = None  # the last LTC frame's, eight hex digits (binary group 8 first)
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,7 @@ class EngineStats:
     xruns: int
     handler_errors: int = 0
     dropped: int = 0  # overdue by more than the catch-up limit (after a jump or a long stall): not sent
+    chase_error: float | None = None  # the chase loop's last error in seconds (None: not chasing, or not yet)
 
 
 @dataclass(frozen=True)
@@ -123,4 +135,20 @@ class Heartbeat:
     position: float | None = None
 
 
-Event = Ready | TransportChanged | BeatSounded | SyncStatus | EngineStats | Heartbeat
+@dataclass(frozen=True)
+class MmcReceived:
+    """An MMC command for this stage arrived on ``<client>:mmc_in``; ``t`` is when, on the monotonic clock."""
+
+    message: MmcMessage
+    t: float
+
+
+@dataclass(frozen=True)
+class MmcCounts:
+    """What the engine's MMC reader has met so far (sent when it changes); ``problem`` the last malformed one."""
+
+    stats: MmcStats
+    problem: str = ""
+
+
+Event = Ready | TransportChanged | BeatSounded | SyncStatus | EngineStats | Heartbeat | MmcReceived | MmcCounts

@@ -11,7 +11,9 @@ carried by every ``transport`` event.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +23,9 @@ from typing import Any
 from stage.config import Config
 from stage.core import limits
 from stage.core.cuesheet import Cue, CueSheet
+from stage.core.cut import Picture
+from stage.core.ltc import MAX_NOMINAL, parse_user_bits
+from stage.core.mmc import MmcStats
 from stage.core.playback import ClickNotes, TimedClick
 from stage.core.protocol import Topic
 from stage.core.schedule import (
@@ -33,13 +38,14 @@ from stage.core.schedule import (
     first_click,
     pickup_schedule,
 )
-from stage.core.timecode import Timecode, frame_at
+from stage.core.timecode import Rate, Timecode, frame_at
 from stage.core.transport import Anchor
 from stage.core.watchdog import EngineState
-from stage.errors import NotFound, SessionError, StageError, TempoError, TimecodeError
+from stage.errors import ConfigError, NotFound, SessionError, StageError, TempoError, TimecodeError
 from stage.runtime import messages as m
 from stage.runtime.bus import EventBus
 from stage.runtime.enginecore import EngineSettings
+from stage.runtime.master import Master
 from stage.runtime.ports import DriverOpener
 from stage.runtime.supervisor import EngineStatus, Supervisor
 
@@ -57,6 +63,10 @@ def engine_settings(config: Config, rate: str) -> EngineSettings:
         + [("click_out", p) for p in midi.connect_click_out]
         + [("mtc_in", p) for p in midi.connect_mtc_in]
         + [("click_audio", p) for p in config.click.connect]
+        + [("ltc_out", p) for p in config.ltc.connect_out]
+        + [("ltc_in", p) for p in config.ltc.connect_in]
+        + [("mmc_out", p) for p in config.mmc.connect_out]
+        + [("mmc_in", p) for p in config.mmc.connect_in]
     )
     return EngineSettings(
         rate=rate,
@@ -83,7 +93,25 @@ def engine_settings(config: Config, rate: str) -> EngineSettings:
         mtc_latency=midi.mtc_latency_ms / 1000,
         click_audio=config.click.audio,
         sounds=config.click.sounds(),
+        ltc_out=config.ltc.out,
+        ltc_level_db=config.ltc.level_db,
+        ltc_user_bits=parse_user_bits(config.ltc.user_bits),
+        ltc_latency=config.ltc.latency_ms / 1000,
+        mmc=config.mmc.enabled,
+        mmc_device=config.mmc.device_id,
     )
+
+
+def check_clock(config: Config, rate: Rate) -> None:
+    """:class:`ConfigError` when the configured clock cannot run at the picture's ``rate``.
+
+    A chased source must be able to carry the rate: MTC and LTC stop at 30
+    frames a second (their frame numbers have two tens bits).
+    """
+    source = config.clock.source
+    if source != "internal" and rate.nominal > MAX_NOMINAL:
+        raise ConfigError(f"[clock] source = \"{source}\": {source.upper()} cannot carry {rate} fps picture "
+                          "(23.976, 24, 25, 29.97, 29.97df or 30 only)")
 
 
 def cue_clicks(cue: Cue, events: list[CueEvent] | None = None) -> list[TimedClick]:
@@ -121,8 +149,14 @@ SheetCheck = Callable[[CueSheet], None]
 SessionDetail = Callable[[], dict[str, Any]]
 """The take log's part of the session state: ``mode``, ``rolling``, ``take``, ``next_take``, ``unstored``."""
 
+PictureCheck = Callable[[], None]
+"""Asked before a new picture revision replaces the current one; raises :class:`SessionError` to refuse."""
+
 EngineListener = Callable[[EngineStatus], None]
 """Told on the loop each time the engine's state changes (before the transport it left behind is published)."""
+
+MmcListener = Callable[[m.MmcReceived], None]
+"""Told on the loop of each MMC command for this stage that arrived on ``<client>:mmc_in``."""
 
 
 class Service:
@@ -160,7 +194,10 @@ class Service:
         self.sheet_checks: list[SheetCheck] = []
         self.session_detail: SessionDetail | None = None  # the take logger's, while one runs
         self.revisions = {c.id: cue_revision(c) for c in sheet.cues}  # cue → revision of its current version
+        self.picture: Picture | None = None  # the current cut (docs/picture.md); takes record its revision
+        self.picture_checks: list[PictureCheck] = []
         self.engine_listeners: list[EngineListener] = []
+        check_clock(config, sheet.rate)
         settings = engine_settings(config, sheet.rate.name)
         self._engine = (
             Supervisor(settings, self._from_engine_thread, self._from_supervisor, open_driver=open_driver)
@@ -168,6 +205,10 @@ class Service:
             else None
         )
         self.engine_status = EngineStatus(EngineState.STARTING if self._engine else EngineState.DISABLED)
+        self.mmc_listeners: list[MmcListener] = []
+        self.mmc_counts: m.MmcCounts | None = None  # what the engine's MMC reader has met
+        self.mmc_in_detail: Callable[[], dict[str, Any]] | None = None  # the MMC edge's part of mmc_state, if one runs
+        self.master = self._master() if config.mmc.enabled and config.clock.source != "internal" else None
         if config.clock.rate is not None and config.clock.rate != sheet.rate.name:
             log.warning("config [clock] rate %s differs from the cue sheet's %s: using the sheet's",
                         config.clock.rate, sheet.rate.name)
@@ -248,6 +289,25 @@ class Service:
         self._track_cue()
         return changed
 
+    def check_picture_change(self) -> None:
+        """:class:`SessionError` unless a new picture revision may replace the current one now (not while
+        picture rolls or is starting: a take keeps the picture it started on)."""
+        if self.transport.rolling:
+            raise SessionError("cannot change the picture while picture rolls: stop first")
+        for check in tuple(self.picture_checks):
+            check()
+
+    def replace_picture(self, picture: Picture | None) -> None:
+        """Make ``picture`` (imported and checked already) the current one and tell everyone.
+
+        Refused while picture rolls, and for a cut at another rate than the sheet's.
+        """
+        self.check_picture_change()
+        if picture is not None and picture.rate != self.rate:
+            raise SessionError(f"picture {picture.revision} is at {picture.rate} fps, the cue sheet at {self.rate}")
+        self.picture = picture
+        self.publish_session()
+
     def cue_top(self, *, locate: bool = True) -> float | None:
         """Cue up the armed cue from the top; with ``locate`` (internal clock) locate to its pre-roll.
 
@@ -309,7 +369,7 @@ class Service:
         return self.armed
 
     def _locate_preroll(self, cue: Cue) -> float | None:
-        if self.config.clock.source != "internal":
+        if self.config.clock.source != "internal" and self.master is None:
             return None  # picture is chased: the count-in waits wherever the master rolls from
         position = self.preroll_position(cue)
         self.locate(position)
@@ -318,7 +378,8 @@ class Service:
     def session_state(self) -> dict[str, Any]:
         """The session as plain data, the one shape every edge answers and every transport carries.
 
-        Armed cue, the pickup cued up, the plan's revision, the picture rate, and the take log's
+        Armed cue, the pickup cued up, the plan's revision, the picture rate, the current picture revision
+        (its rate, first frame and length, or None), and the take log's
         part (:attr:`session_detail`): mode, rolling, the take being recorded,
         the next take number, the writes not stored yet.
         """
@@ -328,6 +389,7 @@ class Service:
             "plan": self.plan_revision,
             "revision": None if self.armed is None else self.revisions.get(self.armed.id),
             "rate": self.rate.as_dict(),
+            "picture": None if self.picture is None else self.picture.session_json(),
             **(self.session_detail or self._no_take_log)(),
         }
 
@@ -347,30 +409,84 @@ class Service:
         self.bus.publish(Topic.TRANSPORT, self.transport_state())  # it names the armed cue too
 
     def play(self) -> None:
-        """Roll the internal clock."""
+        """Roll the internal clock (chasing, with ``[mmc]``: the master; :meth:`answered` waits for it)."""
+        if self.master is not None:
+            self.master.play()
+            return
         self._internal_only("play")
         self._send(m.Play())
 
     def stop_transport(self) -> None:
-        """Stop the internal clock."""
+        """Stop the internal clock (chasing, with ``[mmc]``: the master; :meth:`answered` waits for it)."""
+        if self.master is not None:
+            self.master.stop()
+            return
         self._internal_only("stop")
         self._send(m.Stop())
 
     def locate(self, position: float) -> None:
-        """Jump to picture seconds ``position``."""
-        self._internal_only("locate")
+        """Jump to picture seconds ``position`` (chasing, with ``[mmc]``: send the master there)."""
+        if self.master is None:
+            self._internal_only("locate")
         if position < 0:
             raise SessionError("cannot locate before 00:00:00:00")
         if not limits.valid_position(position, self.rate):
             raise TimecodeError(f"picture {position:.6g} s is past 24:00:00:00: timecode ends there")
+        if self.master is not None:
+            self.master.locate(position)
+            return
         self._send(m.Locate(position))
+
+    async def answered(self) -> dict[str, Any] | None:
+        """The timecode master's answer to the last command it was sent, heard in the chase (``docs/mmc.md``).
+
+        A report (where the chase locked, when); :class:`~stage.errors.MasterError`
+        saying why not within ``[mmc] lock_timeout``; None when stage drives
+        no master.
+        """
+        return None if self.master is None else await self.master.answered()
+
+    @property
+    def mmc_sent(self) -> int:
+        """How many commands have gone to the master by MMC (0 when stage drives none)."""
+        return 0 if self.master is None else self.master.sent
+
+    def where(self, position: float) -> dict[str, Any]:
+        """The armed cue's bar and beat at picture ``position`` (None for both without a cue with bars armed)."""
+        cue = self.armed
+        if cue is None or cue.clicks is None or not math.isfinite(position):
+            return {"cue": None, "bar": None, "beat": None}
+        bar, beat = cue.clicks.position_at(Fraction(position) - cue.downbeat)
+        return {"cue": cue.id, "bar": bar, "beat": math.floor(beat)}
+
+    def mmc_state(self) -> dict[str, Any] | None:
+        """MMC as health shows it: where it goes, and what was read on ``<client>:mmc_in`` (None without ``[mmc]``)."""
+        if not self.config.mmc.enabled:
+            return None
+        counts = self.mmc_counts or m.MmcCounts(MmcStats())
+        read = {**dataclasses.asdict(counts.stats), "problem": counts.problem}
+        return {"to_master": self.master is not None, "device_id": self.config.mmc.device_id,
+                "sent": self.mmc_sent, "in": {**read, **(self.mmc_in_detail() if self.mmc_in_detail else {})}}
+
+    def _master(self) -> Master:
+        client, source = self.config.midi.client, self.config.clock.source
+        return Master(self.config.mmc, self.rate, self._send, recording=self._recording, where=self.where,
+                      source=source, ports=(f"{client}:mmc_out", f"{client}:{source}_in"))
+
+    def _recording(self) -> bool:
+        return bool((self.session_detail or self._no_take_log)()["mode"] == "record")
 
     async def located(self, position: float) -> TransportView:
         """Wait until the engine reports the transport at ``position``: call right after a locate.
 
         The engine applies a locate on its next cycle; until then the anchor
-        is the old one.  :class:`SessionError` if it has not answered within :data:`CONFIRM_TIMEOUT`.
+        is the old one.  :class:`SessionError` if it has not answered within
+        :data:`CONFIRM_TIMEOUT`.  A master driven by MMC is waited for as
+        :meth:`answered` waits (:class:`~stage.errors.MasterError`).
         """
+        if self.master is not None:
+            await self.master.answered()
+            return self.transport
         assert self._loop is not None
         done: asyncio.Future[TransportView] = self._loop.create_future()
 
@@ -425,6 +541,12 @@ class Service:
         p = max(self.position(now), 0.0)
         return Timecode.from_frames(frame_at(p, self.rate), self.rate)
 
+    def clock_state(self) -> dict[str, Any]:
+        """Where picture's timecode comes from (``internal``, ``mtc``, ``ltc``) and the chase's lock, for health."""
+        sync = self.sync
+        return {"source": self.config.clock.source, "state": None if sync is None else sync.state,
+                "locked": sync is not None and sync.locked, "user_bits": None if sync is None else sync.user_bits}
+
     def transport_state(self) -> dict[str, Any]:
         """The transport as plain data."""
         now = time.monotonic()
@@ -440,8 +562,12 @@ class Service:
             "armed": self.armed.id if self.armed else None,
             "cue": self.current_cue.id if self.current_cue else None,
             "midi": bool(self.engine_ready and self.engine_ready.midi),
-            "sync": None if self.sync is None else {"state": self.sync.state, "locked": self.sync.locked},
+            "sync": None if self.sync is None else {"state": self.sync.state, "locked": self.sync.locked,
+                                                    "user_bits": self.sync.user_bits},
             "engine": {k: v for k, v in self.engine_status.as_dict().items() if k in ("state", "restarts", "reason")},
+            "mmc": None if not self.config.mmc.enabled else {
+                "to_master": self.master is not None, "device_id": self.config.mmc.device_id,
+                "lock_timeout": self.config.mmc.lock_timeout},
         }
 
     # -- engine events -------------------------------------------------------------
@@ -487,6 +613,7 @@ class Service:
             if before.rolling and not ev.rolling and self._pickup_once:
                 self.pickup, self._pickup_once = None, False  # a one-roll pickup is over: back to the top
                 self._replan()
+            self._tell_master()
         elif isinstance(ev, m.BeatSounded):
             self.last_beat = ev
             self.bus.publish(Topic.BEAT, {"cue": ev.cue, "bar": ev.bar, "beat": ev.beat, "kind": ev.kind,
@@ -494,9 +621,25 @@ class Service:
         elif isinstance(ev, m.SyncStatus):
             self.sync = ev
             self.bus.publish(Topic.SYNC, {"state": ev.state, "locked": ev.locked, "speed": ev.speed,
-                                      "quarter_frames": ev.quarter_frames, "locates": ev.locates})
+                                          "quarter_frames": ev.quarter_frames, "locates": ev.locates,
+                                          "source": ev.source, "frames": ev.frames, "user_bits": ev.user_bits})
+            self._tell_master()
+        elif isinstance(ev, m.MmcReceived):
+            for mmc_listener in tuple(self.mmc_listeners):
+                try:
+                    mmc_listener(ev)
+                except Exception:  # one broken listener must not keep the others from hearing
+                    log.exception("MMC listener failed")
+        elif isinstance(ev, m.MmcCounts):
+            self.mmc_counts = ev
         elif isinstance(ev, m.EngineStats):
             self.stats = ev
+
+    def _tell_master(self) -> None:
+        """The master driven by MMC hears every change of the chased transport and of the chase's lock."""
+        if self.master is not None and self.transport.source != "internal":
+            a = self.transport.anchor
+            self.master.heard(a.t0, a.p0, a.speed, None if self.sync is None else self.sync.state)
 
     # -- cue tracking --------------------------------------------------------------
 
@@ -534,8 +677,10 @@ class Service:
         self._engine.send(cmd)  # EngineUnavailable while it restarts
 
     def _internal_only(self, what: str) -> None:
-        if self.config.clock.source != "internal":
-            raise SessionError(f"cannot {what}: picture is chased from MTC ([clock] source = \"mtc\")")
+        source = self.config.clock.source
+        if source != "internal":
+            raise SessionError(f"cannot {what}: picture is chased from {source.upper()} "
+                               f"([clock] source = \"{source}\")")
 
 
 def _id(cue: Cue | None) -> str | None:

@@ -22,10 +22,10 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, Literal
+from typing import Any
 
 from stage.core.cuesheet import CueSheet
 from stage.core.protocol import Topic
@@ -39,11 +39,12 @@ from stage.core.session import (
     TakeEnded,
     TakeStarted,
 )
-from stage.core.takesheet import json_row, to_csv, to_json
+from stage.core.takesheet import json_row
 from stage.core.timecode import Timecode, frame_at
 from stage.core.watchdog import EngineState
 from stage.errors import (
     EngineUnavailable,
+    MasterError,
     NotFound,
     SessionError,
     StoreError,
@@ -51,7 +52,7 @@ from stage.errors import (
     StoreUnavailable,
     TransportTimeout,
 )
-from stage.runtime.ports import TakeStore
+from stage.runtime.ports import NoTimings, TakeStore, Timings
 from stage.runtime.service import Service, TransportView
 from stage.runtime.supervisor import EngineStatus
 from stage.runtime.tasks import stop_task
@@ -61,7 +62,6 @@ log = logging.getLogger(__name__)
 ROLL_TIMEOUT = 2.0  # seconds the engine has to report that it rolled or stopped
 RETRY_INTERVAL = 1.0  # seconds between attempts to store writes the database refused
 
-ExportFormat = Literal["csv", "json"]
 
 
 class _Kind(enum.Enum):
@@ -132,6 +132,7 @@ class TakeLogger:
         self._writer: asyncio.Task[None] | None = None
         self._drained = asyncio.Event()  # set while no write waits, none in the backlog either
         self._drained.set()
+        self.timings: Timings = NoTimings()  # how long acknowledgements and commits take (the metrics' figures)
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -147,6 +148,7 @@ class TakeLogger:
         self.service.engine_listeners.append(self._on_engine)
         self.service.arm_checks.append(self._check_arm)
         self.service.sheet_checks.append(self._check_sheet)
+        self.service.picture_checks.append(self._check_picture)
         self.service.session_detail = self._detail
         self._writer = asyncio.create_task(self._write_loop(), name="stage-take-writer")
         self.service.publish_session()  # the mode and next take numbers are known from now on
@@ -161,6 +163,8 @@ class TakeLogger:
             self.service.arm_checks.remove(self._check_arm)
         with contextlib.suppress(ValueError):
             self.service.sheet_checks.remove(self._check_sheet)
+        with contextlib.suppress(ValueError):
+            self.service.picture_checks.remove(self._check_picture)
         if self.service.session_detail == self._detail:
             self.service.session_detail = None
         if self._writer is None:
@@ -225,6 +229,7 @@ class TakeLogger:
         wherever the conductor located.  ``wild`` marks a take off picture.
         The caller has checked the role (:meth:`~stage.core.session.Session.needs`).
         """
+        asked = self._monotonic()
         async with self._command:
             recording = self.session.mode is Mode.RECORD
             if self.service.transport.rolling:
@@ -248,17 +253,19 @@ class TakeLogger:
             self._roll, self._ignore_rolls_until = pending, 0.0
             try:
                 self.service.play()
+                await self._master_rolled(pending)
                 written = await self._edge(pending.future, "roll")
             finally:
                 if self._roll is pending:
                     self._roll = None
-            return None if written is None else await written
+            return None if written is None else self._timed("roll", asked, await written)
 
     async def stop(self) -> Take | None:
         """Stop; a take being recorded ends, and is returned once its end is committed.
 
         The caller has checked the role (:meth:`~stage.core.session.Session.needs`).
         """
+        asked = self._monotonic()
         async with self._command:
             if not self.service.transport.rolling:
                 if not self.session.rolling:
@@ -266,16 +273,22 @@ class TakeLogger:
                 # Picture stopped without the session hearing of it: end the take where picture stands.
                 self._stopped(self.service.transport)
                 written = self._last_end
-                return None if written is None else await written
+                return None if written is None else self._timed("stop", asked, await written)
             future: asyncio.Future[asyncio.Future[Take] | None] = asyncio.get_running_loop().create_future()
             self._stop = future
             try:
                 self.service.stop_transport()
+                await self.service.answered()  # a master driven by MMC: until the chase shows it stopped
                 written = await self._edge(future, "stop")
             finally:
                 if self._stop is future:
                     self._stop = None
-            return None if written is None else await written
+            return None if written is None else self._timed("stop", asked, await written)
+
+    def _timed(self, what: str, asked: float, take: Take) -> Take:
+        """``take``, committed: how long after ``asked`` its ``what`` was answered goes to the timings."""
+        self.timings.acknowledged(what, self._monotonic() - asked)
+        return take
 
     async def _recount(self) -> None:
         try:
@@ -284,6 +297,23 @@ class TakeLogger:
             return  # the database is away: the session's own count goes on
         self.session.load(self.session.cues, numbers)
         self._renumbered = False
+
+    async def _master_rolled(self, pending: _PendingRoll) -> None:
+        """With a master driven by MMC, wait until the chase locks where it was sent (the roll's edge comes with it).
+
+        If it did not roll, a roll that comes late is not logged and the master
+        is told to stop, as when the engine does not roll; if it rolled from
+        somewhere else the take it started goes on (it follows picture) and the
+        refusal says where.
+        """
+        try:
+            await self.service.answered()
+        except MasterError:
+            if not pending.future.done():
+                self._ignore_rolls_until = self._monotonic() + max(1.0, self._roll_timeout)
+                with contextlib.suppress(SessionError):
+                    self.service.stop_transport()
+            raise
 
     async def _edge(
         self, future: asyncio.Future[asyncio.Future[Take] | None], what: str
@@ -324,10 +354,6 @@ class TakeLogger:
     async def take(self, take_id: int) -> tuple[Take, list[TakeEdit]]:
         """A take and its history."""
         return await self.store.get_take(take_id), await self.store.history(take_id)
-
-    async def export(self, fmt: ExportFormat) -> str:
-        """The take sheet as CSV or JSON."""
-        return sheet_text(await self.store.list_takes(), fmt, self.tz)
 
     # -- the transport's edges (on the loop, from the service) -----------------------------------
 
@@ -395,8 +421,10 @@ class TakeLogger:
             if self.session.mode is Mode.RECORD:
                 raise SessionError("picture rolled in record mode with no cue armed: no take logged")
             return ()  # a rehearsal of the whole sheet: nothing to follow
+        picture = self.service.picture
         return self.session.roll(cue.id, self._position(view), self._wall_at(view.anchor.t0), pickup, wild,
-                                 revision=self.service.revisions.get(cue.id))
+                                 revision=self.service.revisions.get(cue.id),
+                                 picture_revision=None if picture is None else picture.revision)
 
     def _stopped(self, view: TransportView) -> None:
         pending, self._stop = self._stop, None
@@ -423,6 +451,13 @@ class TakeLogger:
             raise SessionError("cannot replace the cue sheet while picture is starting: stop first")
         self.session.load([c.id for c in sheet.cues])  # refuses while rolling, with the reason
         self._renumbered = True  # cues new to the session: their numbers come from the store at the next take
+
+    def _check_picture(self) -> None:
+        """A new picture revision: not while a take rolls or starts (a take keeps the picture it started on)."""
+        if self._roll is not None:
+            raise SessionError("cannot change the picture while picture is starting: stop first")
+        if self.session.rolling:
+            raise SessionError(f"cannot change the picture while {self.session.busy()}: stop first")
 
     def _position(self, view: TransportView) -> Timecode:
         rate = self.service.rate
@@ -463,10 +498,16 @@ class TakeLogger:
             if earlier.done is not None and not earlier.done.done():
                 earlier.done.set_exception(StoreRefused(f"take {take.label}: superseded by a later write"))
         retry = earlier is not None
+        began = self._monotonic()
         try:
             stored = await self._store(write, retry=retry)
         except Exception as exc:  # whatever it was, the take stays for another try
+            self.timings.committed(self._monotonic() - began, ok=False)
+            new = key not in self._backlog
             self._backlog[key] = write
+            if new:
+                # The session's `unstored` went up: screens showing the take being recorded say it is not stored.
+                self.service.publish_session()
             if isinstance(exc, StoreError):
                 log.warning("take %s: %s", take.label, exc)
             else:
@@ -479,6 +520,7 @@ class TakeLogger:
                 kept.__cause__ = exc
                 write.done.set_exception(kept)
             return
+        self.timings.committed(self._monotonic() - began, ok=True)
         self._backlog.pop(key, None)
         if stored.ended:
             self._ids.pop(key, None)
@@ -521,19 +563,9 @@ class TakeLogger:
         raise StoreRefused(f"take {write.take.label}: no free take number after three tries")
 
 
-def sheet_text(takes: Iterable[Take], fmt: ExportFormat, tz: tzinfo | None = None) -> str:
-    """The take sheet of ``takes`` as ``csv`` or ``json``."""
-    if fmt == "csv":
-        return to_csv(takes, tz)
-    if fmt == "json":
-        return to_json(takes, tz)
-    raise SessionError(f"unknown take sheet format {fmt!r} (csv or json)")
-
-
 __all__ = [
     "ROLL_TIMEOUT",
     "TakeLogger",
     "edit_json",
-    "sheet_text",
     "take_json",
 ]

@@ -33,6 +33,8 @@ from peers.wait import SCALE, until
 from stage.adapters.engine_drivers import open_driver
 from stage.adapters.mqtt import MqttLink
 from stage.adapters.osc import OscEndpoint
+from stage.adapters.picture_http import PictureImports, mount_picture
+from stage.adapters.pictures import PictureLibrary
 from stage.adapters.server import bound_port, http_server
 from stage.adapters.store import TakeStore, open_store
 from stage.adapters.web import create_app
@@ -138,13 +140,15 @@ async def stage_rig(
     plain_asgi: bool = False,
     tls: tuple[Path, Path] | None = None,
     rest: bool = False,
+    pictures: Path | None = None,
 ) -> AsyncIterator[Rig]:
     """Start a stage; stop it on the way out.
 
     ``plain_asgi`` serves it with uvicorn's stock WebSocket protocol, as
     another ASGI server would: no frame writer, every frame through ``websocket.send``.
     ``tls`` (certificate, key) serves it over TLS, as uvicorn does when given them.
-    ``rest`` serves the REST API and the pages too, as ``stage serve`` does.
+    ``rest`` serves the REST API and the pages too, as ``stage serve`` does;
+    with ``pictures`` (a picture directory) the picture's routes as well.
     """
     config = parse_config({
         "midi": {"enabled": False},
@@ -162,6 +166,8 @@ async def stage_rig(
         await logger.start()
     controls = Controls(service, logger)  # one way in for every transport, as `stage serve` wires it
     app = create_app(service, takes=logger, controls=controls) if rest else FastAPI()
+    if pictures is not None:
+        mount_picture(app, PictureImports(service, PictureLibrary(pictures)))
     broadcaster = await start_broadcast(service, app, logger, controls)
     server = http_server(app, "127.0.0.1", 0, log_level="warning")  # as `stage serve` runs it
     if plain_asgi:
@@ -300,7 +306,7 @@ class Mosquitto:
 async def clear_retained(port: int, root: str) -> None:
     """Remove what a test left retained under ``root`` on a shared broker."""
     exe = require("mosquitto_pub", "mosquitto-clients")
-    for topic in ("online", "transport", "sync", "cue", "session", "take", "clients"):
+    for topic in ("online", "transport", "sync", "cue", "session", "take", "clients", "picture"):
         proc = await asyncio.create_subprocess_exec(exe, "-h", "127.0.0.1", "-p", str(port), "-r", "-n",
                                                     "-t", f"{root}/state/{topic}")
         await proc.wait()

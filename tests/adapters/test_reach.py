@@ -17,6 +17,8 @@ def test_a_loopback_stage_has_no_address_for_a_tablet_and_a_named_one_is_its_own
     assert page_bases("192.168.1.20", 8000) == ("http://192.168.1.20:8000",)
     assert page_bases("fd00::2", 8000) == ("http://[fd00::2]:8000",)
     assert page_bases("stage.local", 8080) == ("http://stage.local:8080",)
+    assert page_bases("fd00::2", 8443, "https") == ("https://[fd00::2]:8443",)  # served over TLS
+    assert page_bases("127.0.0.1", 8443, "https") == ()
 
 
 async def test_a_stage_on_every_interface_is_named_at_this_machines_addresses_and_answers_there() -> None:

@@ -65,13 +65,13 @@ def a_take(cue: str = "1M1", number: int = 1, **kw: object) -> Take:
 
 async def test_open_creates_the_newest_schema_with_full_durability(url: str) -> None:
     async with await open_store(url) as store:
-        assert await store.schema_version() == len(store_module.MIGRATIONS) == 3
+        assert await store.schema_version() == len(store_module.MIGRATIONS) == 4
         # Several connections at once: the settings must hold on every one of them.
         found = set(await asyncio.gather(*(store.durability() for _ in range(4))))
     expected = "journal_mode=wal synchronous=2" if url.startswith("sqlite") else "synchronous_commit=on fsync=on"
     assert found == {expected}
     async with await open_store(url) as again:  # opening again changes nothing
-        assert await again.schema_version() == 3
+        assert await again.schema_version() == 4
 
 
 async def test_sqlite_urls_are_mapped_to_aiosqlite(tmp_path: Path) -> None:
@@ -371,6 +371,26 @@ async def test_a_take_keeps_the_revision_of_its_cue(url: str) -> None:
         assert [t.revision for t in await store.list_takes()] == ["a1b2c3d4e5f6", None]
 
 
+async def test_a_take_keeps_the_picture_revision_it_was_recorded_against(url: str) -> None:
+    engine = store_module._engine(url, 5.0, "FULL")
+    try:
+        async with engine.begin() as conn:  # a take log from before the picture: schema 3, one take
+            assert await conn.run_sync(store_module._migrate, 3) == 3
+            await conn.execute(store_module.takes.insert().values(  # the columns schema 3 has
+                cue="1M1", number=1, wild=False, tc_in="01:00:10:00", started_at=T0, version=0,
+                revision="a1b2c3d4e5f6"))
+    finally:
+        await engine.dispose()
+    async with await open_store(url) as store:
+        assert await store.schema_version() == 4
+        old = await store.get_take(1)
+        assert (old.revision, old.picture_revision) == ("a1b2c3d4e5f6", None)
+        new = await store.insert_take(a_take(number=2, picture_revision="3-1f9a2c"))
+        assert new.id is not None
+        await store.update_take(new.id, {"status": "print"}, Role.ENGINEER, T0)
+        assert [t.picture_revision for t in await store.list_takes()] == [None, "3-1f9a2c"]
+
+
 async def test_an_old_database_is_migrated_when_opened(url: str) -> None:
     engine = store_module._engine(url, 5.0, "FULL")
     try:
@@ -392,10 +412,11 @@ async def test_an_old_database_is_migrated_when_opened(url: str) -> None:
     finally:
         await engine.dispose()
     async with await open_store(url) as store:
-        assert await store.schema_version() == 3
+        assert await store.schema_version() == 4
         take = await store.get_take(1)
         assert (take.status, take.version, take.notes) == (TakeStatus.HOLD, 2, (Note(Role.CONDUCTOR, "good", T0),))
         assert take.revision is None  # recorded before cues had revisions
+        assert take.picture_revision is None  # … and before the stage showed picture
         assert len(await store.history(1)) == 2
         await store.update_take(1, {"note": "really"}, Role.ENGINEER, T0)
     async with await open_store(url) as store:
@@ -410,7 +431,7 @@ async def test_a_database_newer_than_this_code_is_refused(url: str) -> None:
             await conn.execute(store_module.schema_version.update().values(version=9))
     finally:
         await engine.dispose()
-    with pytest.raises(StoreError, match=r"schema version 9, newer than this stage knows \(3\): upgrade stage$"):
+    with pytest.raises(StoreError, match=r"schema version 9, newer than this stage knows \(4\): upgrade stage$"):
         await open_store(url)
 
 
@@ -421,7 +442,7 @@ async def test_stores_opened_at_once_migrate_once(url: str, tmp_path: Path) -> N
     for each in urls:
         stores = await asyncio.gather(*(open_store(each) for _ in range(3)))
         try:
-            assert [await s.schema_version() for s in stores] == [3, 3, 3], each
+            assert [await s.schema_version() for s in stores] == [4, 4, 4], each
         finally:
             for s in stores:
                 await s.close()

@@ -217,3 +217,19 @@ def test_offsets_round_to_the_nearest_sample() -> None:
     track = render_click_track(cue)
     assert [o for o, _ in track.onsets] == [round(k * length * 48000) for k in range(8)]
     assert [o for o, _ in track.onsets][1:3] == [10611, 21221]
+
+
+def test_a_track_from_an_earlier_start_and_of_a_given_length() -> None:
+    """A streamer movie's click: from its first frame, 1.5 s before the first click, for 5 s."""
+    cue = sheet_cue("24", 'start = "01:00:00:00"\ntempo = "12-0"\nmeter = "2/4"\nbars = 2\ncountoff = 0')
+    whole = render_click_track(cue)
+    early = render_click_track(cue, span=(Fraction(-3, 2), 5 * 48000))
+    assert early.frames == 5 * 48000
+    assert [o for o, _ in early.onsets] == [72_000 + o for o, _ in whole.onsets]
+    assert bytes(early.pcm[: 2 * 72_000]) == bytes(2 * 72_000)
+    assert bytes(early.pcm[2 * 72_000 : 2 * 72_000 + len(whole.pcm)]) == bytes(whole.pcm)
+    assert early.time_reference == whole.time_reference - 72_000
+    short = render_click_track(cue, span=(Fraction(0), 48_000))  # the clicks after its end are left out
+    assert [o for o, _ in short.onsets] == [0, 24_000]
+    with pytest.raises(RenderError, match="cannot begin after its first click"):
+        render_click_track(cue, span=(Fraction(1, 2), 48_000))

@@ -265,14 +265,27 @@ async def test_arm_record_play_stop_patch_export(api: Api) -> None:
                 "time_of_day": started_at.strftime("%H:%M:%S"),
                 "notes": "editor: lovely horns",
                 "revision": cue_revision(SHEET.cue("1M1")),  # the revision of the cue it was recorded under
+                "picture_revision": "",  # no picture imported
             }
         ]
         assert sheet.text.startswith(
-            "cue,take,pickup_bar,wild,status,tc_in,tc_out,duration,date,time_of_day,notes,revision\r\n"
+            "cue,take,pickup_bar,wild,status,tc_in,tc_out,duration,date,time_of_day,notes,revision,picture_revision\r\n"
         )
         as_json = (await api.http.get("/api/takes/export", params={"format": "json"})).json()
         assert as_json["takes"][0]["notes"][0]["text"] == "lovely horns"
         assert as_json["takes"][0]["id"] == take["id"]
+        # The circled take as an EDL event on its timecode, and as a marker in a MIDI file, at the sheet's rate.
+        edl = await api.http.get("/api/takes/export", params={"format": "edl"})
+        assert (edl.status_code, edl.headers["content-type"]) == (200, "text/plain; charset=us-ascii")
+        assert edl.headers["content-disposition"] == 'attachment; filename="takes.edl"'
+        assert f"001  1M1_T01  A     C        01:00:10:00 {ended['tc_out']} 01:00:10:00 {ended['tc_out']}" in edl.text
+        assert "* FROM CLIP NAME: 1M1-1 circled" in edl.text
+        none = await api.http.get("/api/takes/export", params={"format": "edl", "takes": "kept"})
+        assert "1M1_T01" in none.text
+        markers = await api.http.get("/api/takes/export", params={"format": "midi-markers"})
+        assert (markers.status_code, markers.headers["content-type"]) == (200, "audio/midi")
+        assert markers.content.startswith(b"MThd")
+        assert b"1M1-1 circled" in markers.content
     finally:
         api.service.bus.unsubscribe(sub)
 
@@ -512,7 +525,10 @@ REFUSALS: list[tuple[str, str, str, dict[str, Any] | list[Any] | str | None, dic
      "command take_edit: args: unknown field note"),
     ("an edit is an object", "PATCH", "/api/takes/1", [{"notes": "x"}], EDITOR, 422,
      'command: args: must be an object, not [{"notes": "x"}]'),
-    ("export format", "GET", "/api/takes/export?format=xml", None, {}, 422, "format: Input should be 'csv' or 'json'"),
+    ("export format", "GET", "/api/takes/export?format=xml", None, {}, 422,
+     "format: Input should be 'csv', 'json', 'midi-markers' or 'edl'"),
+    ("export selection", "GET", "/api/takes/export?format=edl&takes=best", None, {}, 422,
+     "takes: Input should be 'circled', 'kept' or 'all'"),
     ("stop when stopped", "POST", "/api/transport/stop", None, CONDUCTOR, 409, "not rolling"),
     ("cue sheet too large", "PUT", "/api/cues", "#" * (1024 * 1024 + 1), EDITOR, 413,
      "the cue sheet is 1048577 bytes, over the limit of 1048576"),

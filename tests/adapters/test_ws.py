@@ -107,7 +107,7 @@ async def test_hello_welcome_and_snapshot(tmp_path: Path) -> None:
         assert welcome["max_frame"] == p.MAX_FRAME
         assert abs(welcome["server_time"] - time.monotonic()) < 5
         assert snap["type"] == "snapshot"
-        assert set(snap["state"]) == {"transport", "sync", "cue", "session", "take", "clients"}
+        assert set(snap["state"]) == {"transport", "sync", "cue", "session", "take", "clients", "picture"}
         assert snap["state"]["transport"]["rolling"] is False
         assert snap["state"]["transport"]["armed"] == "1M1"
         assert snap["state"]["session"]["armed"] == "1M1"

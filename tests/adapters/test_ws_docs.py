@@ -38,7 +38,7 @@ async def test_what_the_server_sends_is_what_docs_ws_says(tmp_path: Path) -> Non
     schemas = {p.name.removeprefix("server.").removesuffix(".json"): json.loads(p.read_text(encoding="utf-8"))
                for p in (DOCS / "ws").glob("server.*.json")}
     rows = topic_rows()
-    assert set(rows) == {"transport", "beat", "cue", "session", "schedule", "take", "sync", "clients"}
+    assert set(rows) == {"transport", "beat", "cue", "session", "schedule", "take", "sync", "clients", "picture"}
     got: list[dict[str, Any]] = []
     async with stage_rig(tmp_path, takes=True) as rig, connect(rig.ws_url) as ws:
         await ws.send(json.dumps({"type": "hello", "role": "conductor", "token": TOKENS["conductor"]}))

@@ -91,7 +91,7 @@ def test_commands() -> None:
          'hello: role: must be one of conductor, engineer, editor, musician, not "producer"', None),
         ('{"type":"hello","role":"musician","x":1}', "invalid", "hello: unknown field x", None),
         ('{"type":"hello","role":"musician","topics":["beat","news"]}', "invalid",
-         ("hello: topics[1]: must be one of transport, beat, cue, session, schedule, take, sync, clients, "
+         ("hello: topics[1]: must be one of transport, beat, cue, session, schedule, take, sync, clients, picture, "
          'not "news"'), None),
         ('{"type":"sync","t0":"now"}', "invalid", 'sync: t0: must be a number, not "now"', None),
         ('{"type":"sync","t0":true}', "invalid", "sync: t0: must be a number, not true", None),

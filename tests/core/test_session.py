@@ -238,8 +238,8 @@ def test_the_stored_copy_of_the_rolling_take_carries_its_id_to_the_end() -> None
 def test_the_role_table() -> None:
     assert {role: sorted(a.name for a in actions) for role, actions in PERMISSIONS.items()} == {
         Role.CONDUCTOR: ["ARM", "EDIT_CUES", "PLAY", "RECORD", "SET_STATUS", "WRITE_NOTES"],
-        Role.ENGINEER: ["ARM", "EDIT_CUES", "PAIR", "PLAY", "RECORD", "SET_STATUS", "WRITE_NOTES"],
-        Role.EDITOR: ["ARM", "EDIT_CUES", "PLAY", "SET_STATUS", "WRITE_NOTES"],
+        Role.ENGINEER: ["ARM", "EDIT_CUES", "IMPORT_PICTURE", "PAIR", "PLAY", "RECORD", "SET_STATUS", "WRITE_NOTES"],
+        Role.EDITOR: ["ARM", "EDIT_CUES", "IMPORT_PICTURE", "PLAY", "SET_STATUS", "WRITE_NOTES"],
         Role.MUSICIAN: [],
     }
     assert allowed(Role.EDITOR, Action.PLAY)

@@ -222,7 +222,7 @@ def live_stage(tmp: Path, database: str) -> Iterator[LiveStage]:
     config.write_text(
         f"[midi]\nenabled = false\n[http]\nport = {http_port}\n[osc]\nport = {osc_port}\n"
         f'[mqtt]\nurl = "mqtt://127.0.0.1:{broker_port}"\nname = "{root_name}"\n'
-        f'[takes]\ndatabase = "{database}"\n[auth]\n{auth}',
+        f'[takes]\ndatabase = "{database}"\n[auth]\n{auth}[picture]\ndir = "{tmp / "picture"}"\n',
         encoding="utf-8",
     )
     cues.write_text(SHEET, encoding="utf-8")
