@@ -27,8 +27,12 @@ browser from the repository: the same stage, the same takes, the same moment,
 so both pages see every trial and the figures are side by side with their
 ratio.
 
+``--hide SELECTORS`` opens a second engineer's page with the parts those CSS
+selectors name hidden (``display: none``): what those parts cost the take
+log, measured beside the whole page at the same moment.
+
 Every trial is a real take in the take log (SQLite by default).  Run:
-``python bench/consoles.py [--screens 8] [--takes 20] [--postgres URL] [--compare REF]``.
+``python bench/consoles.py [--screens 8] [--takes 20] [--postgres URL] [--compare REF | --hide SELECTORS]``.
 """
 
 from __future__ import annotations
@@ -144,8 +148,9 @@ def serve_from(web: Path) -> Callable[[Route], None]:
     return handle
 
 
-def open_engineer(browser: Browser, base: str, web: Path | None) -> Page:
-    """The engineer's page at a desk's size, signed in; with ``web``, its files from there."""
+def open_engineer(browser: Browser, base: str, web: Path | None, hide: str | None = None) -> Page:
+    """The engineer's page at a desk's size, signed in; with ``web``, its files from there; with ``hide``, the
+    parts those selectors name hidden."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     token = TOKENS["engineer"]
     context.add_init_script(f"try {{ localStorage.setItem('stage.token.engineer', {token!r}); }} catch (e) {{}}")
@@ -153,6 +158,8 @@ def open_engineer(browser: Browser, base: str, web: Path | None) -> Page:
         context.route("**/web/**", serve_from(web))
     page = context.new_page()
     page.goto(f"{base}/engineer")
+    if hide is not None:
+        page.add_style_tag(content=f"{hide} {{ display: none !important; }}")
     return page
 
 
@@ -217,7 +224,7 @@ class Engineer:
         self.page.evaluate("window.seen = []; window.stamps = []")
 
 
-def run(screens: int, trials: int, database: str | None, compare: str | None) -> None:
+def run(screens: int, trials: int, database: str | None, compare: str | None, hide: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = database or f"sqlite:///{Path(tmp) / 'takes.db'}"
         stage = StageServe(Path(tmp), url)
@@ -232,6 +239,9 @@ def run(screens: int, trials: int, database: str | None, compare: str | None) ->
                 if compare is not None:
                     web = reference_files(compare, Path(tmp) / "reference")
                     engineers.append(Engineer(f"engineer {compare}", open_engineer(browser, stage.base, web)))
+                elif hide is not None:
+                    bare = open_engineer(browser, stage.base, None, hide)
+                    engineers.append(Engineer(f"engineer, {hide} hidden", bare))
                 wait_for(con, "document.body.dataset.signed === 'yes'")
                 for m in musicians:
                     wait_for(m, "document.getElementById('link').textContent === 'connected'")
@@ -300,9 +310,13 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, help="a PostgreSQL URL for the take log (default: SQLite)")
     parser.add_argument("--compare", default=None, metavar="REF",
                         help="also an engineer's page as git revision REF has it, on the same stage at the same time")
+    parser.add_argument("--hide", default=None, metavar="SELECTORS",
+                        help="also an engineer's page with the parts these CSS selectors name hidden")
     args = parser.parse_args()
+    if args.compare is not None and args.hide is not None:
+        parser.error("--compare and --hide each open the second engineer's page: give one")
     started = time.monotonic()
-    run(args.screens, args.takes, args.postgres, args.compare)
+    run(args.screens, args.takes, args.postgres, args.compare, args.hide)
     print(f"({time.monotonic() - started:.0f} s)")
 
 
