@@ -382,11 +382,16 @@ def test_a_tablet_scans_the_engineers_code_and_is_signed_in(browser: Browser, tm
         assert not base.startswith("http://127.")
         expect(eng.locator("#pair-hint")).to_contain_text(f"scan this, or open {base}/conductor")
         picture = tmp_path / "qr.png"
-        qr.scroll_into_view_if_needed()
-        box = qr.bounding_box()
-        assert box is not None
-        eng.screenshot(path=str(picture), clip=box)  # what a camera held to the screen sees
-        read = subprocess.run(["zbarimg", "--raw", "-q", str(picture)], capture_output=True, text=True, check=False)
+        # What a camera held to the screen sees: the element's own screenshot (Playwright waits until its box stops
+        # moving; a clip taken from an earlier box once caught the panel still settling, the code cut in half).  A
+        # camera keeps looking: three looks.
+        for _look in range(3):
+            qr.screenshot(path=str(picture))
+            read = subprocess.run(["zbarimg", "--raw", "-q", str(picture)], capture_output=True, text=True,
+                                  check=False)
+            if read.returncode == 0:
+                break
+            eng.wait_for_timeout(300)
         assert read.returncode == 0, f"no QR code read from the console: {read.stderr}"
         url = read.stdout.strip()
         assert url == f"{base}/conductor#pair={code}"
