@@ -100,28 +100,14 @@ function lightRadius(n, w, h) {
   return Math.min(h * 0.36, lightStep(n, w, h) * 0.36);
 }
 
-export class StageLane extends HTMLElement {
+/**
+ * What <stage-lane> and <stage-picture> share: the streamers' `direction` attribute ('ltr', 'rtl' or 'centre'),
+ * and `measure()` (each element's own: its canvases sized to its box) called when it is connected and resized.
+ */
+export class StreamerElement extends HTMLElement {
   constructor() {
     super();
-    const root = this.attachShadow({ mode: 'open' });
-    root.innerHTML = '<style>:host{display:block;position:relative;background:#000}'
-      + 'canvas{position:absolute;inset:0;width:100%;height:100%;display:block}</style><canvas></canvas>';
-    this.canvas = /** @type {HTMLCanvasElement} */ (root.querySelector('canvas'));
-    const ctx = this.canvas.getContext('2d', { alpha: false });
-    if (ctx === null) throw new Error('no 2D canvas');
-    this.ctx = ctx;
-    /** CSS pixels. */
-    this.width = 0;
-    this.height = 0;
-    this.dpr = 1;
     this.direction = 'ltr';
-    /** Fonts for the current size, made on resize, not per frame. */
-    this.labelFont = '';
-    this.labelSize = 14;
-    /** @type {string[]} the lights' digit font by beats in the bar */
-    this.digitFonts = [];
-    /** @type {Map<string, number>} label widths in the current label font */
-    this.widths = new Map();
     this.resize = new ResizeObserver(() => this.measure());
   }
 
@@ -145,6 +131,33 @@ export class StageLane extends HTMLElement {
    */
   attributeChangedCallback(_name, _old, value) {
     this.direction = value === 'rtl' || value === 'centre' ? value : 'ltr';
+  }
+
+  /** Size the element's canvases to its box (each element's own). */
+  measure() {}
+}
+
+export class StageLane extends StreamerElement {
+  constructor() {
+    super();
+    const root = this.attachShadow({ mode: 'open' });
+    root.innerHTML = '<style>:host{display:block;position:relative;background:#000}'
+      + 'canvas{position:absolute;inset:0;width:100%;height:100%;display:block}</style><canvas></canvas>';
+    this.canvas = /** @type {HTMLCanvasElement} */ (root.querySelector('canvas'));
+    const ctx = this.canvas.getContext('2d', { alpha: false });
+    if (ctx === null) throw new Error('no 2D canvas');
+    this.ctx = ctx;
+    /** CSS pixels. */
+    this.width = 0;
+    this.height = 0;
+    this.dpr = 1;
+    /** Fonts for the current size, made on resize, not per frame. */
+    this.labelFont = '';
+    this.labelSize = 14;
+    /** @type {string[]} the lights' digit font by beats in the bar */
+    this.digitFonts = [];
+    /** @type {Map<string, number>} label widths in the current label font */
+    this.widths = new Map();
   }
 
   /** Size the canvas's backing store to the box × devicePixelRatio (on resize only). */

@@ -11,7 +11,7 @@
 // it reaches the screen); `blank()` black, nothing drawn over.  `stats` (debug): the decoder's DecoderStats.
 
 import { position } from './anchor.js';
-import { COLORS } from './stage-lane.js';
+import { COLORS, StreamerElement } from './stage-lane.js';
 import { BAND_ALPHA, OverlayView, textSizes } from './overlay.js';
 import { PictureDecoder } from './picture-decoder.js';
 import { dueSample, fpsOf } from './picture-frame.js';
@@ -52,7 +52,7 @@ function rateOf(index) {
   return { name: index.rate, fps: index.fps, nominal: Math.round(index.fps[0] / index.fps[1]), drop: index.rate === '29.97df' };
 }
 
-export class StagePicture extends HTMLElement {
+export class StagePicture extends StreamerElement {
   constructor() {
     super();
     const root = this.attachShadow({ mode: 'open' });
@@ -78,7 +78,6 @@ export class StagePicture extends HTMLElement {
     this.dpr = 1;
     /** The picture's rectangle in the canvas (device px): the cut's shape, fitted. */
     this.rect = { x: 0, y: 0, w: 0, h: 0 };
-    this.direction = 'ltr';
     /** @type {PictureIndex | null} */
     this.index = null;
     this.url = '';
@@ -99,29 +98,6 @@ export class StagePicture extends HTMLElement {
     /** @type {Map<string, string>} labels in capitals */
     this.upper = new Map();
     this.overlayDrawn = true;
-    this.resize = new ResizeObserver(() => this.measure());
-  }
-
-  static get observedAttributes() {
-    return ['direction'];
-  }
-
-  connectedCallback() {
-    this.resize.observe(this);
-    this.measure();
-  }
-
-  disconnectedCallback() {
-    this.resize.disconnect();
-  }
-
-  /**
-   * @param {string} _name
-   * @param {string | null} _old
-   * @param {string | null} value
-   */
-  attributeChangedCallback(_name, _old, value) {
-    this.direction = value === 'rtl' || value === 'centre' ? value : 'ltr';
   }
 
   /** The decoder's statistics (debug), or null. */
