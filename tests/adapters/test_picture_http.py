@@ -219,13 +219,16 @@ async def test_no_new_picture_while_picture_rolls(stage: StageServe, cuts: dict[
         current = (await http.get("/api/picture")).json()
         folder = stage.config.parent / "picture"
         revisions = sorted(p.name for p in folder.iterdir())
-        await roll(http, "play")
-        try:
-            refused = await upload(http, cuts["mxf"].path)
-            assert (refused.status_code, refused.json()) == (
-                409, {"detail": "cannot change the picture while picture rolls: stop first"})
-        finally:
-            await roll(http, "stop")
+        for _ in range(3):  # again only if picture was starting anew meanwhile (an engine restart on a loaded machine)
+            await roll(http, "play")
+            try:
+                refused = await upload(http, cuts["mxf"].path)
+            finally:
+                await roll(http, "stop")
+            if "while picture is starting" not in refused.text:
+                break
+        assert (refused.status_code, refused.json()) == (
+            409, {"detail": "cannot change the picture while picture rolls: stop first"})
         assert (await http.get("/api/picture")).json() == current
 
         # Picture rolls while the cut is still arriving: the import runs, and is refused at the last moment.
