@@ -7,6 +7,7 @@ import { StageConnection } from './lib/connection.js';
 import { ClockQuality } from './lib/clock.js';
 import { MusicNow, clockText, nextChangeText, nextHitText, tempoText } from './lib/music.js';
 import { PictureFollower } from './lib/picture-follow.js';
+import { DrawLoop } from './lib/drawloop.js';
 import { SCREEN_TOPICS, drawn } from './lib/protocol.js';
 import { LaneView, endShown } from './lib/schedule.js';
 import { $, CueBook, refreshInterval, warningOf, warningWords } from './lib/screen.js';
@@ -94,6 +95,7 @@ function applySettings() {
   } catch {
     // private mode: the URL still carries the settings
   }
+  loop.wake(); // direction, offset, calibration: drawn at once, rolling or not
 }
 
 // -- the link and what it tells ----------------------------------------------------------------------------
@@ -118,8 +120,9 @@ let plan;
 const reported = new Set();
 
 conn.onmessage = (/** @type {import('./lib/protocol.js').ServerMessage} */ msg) => {
+  loop.wake();
   if (msg.type === 'welcome') {
-    void book.reload();
+    void book.reload().then(() => loop.wake());
     return;
   }
   const serverNow = conn.clock.toServer(now());
@@ -132,12 +135,18 @@ conn.onmessage = (/** @type {import('./lib/protocol.js').ServerMessage} */ msg) 
   if (changed & CHANGED.SESSION && state.session.plan !== plan) {
     // A pickup cued up or a new cue sheet: the clicks and cues to count from are new.
     plan = state.session.plan;
-    void book.reload();
+    void book.reload().then(() => loop.wake());
   }
   if (changed & CHANGED.SESSION) pictures?.session(state.session.picture);
 };
-conn.onstate = () => showHealth();
-conn.onsync = () => showHealth();
+conn.onstate = () => {
+  showHealth();
+  loop.wake();
+};
+conn.onsync = () => {
+  showHealth();
+  loop.wake();
+};
 
 function showTake() {
   const record = state.session.mode === 'record';
@@ -227,11 +236,15 @@ const debug = settings.debug
   : null;
 if (debug !== null) /** @type {any} */ (globalThis).stageDebug = debug;
 
-/** @param {number} raf */
-function frame(raf) {
-  requestAnimationFrame(frame);
+/**
+ * Draw the frame for rAF time `raf`; true while something on the screen moves (the next refresh is drawn too).
+ * @param {number} raf
+ * @param {boolean} steady the frame before was the refresh before this one
+ * @returns {boolean}
+ */
+function frame(raf, steady) {
   const begin = performance.now();
-  if (lastRaf > 0) {
+  if (lastRaf > 0 && steady) {
     const d = (raf - lastRaf) / 1000;
     frameDt = refreshInterval(frameDt, d);
   }
@@ -243,7 +256,7 @@ function frame(raf) {
     el.lane.blank();
     if (pictures !== null) el.picture.blank();
     if (debug !== null) debug.frames.push({ raf, t: NaN, dt: frameDt, p: NaN, heads: [], script: performance.now() - begin, warning: true, flash: false });
-    return;
+    return false;
   }
   warn('', 0, '');
   // The server time at which this frame's light leaves the screen.
@@ -273,7 +286,12 @@ function frame(raf) {
     debug.frames.push({ raf, t, dt: frameDt, p, heads, script: performance.now() - begin, warning: false, flash });
     if (debug.frames.length > 2000) debug.frames.splice(0, 1000);
   }
+  // Stopped, nothing moves: the page rests until something changes (the picture above the lane keeps drawing).
+  return anchor.speed !== 0 || pictures !== null;
 }
+
+const loop = new DrawLoop(frame);
+book.loaded = () => loop.wake();
 
 /**
  * Tell the server about every streamer end and punch this frame is the first to show.
@@ -496,4 +514,4 @@ applySettings();
 showHealth();
 stayAwake();
 conn.start();
-requestAnimationFrame(frame);
+loop.wake();

@@ -158,3 +158,38 @@ def test_a_take_the_database_refused_is_shown_as_not_stored_until_it_is(stage: S
     assert last.locator(".no").inner_text() == str(logged["take"])
     assert last.locator(".tc-out").inner_text() == logged["tc_out"]
     assert script_errors(eng) == []
+
+
+FLASH = """(id) => {
+    const row = document.querySelector(`tr.take[data-id='${id}']`);
+    const flash = document.getAnimations()
+        .find((a) => a.effect?.target === row && a.effect?.pseudoElement === '::after');
+    const after = getComputedStyle(row, '::after');
+    const timing = ['offset', 'easing', 'composite', 'computedOffset'];
+    return {name: flash?.animationName ?? null, state: flash?.playState ?? null,
+            frames: flash?.effect.getKeyframes().map((k) => Object.keys(k).filter((p) => !timing.includes(p))),
+            colour: after.backgroundColor, below: after.zIndex};
+}"""
+
+
+def test_a_take_just_logged_lights_up_once_by_opacity_alone(stage: StageServe, eng: Page) -> None:
+    """The new row's flash animates nothing but the opacity of a layer under its words (the compositor's work: an
+    animated background would have the page repaint itself at every frame for two seconds), and it ends."""
+    record(stage)
+    thread, answers = play_aside(stage)
+    thread.join(30 * SCALE)
+    [answer] = answers
+    take = answer.json()["take"]
+    row = eng.locator(f"tr.take[data-id='{take['id']}']")
+    expect(row).to_have_attribute("data-kept", "yes", timeout=MS)
+    flash = eng.evaluate(FLASH, take["id"])
+    assert (flash["name"], flash["state"]) == ("fresh", "running")
+    assert flash["frames"]
+    assert all(f == ["opacity"] for f in flash["frames"]), flash["frames"]
+    assert (flash["colour"], flash["below"]) == ("rgb(29, 79, 134)", "-1")
+    eng.screenshot(path=str(database(stage).parent / "engineer-fresh-take.png"))
+    post(stage, "/api/transport/stop").raise_for_status()
+    expect(row).to_have_attribute("data-state", "ended", timeout=MS)
+    eng.wait_for_function("(id) => !document.getAnimations().some((a) => a.effect?.target === "
+                          "document.querySelector(`tr.take[data-id='${id}']`))", arg=take["id"], timeout=MS)
+    assert script_errors(eng) == []

@@ -498,11 +498,39 @@ async def test_an_engine_that_stops_answering_is_shown_on_the_whole_screen_until
             await until_async(warned, "the page to say the engine is down", 5)
             assert "no heartbeat" in await screen.text("warning-text")
             since = await screen.page_now()
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.6)  # nothing moves under the warning: the page looks again every 250 ms
             blank = await screen.frames(since)
-            assert blank, "the page stopped drawing altogether"
+            assert blank, "the page stopped looking altogether"
             assert all(f["warning"] and not f["heads"] for f in blank), blank
         finally:
             os.kill(pid, signal.SIGCONT)
         await ready(screen)  # the warning gone, drawing again
+        clean(screen)
+
+
+async def test_stopped_the_page_rests_and_rolling_it_draws_every_refresh(tmp_path: Path) -> None:
+    """Nothing moves on a stopped stage: the page looks again a few times a second (a warning would show within a
+    quarter of a second) instead of drawing at every refresh; the moment picture rolls it draws every refresh."""
+    async with (stage_rig(tmp_path, sheet=SHEET, rest=True) as rig, chromium() as browser,
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.http_port}", headers=AUTH) as api):
+        screen = await Screen.open(browser, f"http://127.0.0.1:{rig.http_port}", "name=desk%203")
+        await ready(screen)
+        await post(api, "/api/session/arm", {"cue": "1M1"})
+        await post(api, "/api/transport/locate", {"bar": 3})
+        await asyncio.sleep(0.5)  # the locate drawn
+        since = await screen.page_now()
+        await asyncio.sleep(1.5)
+        resting = await screen.frames(since)
+        gaps = [b["raf"] - a["raf"] for a, b in zip(resting, resting[1:], strict=False)]
+        assert 3 <= len(resting) <= 8, [round(f["raf"] - since) for f in resting]
+        assert min(gaps) > 200, gaps  # one look every 250 ms, give or take a refresh
+        assert all(not f["warning"] for f in resting)
+        await post(api, "/api/transport/play")
+        since = await screen.page_now()
+        await asyncio.sleep(1.0)
+        rolling = [f for f in await screen.frames(since) if f["p"] == f["p"]]  # drawn (not NaN: a warning)
+        gaps = sorted(b["raf"] - a["raf"] for a, b in zip(rolling, rolling[1:], strict=False))
+        assert len(rolling) > 2 * len(resting), len(rolling)
+        assert gaps[len(gaps) // 2] < 40, gaps  # the median: a refresh (16.7 ms), or two on a loaded host
+        await post(api, "/api/transport/stop")
         clean(screen)

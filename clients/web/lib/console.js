@@ -5,6 +5,7 @@ import { codeInHash, isPairingCode, keepToken, keptToken, redeem } from './auth.
 import { showAnswer } from './answer.js';
 import { Commander, MASTER_COMMANDS, answerTimeout, wayBack } from './commands.js';
 import { StageConnection } from './connection.js';
+import { DrawLoop } from './drawloop.js';
 import { CueFollow } from './follow.js';
 import { barBeat, press, shown } from './keypad.js';
 import { CHANGED, ScreenState } from './state.js';
@@ -122,10 +123,17 @@ export class ControlPage {
     /** Told when the link or the sign-in changes. */
     this.onaccess = () => {};
     this.follow = new CueFollow(/** @type {any} */ ($('lane')), { bar: $('follow-bar'), phase: $('follow-phase'), cue: $('follow-cue'), hit: $('follow-hit'), tc: $('follow-tc') }, this.conn, this.state);
-    this.conn.onmessage = (msg) => this.receive(msg);
+    /** The top's lane and timecode: drawn at every refresh while picture rolls, else when something changes. */
+    this.loop = new DrawLoop((raf, steady) => this.follow.frame(raf, steady));
+    this.follow.wake = () => this.loop.wake();
+    this.conn.onmessage = (msg) => {
+      this.loop.wake();
+      this.receive(msg);
+    };
     this.conn.onstate = (s) => {
       if (s !== 'open') this.commander.lost();
       this.access();
+      this.loop.wake();
     };
     /** @type {Record<string, any>} */
     (globalThis).stagePage = this; // for the tests and the console
@@ -148,11 +156,7 @@ export class ControlPage {
     this.bindControls();
     this.access();
     this.conn.start();
-    const frame = (/** @type {number} */ raf) => {
-      requestAnimationFrame(frame);
-      this.follow.frame(raf);
-    };
-    requestAnimationFrame(frame);
+    this.loop.wake();
   }
 
   /** @param {ServerMessage} msg */

@@ -43,6 +43,8 @@ export class CueFollow {
     this.hitShown = '';
     /** The frame the timecode shows (NaN: none; its text is made only when it changes). */
     this.tcFrame = NaN;
+    /** Told when what is drawn may have changed outside a message (a cue's music loaded). */
+    this.wake = () => {};
   }
 
   /** Read the cue list again (after every welcome: the sheet may have changed). */
@@ -54,6 +56,7 @@ export class CueFollow {
     } catch {
       // the connection's own state says the stage is gone
     }
+    this.wake();
     return this.cues;
   }
 
@@ -69,6 +72,7 @@ export class CueFollow {
       // asked again next frame
     } finally {
       this.loading.delete(id);
+      this.wake();
     }
   }
 
@@ -89,11 +93,13 @@ export class CueFollow {
   }
 
   /**
-   * Draw the frame for rAF time `raf` (ms).
+   * Draw the frame for rAF time `raf` (ms); true while picture rolls (the next refresh is drawn too).
    * @param {number} raf
+   * @param {boolean} steady the frame before was the refresh before this one
+   * @returns {boolean}
    */
-  frame(raf) {
-    if (this.lastRaf > 0) {
+  frame(raf, steady) {
+    if (this.lastRaf > 0 && steady) {
       const d = (raf - this.lastRaf) / 1000;
       this.frameDt = refreshInterval(this.frameDt, d);
     }
@@ -103,7 +109,7 @@ export class CueFollow {
       this.lane.blank();
       this.say('', this.conn.state !== 'open' ? 'NO CONNECTION' : 'CLOCK SYNCING', '–');
       this.timecode(NaN, null);
-      return;
+      return false;
     }
     const t = this.conn.clock.toServer((raf + this.frameDt * 1000) / 1000);
     const anchor = this.state.anchor;
@@ -128,6 +134,7 @@ export class CueFollow {
     else if (n.phase === 'countoff') this.say(cue?.id ?? '', 'COUNT-OFF', `${n.countdown}`);
     else if (n.phase === 'free') this.say(cue?.id ?? '', 'FREE', `${Math.floor(n.seconds)} s`);
     else this.say(cue?.id ?? '', anchor.speed > 0 ? (n.phase === 'before' ? 'COMING UP' : 'END OF CUE') : 'STOPPED', '–');
+    return anchor.speed !== 0;
   }
 
   /**

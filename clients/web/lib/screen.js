@@ -68,6 +68,8 @@ export class CueBook {
     this.loading = new Set();
     /** Bumped by every reload: music asked for before it is the old plan's, and is dropped when it comes. */
     this.generation = 0;
+    /** Told when a cue's music has come (the screen draws it). */
+    this.loaded = () => {};
   }
 
   /** Forget the music and fetch the cues again (a new sheet, a pickup cued up). */
@@ -108,7 +110,10 @@ export class CueBook {
       if (cue.ok && clicks.ok) {
         const m = new CueMusic(cueData(await cue.json(), await clicks.json()));
         // A pickup cued up (or a new sheet) while this was on its way: these clicks are the old plan's.
-        if (generation === this.generation) this.music.set(id, m);
+        if (generation === this.generation) {
+          this.music.set(id, m);
+          this.loaded();
+        }
       }
     } catch {
       // asked again when the cue is next reached

@@ -1,9 +1,12 @@
 // <stage-lane>: the time lane — streamers, punches, flutters and the beat lights — on one canvas, redrawn from
-// state on every frame, device-pixel-ratio aware, with nothing allocated per frame.
+// state on every frame whose pixels would differ from the last one's (lib/lanekey.js), device-pixel-ratio aware,
+// with nothing allocated per frame.
 //
 // Attributes: `direction` (ltr | rtl | centre).  Methods: `render(view, now, flash)` draws one frame from a
 // LaneView (lib/schedule.js) and a MusicNow (lib/music.js, or null); `blank()` clears it.  Sizes follow the
 // element's box (CSS decides them).
+
+import { FRESH, LaneKey } from './lanekey.js';
 
 /** @typedef {import('./schedule.js').LaneView} LaneView */
 /** @typedef {import('./music.js').MusicNow} MusicNow */
@@ -158,6 +161,8 @@ export class StageLane extends StreamerElement {
     this.digitFonts = [];
     /** @type {Map<string, number>} label widths in the current label font */
     this.widths = new Map();
+    /** What the canvas shows now: a frame that would draw the same is skipped. */
+    this.key = new LaneKey();
   }
 
   /** Size the canvas's backing store to the box × devicePixelRatio (on resize only). */
@@ -171,6 +176,7 @@ export class StageLane extends StreamerElement {
     this.dpr = dpr;
     this.canvas.width = Math.max(1, Math.round(w * dpr));
     this.canvas.height = Math.max(1, Math.round(h * dpr));
+    this.key.reset(); // a resized canvas is cleared
     const band = h * (1 - LIGHTS_SHARE);
     this.labelSize = Math.max(14, Math.min(56, band * 0.16));
     this.labelFont = `600 ${this.labelSize}px system-ui, sans-serif`;
@@ -180,6 +186,7 @@ export class StageLane extends StreamerElement {
 
   /** Clear to black. */
   blank() {
+    if (this.key.same(null, null, false, this.width, this.height, this.dpr, this.direction)) return;
     const c = this.ctx;
     c.setTransform(1, 0, 0, 1, 0, 0);
     c.fillStyle = '#000';
@@ -193,6 +200,7 @@ export class StageLane extends StreamerElement {
    * @param {boolean} [flash] the whole lane lit (the calibration pattern's click)
    */
   render(view, music, flash = false) {
+    if (this.key.same(view, music, flash, this.width, this.height, this.dpr, this.direction)) return;
     const c = this.ctx;
     const w = this.width;
     const h = this.height;
@@ -316,7 +324,7 @@ export class StageLane extends StreamerElement {
     const y = h / 2;
     const counting = m.phase === 'countoff';
     const on = counting ? '#ffb000' : m.accent ? '#2bdc4a' : '#ffffff';
-    const fresh = m.sinceClick < 0.12;
+    const fresh = m.sinceClick < FRESH;
     c.textAlign = 'center';
     c.textBaseline = 'middle';
     c.font = this.digitFonts[n] ?? this.labelFont;
