@@ -27,12 +27,22 @@ browser from the repository: the same stage, the same takes, the same moment,
 so both pages see every trial and the figures are side by side with their
 ratio.
 
+``--trace FILE`` records a Chromium trace of the trials into FILE (open it in Perfetto) and prints, per page,
+the time its renderer's main thread spent in the steps of its frames and in scripts, and its longest tasks (a
+message waits behind the task running when it arrives).
+
+``--before REF`` opens every page (the musicians', the conductor's, the
+engineer's) as git revision REF has it for a quarter of the trials, then as the
+work tree has it for the next quarter, and so on by turns, on the one stage:
+a change's before and after in one run, each figure with its ratio.
+
 ``--hide SELECTORS`` opens a second engineer's page with the parts those CSS
 selectors name hidden (``display: none``): what those parts cost the take
 log, measured beside the whole page at the same moment.
 
 Every trial is a real take in the take log (SQLite by default).  Run:
-``python bench/consoles.py [--screens 8] [--takes 20] [--postgres URL] [--compare REF | --hide SELECTORS]``.
+``python bench/consoles.py [--screens 8] [--takes 20] [--postgres URL] [--compare REF | --hide SELECTORS]
+[--before REF] [--trace FILE]``.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import mimetypes
 import os
 import statistics
@@ -86,7 +97,8 @@ TOUCHES = """() => {
 }"""
 
 
-# The engineer's page's own stamps of the messages that carry a take: when its handler began and how long it took.
+# The engineer's page's own stamps of the messages it handled: when its handler began and how long it took, with
+# the take a message names (the session and the take event carry it).
 STAMPS = """() => {
     window.stamps = [];
     const conn = window.stagePage.conn;
@@ -95,9 +107,10 @@ STAMPS = """() => {
         const t0 = performance.timeOrigin + performance.now();
         handle(msg);
         const t1 = performance.timeOrigin + performance.now();
+        const topic = msg.type === 'event' ? msg.topic : msg.type;
         const take = msg.type !== 'event' ? null : msg.topic === 'take' ? msg.data.take
             : msg.topic === 'session' ? msg.data.take : null;
-        if (take) window.stamps.push({topic: msg.topic, id: take.id ?? null, take: take.take, t0, t1});
+        window.stamps.push({topic, id: take?.id ?? null, take: take?.take ?? null, t0, t1});
     };
 }"""
 
@@ -201,6 +214,8 @@ class Engineer:
         self.session_at: list[float] = []  # the session naming the new take, handled (from the touch)
         self.take_at: list[float] = []  # its take event (committed), handled
         self.handling: list[float] = []  # how long the page's handler of those two took
+        # every message handled within a second of the touch: topic → [(handled from the touch, handling took)]
+        self.messages: dict[str, list[tuple[float, float]]] = {}
 
     def watch(self) -> None:
         wait_for(self.page, "document.body.dataset.signed === 'yes'")
@@ -215,7 +230,11 @@ class Engineer:
         # when it is back, and handles no take event for that take: its breakdown then skips the take.
         with contextlib.suppress(PlaywrightTimeout):
             wait_for(self.page, "(n) => window.stamps.some((s) => s.topic === 'take' && s.take === n)", number, 2)
-        stamps = self.page.evaluate("(n) => window.stamps.filter((s) => s.take === n)", number)
+        every = self.page.evaluate("() => window.stamps")
+        for s in every:
+            if 0 <= s["t0"] - touched < 1000:
+                self.messages.setdefault(s["topic"], []).append((s["t0"] - touched, s["t1"] - s["t0"]))
+        stamps = [s for s in every if s["take"] == number]
         for topic, into in (("session", self.session_at), ("take", self.take_at)):
             got = next((s for s in stamps if s["topic"] == topic), None)
             if got is not None:
@@ -224,81 +243,208 @@ class Engineer:
         self.page.evaluate("window.seen = []; window.stamps = []")
 
 
-def run(screens: int, trials: int, database: str | None, compare: str | None, hide: str | None) -> None:
+# The steps of a renderer's main thread summed per page in a trace: each step's own name in Chromium's trace.
+STEPS = ("FunctionCall", "FireAnimationFrame", "UpdateLayoutTree", "Layout", "PrePaint", "Paint", "Layerize",
+         "Commit", "HitTest", "EventDispatch", "GCEvent", "MinorGC", "MajorGC")
+
+
+def trace_summary(path: Path) -> None:
+    """Per page of the trace (named by its page's script): seconds its main thread spent in each step, and its
+    longest tasks."""
+    events = json.loads(path.read_text())
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    titles: dict[int, str] = {}
+    mains: set[tuple[int, int]] = set()
+    for e in events:
+        if e.get("ph") == "M" and e.get("name") == "thread_name" and e["args"].get("name") == "CrRendererMain":
+            mains.add((e["pid"], e["tid"]))
+        elif e.get("name") == "FunctionCall" and e["pid"] not in titles:
+            script = str(e.get("args", {}).get("data", {}).get("url", ""))
+            if "/web/" in script and script.endswith(".js") and "/lib/" not in script:
+                titles[e["pid"]] = f"{script.rsplit('/', 1)[1][:-3]} ({e['pid']})"
+    steps: dict[int, dict[str, float]] = {}
+    tasks: dict[int, list[float]] = {}
+    for e in events:
+        if e.get("ph") != "X" or (e.get("pid"), e.get("tid")) not in mains:
+            continue
+        pid = e["pid"]
+        ms = e.get("dur", 0) / 1000
+        if e.get("name") == "ThreadControllerImpl::RunTask":
+            tasks.setdefault(pid, []).append(ms)
+        elif e.get("name") in STEPS:
+            into = steps.setdefault(pid, {})
+            into[e["name"]] = into.get(e["name"], 0.0) + ms / 1000
+    print("each page's renderer main thread in the trace (s per step; tasks: count, p99 and longest ms):")
+    for pid in sorted(tasks, key=lambda p: -sum(tasks[p])):
+        longest = sorted(tasks[pid])
+        name = titles.get(pid, str(pid))[:28]
+        busy = " ".join(f"{k} {v:.2f}" for k, v in sorted(steps.get(pid, {}).items(), key=lambda kv: -kv[1])[:6])
+        print(f"  {name:28s} tasks {len(longest):6d} busy {sum(longest) / 1000:6.2f} s  p99 {pct(longest, 99):6.1f}  "
+              f"max {longest[-1]:6.1f}   {busy}")
+
+
+TRACE_CATEGORIES = ["toplevel", "blink", "devtools.timeline", "v8", "disabled-by-default-devtools.timeline",
+                    "__metadata"]
+
+
+class Block:
+    """What one set of pages saw over its trials (with ``--before``, one set per side, pages opened afresh)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.engineers: list[Engineer] = []
+        self.play_mus: list[float] = []
+        self.rec_mus: list[float] = []
+
+    def absorb(self, other: Block) -> None:
+        """Add another block's figures (of the same side) to these."""
+        self.play_mus += other.play_mus
+        self.rec_mus += other.rec_mus
+        if not self.engineers:
+            self.engineers = other.engineers
+            return
+        for mine, theirs in zip(self.engineers, other.engineers, strict=True):
+            for field in ("shown", "kept", "session_at", "take_at", "handling"):
+                getattr(mine, field).extend(getattr(theirs, field))
+            for topic, got in theirs.messages.items():
+                mine.messages.setdefault(topic, []).extend(got)
+
+
+def open_screen(browser: Browser, url: str, web: Path | None, width: int, height: int, *,
+                token: tuple[str, str] | None = None, touch: bool = False) -> Page:
+    """A page of the stage; with ``web``, its scripts and styles from there."""
+    if web is None:
+        return open_page(browser, url, width=width, height=height, token=token, touch=touch)
+    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=touch)
+    if token is not None:
+        role, value = token
+        context.add_init_script(f"try {{ localStorage.setItem('stage.token.{role}', {value!r}); }} catch (e) {{}}")
+    context.route("**/web/**", serve_from(web))
+    page = context.new_page()
+    page.goto(url)
+    return page
+
+
+def block(browser: Browser, stage: StageServe, web: Path | None, label: str, screens: int, trials: int, taken: int,
+          second: tuple[str, Path | None, str | None] | None) -> Block:
+    """``trials`` takes (the first numbered ``taken + 1``) with every page's files from ``web`` (None: the work tree);
+    ``second``, a second engineer's page beside the first: its name, its files and the parts it hides."""
+    got = Block(label)
+    musicians = [open_screen(browser, f"{stage.base}/musician?name=desk%20{i + 1}", web, 960, 540)
+                 for i in range(screens)]
+    con = open_screen(browser, f"{stage.base}/conductor", web, 1280, 800, token=("conductor", TOKENS["conductor"]),
+                      touch=True)
+    got.engineers = [Engineer("engineer", open_engineer(browser, stage.base, web))]
+    if second is not None:
+        name, files, hide = second
+        got.engineers.append(Engineer(name, open_engineer(browser, stage.base, files, hide)))
+    try:
+        wait_for(con, "document.body.dataset.signed === 'yes'")
+        for m in musicians:
+            wait_for(m, "document.getElementById('link').textContent === 'connected'")
+        con.evaluate(TOUCHES)
+        for e in got.engineers:
+            e.watch()
+        for m in musicians:
+            m.evaluate(WATCH, {"root": "#take", "what": "#mode, #take-no"})
+        armed = "document.querySelector(\".cue[data-cue='1M1']\").getAttribute('aria-pressed') === 'true'"
+        if not con.evaluate(armed):
+            con.locator(".cue[data-cue='1M1']").click()
+        wait_for(con, armed)
+        for trial in range(trials):
+            for m in musicians:
+                m.evaluate("window.seen = []")
+            hold(con)
+            for m in musicians:
+                wait_for(m, "window.seen.some((s) => s.text === 'RECORD')")
+            held = con.evaluate("window.holds[window.holds.length - 1]")
+            got.rec_mus += [m.evaluate("window.seen.find((s) => s.text === 'RECORD').t") - held for m in musicians]
+            con.locator("#play").click()
+            number = taken + trial + 1
+            for m in musicians:
+                wait_for(m, "(n) => window.seen.some((s) => s.text === `take ${n}`)", number)
+            touched = con.evaluate("window.touches.filter((t) => t.id === 'play').pop().t")
+            for e in got.engineers:
+                e.trial(touched, number)
+            got.play_mus += [m.evaluate("(n) => window.seen.find((s) => s.text === `take ${n}`).t", number)
+                             - touched for m in musicians]
+            con.wait_for_timeout(300)
+            con.locator("#stop").click()
+            wait_for(con, "document.body.dataset.rolling === 'no'")
+            con.locator("#rehearse").click()
+            wait_for(con, "document.body.dataset.mode === 'rehearse'")
+            con.wait_for_timeout(200)
+    finally:
+        for page in [*musicians, con, *(e.page for e in got.engineers)]:
+            page.context.close()
+    return got
+
+
+def show(got: Block, against: Block | None) -> None:
+    """The figures of one side (with ``against``: each with its ratio to that side's)."""
+    print(f"{got.label}: ms from the touch on PLAY (record → RECORD: from the held press)")
+    reference = got.engineers[1] if len(got.engineers) > 1 else None
+    for i, e in enumerate(got.engineers):
+        other = against.engineers[i] if against is not None else reference if e is not reference else None
+        report(f"play → {e.name} row", e.shown, other.shown if other else None)
+        report(f"play → {e.name} row kept", e.kept, other.kept if other else None)
+    report("play → musician take N", got.play_mus, against.play_mus if against else None)
+    report("record → musician RECORD", got.rec_mus, against.rec_mus if against else None)
+    print("where the engineer's row goes (each page's own stamps of the messages it handled):")
+    for e in got.engineers:
+        report(f"  {e.name}: session (take N)", e.session_at)
+        report(f"  {e.name}: take event (kept)", e.take_at)
+        report(f"  {e.name}: handling one", e.handling)
+        for topic, seen in sorted(e.messages.items(), key=lambda kv: statistics.median(t for t, _ in kv[1])):
+            report(f"    {topic} handled", [t for t, _ in seen])
+            report(f"    {topic} handling took", [d for _, d in seen])
+
+
+def run(screens: int, trials: int, database: str | None, compare: str | None, hide: str | None,
+        trace: Path | None = None, before: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = database or f"sqlite:///{Path(tmp) / 'takes.db'}"
         stage = StageServe(Path(tmp), url)
         stage.start()
         try:
             with chromium() as browser:
-                musicians = [open_page(browser, f"{stage.base}/musician?name=desk%20{i + 1}", width=960, height=540)
-                             for i in range(screens)]
-                con = open_page(browser, f"{stage.base}/conductor", token=("conductor", TOKENS["conductor"]),
-                                touch=True)
-                engineers = [Engineer("engineer", open_engineer(browser, stage.base, None))]
+                second: tuple[str, Path | None, str | None] | None = None
                 if compare is not None:
-                    web = reference_files(compare, Path(tmp) / "reference")
-                    engineers.append(Engineer(f"engineer {compare}", open_engineer(browser, stage.base, web)))
+                    second = (f"engineer {compare}", reference_files(compare, Path(tmp) / "compare"), None)
                 elif hide is not None:
-                    bare = open_engineer(browser, stage.base, None, hide)
-                    engineers.append(Engineer(f"engineer, {hide} hidden", bare))
-                wait_for(con, "document.body.dataset.signed === 'yes'")
-                for m in musicians:
-                    wait_for(m, "document.getElementById('link').textContent === 'connected'")
-                con.evaluate(TOUCHES)
-                for e in engineers:
-                    e.watch()
-                for m in musicians:
-                    m.evaluate(WATCH, {"root": "#take", "what": "#mode, #take-no"})
-                con.locator(".cue[data-cue='1M1']").click()
-                armed = "document.querySelector(\".cue[data-cue='1M1']\").getAttribute('aria-pressed') === 'true'"
-                wait_for(con, armed)
-                play_mus: list[float] = []
-                rec_mus: list[float] = []
-                before = commits(stage)
-                for trial in range(trials):
-                    for m in musicians:
-                        m.evaluate("window.seen = []")
-                    hold(con)
-                    for m in musicians:
-                        wait_for(m, "window.seen.some((s) => s.text === 'RECORD')")
-                    held = con.evaluate("window.holds[window.holds.length - 1]")
-                    rec_mus += [m.evaluate("window.seen.find((s) => s.text === 'RECORD').t") - held for m in musicians]
-                    con.locator("#play").click()
-                    number = trial + 1
-                    for m in musicians:
-                        wait_for(m, "(n) => window.seen.some((s) => s.text === `take ${n}`)", number)
-                    touched = con.evaluate("window.touches.filter((t) => t.id === 'play').pop().t")
-                    for e in engineers:
-                        e.trial(touched, number)
-                    play_mus += [m.evaluate("(n) => window.seen.find((s) => s.text === `take ${n}`).t", number)
-                                 - touched for m in musicians]
-                    con.wait_for_timeout(300)
-                    con.locator("#stop").click()
-                    wait_for(con, "document.body.dataset.rolling === 'no'")
-                    con.locator("#rehearse").click()
-                    wait_for(con, "document.body.dataset.mode === 'rehearse'")
-                    con.wait_for_timeout(200)
-                taken = stage.get("/api/takes")["takes"]
+                    second = (f"engineer, {hide} hidden", None, hide)
+                # With --before, every page from REF and from the work tree by turns, in blocks of a quarter of
+                # the trials each (the machine's drift over the run falls on both sides alike).
+                sides: list[tuple[Path | None, str]] = [(None, "work tree")]
+                if before is not None:
+                    sides = [(reference_files(before, Path(tmp) / "before"), before), (None, "work tree")]
+                turns = 1 if before is None else 2
+                per = max(1, trials // (turns * len(sides)))
+                done = commits(stage)
+                if trace is not None:
+                    browser.start_tracing(categories=TRACE_CATEGORIES)
+                results: dict[str, Block] = {}
+                taken = 0
+                for _ in range(turns):
+                    for web, label in sides:
+                        got = block(browser, stage, web, label, screens, per if before else trials, taken, second)
+                        taken += per if before else trials
+                        results.setdefault(label, Block(label)).absorb(got)
+                if trace is not None:
+                    trace.write_bytes(browser.stop_tracing())
+                logged = stage.get("/api/takes")["takes"]
                 after = commits(stage)
-                writes = after[1] - before[1]
-                print(f"{screens} musician screens + conductor + {len(engineers)} engineer page(s); {len(taken)} takes "
-                      f"logged on {url.split(':', 1)[0]}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-                print("ms from the touch on PLAY (record → RECORD: from the held press)")
-                reference = engineers[1] if len(engineers) > 1 else None
-                for e in engineers:
-                    against = reference if e is not reference else None
-                    report(f"play → {e.name} row", e.shown, against.shown if against else None)
-                    report(f"play → {e.name} row kept", e.kept, against.kept if against else None)
-                report("play → musician take N", play_mus)
-                report("record → musician RECORD", rec_mus)
-                print("where the engineer's row goes (each page's own stamps of the messages it handled):")
-                for e in engineers:
-                    report(f"  {e.name}: session (take N)", e.session_at)
-                    report(f"  {e.name}: take event (kept)", e.take_at)
-                    report(f"  {e.name}: handling one", e.handling)
-                mean = 1000 * (after[0] - before[0]) / writes if writes else float("nan")
-                print(f"  the store's commit (stage_store_commit_seconds): mean {mean:.1f} ms over {writes:.0f} writes")
+                writes = after[1] - done[1]
+                pages = f"{screens} musician screens + conductor + {1 + (second is not None)} engineer page(s)"
+                print(f"{pages}; {len(logged)} takes logged on {url.split(':', 1)[0]}; "
+                      f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+                reference_side = results.get(before) if before is not None else None
+                for got in results.values():
+                    show(got, reference_side if got is not reference_side else None)
+                mean = 1000 * (after[0] - done[0]) / writes if writes else float("nan")
+                print(f"the store's commit (stage_store_commit_seconds): mean {mean:.1f} ms over {writes:.0f} writes")
+                if trace is not None:
+                    trace_summary(trace)
         finally:
             stage.stop()
 
@@ -312,11 +458,16 @@ def main() -> None:
                         help="also an engineer's page as git revision REF has it, on the same stage at the same time")
     parser.add_argument("--hide", default=None, metavar="SELECTORS",
                         help="also an engineer's page with the parts these CSS selectors name hidden")
+    parser.add_argument("--before", default=None, metavar="REF",
+                        help="every page as git revision REF has it, then as the work tree has it, by turns: the "
+                             "change's before and after in one run")
+    parser.add_argument("--trace", type=Path, default=None, metavar="FILE",
+                        help="a Chromium trace of the trials into FILE, and each page's main thread summed from it")
     args = parser.parse_args()
     if args.compare is not None and args.hide is not None:
         parser.error("--compare and --hide each open the second engineer's page: give one")
     started = time.monotonic()
-    run(args.screens, args.takes, args.postgres, args.compare, args.hide)
+    run(args.screens, args.takes, args.postgres, args.compare, args.hide, args.trace, args.before)
     print(f"({time.monotonic() - started:.0f} s)")
 
 
