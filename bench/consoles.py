@@ -219,7 +219,7 @@ class Engineer:
 
     def watch(self) -> None:
         wait_for(self.page, "document.body.dataset.signed === 'yes'")
-        self.page.evaluate(WATCH, {"root": "#rows", "what": "tr.take"})
+        self.page.evaluate(WATCH, {"root": "#rows", "what": "#rows > .take"})
         self.page.evaluate(STAMPS)
 
     def trial(self, touched: float, number: int) -> None:

@@ -23,10 +23,14 @@ const GONE_FOR = 600;
 const page = new ControlPage('engineer', ['transport', 'cue', 'session', 'schedule', 'take', 'sync', 'clients', 'picture']);
 const log = new TakeLog();
 /** Takes being edited: id → the editor row (kept across redraws of the table). */
-/** @type {Map<number, {row: HTMLTableRowElement, base: number, opened: TakeMarks}>} */
+/** @type {Map<number, {row: HTMLElement, base: number, opened: TakeMarks}>} */
 const editors = new Map();
 /** @type {Set<number>} takes just logged or changed (flash once) */
 const fresh = new Set();
+/** How long a row's flash lasts (engineer.css `fresh`), ms. */
+const FLASH_MS = 2000;
+/** @type {Map<number, number>} take id → when its flash began (a row made again meanwhile goes on with it) */
+const flashing = new Map();
 
 async function loadTakes() {
   try {
@@ -125,7 +129,7 @@ function keptState(e) {
 }
 
 /** Lines on show: entry key → its row and what it was drawn from (a row is made again only when that changes). */
-/** @type {Map<string, {tr: HTMLTableRowElement, drawn: string}>} */
+/** @type {Map<string, {tr: HTMLElement, drawn: string}>} */
 const drawnRows = new Map();
 let drawnSummary = '';
 
@@ -177,6 +181,8 @@ function showLog() {
   }
   $('no-takes').hidden = entries.length > 0;
   fresh.clear();
+  const now = performance.now();
+  for (const [id, since] of flashing) if (now - since > FLASH_MS) flashing.delete(id);
 }
 
 /** Per cue: how many takes are in the take log, and the best (made again only when the words change). */
@@ -204,18 +210,25 @@ function showSummary() {
  */
 function takeRow(e, state, kept) {
   const t = e.take;
-  const tr = document.createElement('tr');
+  const tr = document.createElement('div');
   tr.className = 'take';
+  tr.setAttribute('role', 'row');
   tr.dataset.id = t.id === null ? '' : String(t.id);
   tr.dataset.status = t.status ?? '';
   tr.dataset.state = state;
   tr.dataset.kept = kept;
-  if (t.id !== null && fresh.has(t.id)) tr.dataset.fresh = '';
+  if (t.id !== null && fresh.has(t.id)) flashing.set(t.id, performance.now());
+  const since = t.id !== null ? flashing.get(t.id) : undefined;
+  if (since !== undefined) {
+    // A row made again while it flashes (its take changed once more) goes on with the flash where it was.
+    tr.dataset.fresh = '';
+    tr.style.setProperty('--flashed', `${Math.round(since - performance.now())}ms`);
+  }
   const status = state === 'rolling' ? '● ROLLING' : state === 'unknown' ? 'left rolling: end unknown' : t.status ? STATUS_TEXT[t.status] ?? t.status : '';
   const cells = [t.cue, String(t.take), t.pickup_bar ? `bar ${t.pickup_bar}` : '', t.wild ? 'wild' : '', status, t.tc_in, t.tc_out ?? '', durationText(t.duration), t.time_of_day];
   const classes = ['cue', 'no', 'pickup', 'wild', 'status', 'tc-in', 'tc-out', 'dur', 'time'];
   cells.forEach((text, i) => {
-    const td = document.createElement('td');
+    const td = cell();
     td.className = classes[i];
     td.textContent = text;
     tr.append(td);
@@ -227,7 +240,7 @@ function takeRow(e, state, kept) {
     word.textContent = kept === 'pending' ? 'logging…' : 'NOT STORED yet: the stage retries';
     /** @type {HTMLElement} */ (tr.querySelector('.status')).append(word);
   }
-  const notes = document.createElement('td');
+  const notes = cell();
   notes.className = 'notes';
   // First what it was recorded against, the cue's revision and the picture's (an earlier cut said in words): in
   // the notes' cell, which wraps, as a desk's 1440 px leave the log no room for another column.
@@ -251,7 +264,7 @@ function takeRow(e, state, kept) {
     notes.append(line);
   }
   tr.append(notes);
-  const td = document.createElement('td');
+  const td = cell();
   const id = t.id;
   if (e.kept && id !== null) {
     // A take is edited once it is in the take log (an edit goes by its id).
@@ -268,12 +281,20 @@ function takeRow(e, state, kept) {
   return tr;
 }
 
+/** @returns {HTMLElement} one cell of a take's row */
+function cell() {
+  const td = document.createElement('div');
+  td.setAttribute('role', 'cell');
+  return td;
+}
+
 /** @param {number} id */
 function openEditor(id) {
   const t = log.rows.get(id);
   if (t === undefined || editors.has(id)) return;
-  const row = document.createElement('tr');
+  const row = document.createElement('div');
   row.className = 'editing';
+  row.setAttribute('role', 'row');
   row.dataset.id = String(id);
   row.append(/** @type {HTMLTemplateElement} */ ($('editor-template')).content.cloneNode(true));
   const form = field(row);

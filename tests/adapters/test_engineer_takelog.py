@@ -81,7 +81,7 @@ def held_up(stage: StageServe) -> sqlite3.Connection:
 
 def pending_row(eng: Page) -> Locator:
     """The one rolling row, on show while the database has not got its take: pending, with nothing to edit it by."""
-    row = eng.locator("tr.take[data-state='rolling']")
+    row = eng.locator(".take[data-state='rolling']")
     expect(row).to_have_count(1, timeout=MS)
     expect(row).to_have_attribute("data-kept", "pending")
     expect(row).to_have_attribute("data-id", "")
@@ -115,12 +115,12 @@ def test_the_new_take_shows_at_once_pending_and_turns_kept_when_committed(stage:
     answer.raise_for_status()
     take = answer.json()["take"]
     assert (take["cue"], take["take"]) == ("1M1", number)
-    kept = eng.locator(f"tr.take[data-id='{take['id']}']")
+    kept = eng.locator(f".take[data-id='{take['id']}']")
     expect(kept).to_have_attribute("data-kept", "yes", timeout=MS)
     expect(kept).to_have_attribute("data-state", "rolling")
     expect(kept.locator(".status")).to_have_text("● ROLLING")
     expect(kept.locator("button.edit")).to_be_enabled()
-    expect(eng.locator("tr.take")).to_have_count(len(before) + 1)  # the pending row became this one
+    expect(eng.locator(".take")).to_have_count(len(before) + 1)  # the pending row became this one
     assert kept.locator(".tc-in").inner_text() == take["tc_in"]
     post(stage, "/api/transport/stop").raise_for_status()
     expect(kept).to_have_attribute("data-state", "ended", timeout=MS)
@@ -149,11 +149,11 @@ def test_a_take_the_database_refused_is_shown_as_not_stored_until_it_is(stage: S
         lock.close()
     post(stage, "/api/transport/stop")
     # The stage retries every second: the take lands, with its end, and the row is kept.
-    stored = eng.locator("tr.take[data-kept='yes']")
+    stored = eng.locator(".take[data-kept='yes']")
     expect(stored).to_have_count(before + 1, timeout=MS)
-    expect(eng.locator("tr.take[data-kept='unstored'], tr.take[data-kept='pending']")).to_have_count(0)
+    expect(eng.locator(".take[data-kept='unstored'], .take[data-kept='pending']")).to_have_count(0)
     logged = stage.get("/api/takes")["takes"][-1]
-    last = eng.locator(f"tr.take[data-id='{logged['id']}']")
+    last = eng.locator(f".take[data-id='{logged['id']}']")
     expect(last).to_have_attribute("data-state", "ended", timeout=MS)
     assert last.locator(".no").inner_text() == str(logged["take"])
     assert last.locator(".tc-out").inner_text() == logged["tc_out"]
@@ -161,7 +161,7 @@ def test_a_take_the_database_refused_is_shown_as_not_stored_until_it_is(stage: S
 
 
 FLASH = """(id) => {
-    const row = document.querySelector(`tr.take[data-id='${id}']`);
+    const row = document.querySelector(`.take[data-id='${id}']`);
     const flash = document.getAnimations()
         .find((a) => a.effect?.target === row && a.effect?.pseudoElement === '::after');
     const after = getComputedStyle(row, '::after');
@@ -180,7 +180,7 @@ def test_a_take_just_logged_lights_up_once_by_opacity_alone(stage: StageServe, e
     thread.join(30 * SCALE)
     [answer] = answers
     take = answer.json()["take"]
-    row = eng.locator(f"tr.take[data-id='{take['id']}']")
+    row = eng.locator(f".take[data-id='{take['id']}']")
     expect(row).to_have_attribute("data-kept", "yes", timeout=MS)
     flash = eng.evaluate(FLASH, take["id"])
     assert (flash["name"], flash["state"]) == ("fresh", "running")
@@ -191,5 +191,5 @@ def test_a_take_just_logged_lights_up_once_by_opacity_alone(stage: StageServe, e
     post(stage, "/api/transport/stop").raise_for_status()
     expect(row).to_have_attribute("data-state", "ended", timeout=MS)
     eng.wait_for_function("(id) => !document.getAnimations().some((a) => a.effect?.target === "
-                          "document.querySelector(`tr.take[data-id='${id}']`))", arg=take["id"], timeout=MS)
+                          "document.querySelector(`.take[data-id='${id}']`))", arg=take["id"], timeout=MS)
     assert script_errors(eng) == []

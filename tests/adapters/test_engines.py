@@ -230,7 +230,7 @@ def test_the_engineers_page_shows_the_take_log(page: Engine, stage: StageServe, 
         logged = http.get(f"/api/takes/{take['id']}").json()["take"]
     set_storage(page, f"{stage.base}/engineer", {"stage.token.engineer": TOKENS["engineer"]})
     wait_for(page, "document.body.dataset.signed === 'yes'", "the engineer signed in")
-    row = f"document.querySelector(\"tr.take[data-id='{take['id']}']\")"
+    row = f"document.querySelector(\".take[data-id='{take['id']}']\")"
     cells = wait_for(page, f"{row} && {row}.querySelector('.tc-out').textContent.trim() && "
                      f"[...['.cue', '.tc-in', '.tc-out']].map((c) => {row}.querySelector(c).textContent.trim())",
                      "the take in the log")

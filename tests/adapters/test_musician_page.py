@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -521,7 +522,7 @@ async def test_stopped_the_page_rests_and_rolling_it_draws_every_refresh(tmp_pat
         since = await screen.page_now()
         await asyncio.sleep(1.5)
         resting = await screen.frames(since)
-        gaps = [b["raf"] - a["raf"] for a, b in zip(resting, resting[1:], strict=False)]
+        gaps = [b["raf"] - a["raf"] for a, b in itertools.pairwise(resting)]
         assert 3 <= len(resting) <= 8, [round(f["raf"] - since) for f in resting]
         assert min(gaps) > 200, gaps  # one look every 250 ms, give or take a refresh
         assert all(not f["warning"] for f in resting)
@@ -529,7 +530,7 @@ async def test_stopped_the_page_rests_and_rolling_it_draws_every_refresh(tmp_pat
         since = await screen.page_now()
         await asyncio.sleep(1.0)
         rolling = [f for f in await screen.frames(since) if f["p"] == f["p"]]  # drawn (not NaN: a warning)
-        gaps = sorted(b["raf"] - a["raf"] for a, b in zip(rolling, rolling[1:], strict=False))
+        gaps = sorted(b["raf"] - a["raf"] for a, b in itertools.pairwise(rolling))
         assert len(rolling) > 2 * len(resting), len(rolling)
         assert gaps[len(gaps) // 2] < 40, gaps  # the median: a refresh (16.7 ms), or two on a loaded host
         await post(api, "/api/transport/stop")

@@ -114,7 +114,7 @@ def test_a_take_recorded_from_the_conductor_page(browser: Browser, stage: StageS
     # The musicians' screen says RECORD while the take rolls, and the engineer sees it rolling.
     expect(musician.locator("#mode")).to_have_text("RECORD", timeout=MS)
     expect(musician.locator("body")).to_have_attribute("data-mode", "record")
-    rolling = eng.locator("tr.take[data-state='rolling']")
+    rolling = eng.locator(".take[data-state='rolling']")
     expect(rolling).to_have_count(1, timeout=MS)
     expect(rolling.locator(".status")).to_have_text("● ROLLING")
     assert con.locator("body").get_attribute("data-rolling") == "yes"
@@ -131,7 +131,7 @@ def test_a_take_recorded_from_the_conductor_page(browser: Browser, stage: StageS
     assert take["status"] == "print"
     assert take["tc_out"] is not None
     assert take["tc_in"] < take["tc_out"]
-    row = eng.locator(f"tr.take[data-id='{take['id']}']")
+    row = eng.locator(f".take[data-id='{take['id']}']")
     expect(row.locator(".status")).to_have_text("circled", timeout=MS)
     expect(row).to_have_attribute("data-status", "print")
     assert row.locator(".tc-in").inner_text() == take["tc_in"]
@@ -156,7 +156,7 @@ def test_a_take_recorded_from_the_conductor_page(browser: Browser, stage: StageS
     con.locator("#keypad-go").click()
     done(con, "#pickup")
     expect(con.locator("#take-label")).to_contain_text("take 2 · pickup bar 9", timeout=MS)
-    expect(eng.locator("tr.take[data-state='rolling'] .pickup")).to_have_text("bar 9", timeout=MS)
+    expect(eng.locator(".take[data-state='rolling'] .pickup")).to_have_text("bar 9", timeout=MS)
     con.locator("#stop").click()
     done(con, "#stop")
     second = takes(stage)[1]
@@ -178,33 +178,33 @@ def test_two_engineers_edit_one_take(browser: Browser, stage: StageServe) -> Non
     [take] = takes(stage)
     first, second = engineer(browser, stage), engineer(browser, stage)
     for page, text in ((first, "horns early in bar 5"), (second, "lovely strings")):
-        page.locator(f"tr.take[data-id='{take['id']}'] .edit").click()
-        page.locator("tr.editing textarea[name='note']").fill(text)
-    first.locator("tr.editing label.check").click()  # the take was wild: no picture after all
-    expect(first.locator("tr.editing input[name='wild']")).to_be_checked()
-    first.locator("tr.editing select[name='status']").select_option("hold")
+        page.locator(f".take[data-id='{take['id']}'] .edit").click()
+        page.locator(".editing textarea[name='note']").fill(text)
+    first.locator(".editing label.check").click()  # the take was wild: no picture after all
+    expect(first.locator(".editing input[name='wild']")).to_be_checked()
+    first.locator(".editing select[name='status']").select_option("hold")
     assert small_targets(first) == []  # every control a finger can hit, the editor's too, is 48 px or more
     assert small_targets(con) == []
-    first.locator("tr.editing .save").click()
-    expect(first.locator("tr.editing")).to_have_count(0, timeout=MS)
-    second.locator("tr.editing .save").click()
-    conflict = second.locator("tr.editing .conflict")
+    first.locator(".editing .save").click()
+    expect(first.locator(".editing")).to_have_count(0, timeout=MS)
+    second.locator(".editing .save").click()
+    conflict = second.locator(".editing .conflict")
     expect(conflict).to_be_visible(timeout=MS)
     expect(conflict).to_contain_text("Changed meanwhile")
     expect(conflict).to_contain_text("horns early in bar 5")
-    expect(second.locator("tr.editing textarea[name='note']")).to_have_value("lovely strings")
+    expect(second.locator(".editing textarea[name='note']")).to_have_value("lovely strings")
     # The fields the second engineer left alone now show the first one's marks, and saving on top keeps them.
-    expect(second.locator("tr.editing select[name='status']")).to_have_value("hold")
-    expect(second.locator("tr.editing input[name='wild']")).to_be_checked()
-    second.locator("tr.editing .save").click()
-    expect(second.locator("tr.editing")).to_have_count(0, timeout=MS)
+    expect(second.locator(".editing select[name='status']")).to_have_value("hold")
+    expect(second.locator(".editing input[name='wild']")).to_be_checked()
+    second.locator(".editing .save").click()
+    expect(second.locator(".editing")).to_have_count(0, timeout=MS)
     history = stage.get(f"/api/takes/{take['id']}")["history"]
     assert [(e["new"], e["role"]) for e in history if e["field"] == "note"] == [
         ("horns early in bar 5", "engineer"), ("lovely strings", "engineer")]
     assert [(e["field"], e["new"], e["role"]) for e in history if e["field"] != "note"] == [
         ("status", "hold", "engineer"), ("wild", "true", "engineer")]  # the second edit undid neither
     assert stage.get(f"/api/takes/{take['id']}")["take"]["status"] == "hold"
-    notes = first.locator(f"tr.take[data-id='{take['id']}'] .notes")
+    notes = first.locator(f".take[data-id='{take['id']}'] .notes")
     expect(notes).to_contain_text("lovely strings", timeout=MS)
     expect(notes).to_contain_text("horns early in bar 5")
 
@@ -253,7 +253,7 @@ def test_stage_killed_mid_take_and_restarted(browser: Browser, stage: StageServe
     hold_record(con)
     con.locator("#play").click()
     done(con, "#play")
-    expect(eng.locator("tr.take[data-state='rolling']")).to_have_count(1, timeout=MS)
+    expect(eng.locator(".take[data-state='rolling']")).to_have_count(1, timeout=MS)
     stage.kill()
     for page in (con, eng):
         expect(page.locator("body")).to_have_attribute("data-link", "lost", timeout=MS)
@@ -265,7 +265,7 @@ def test_stage_killed_mid_take_and_restarted(browser: Browser, stage: StageServe
     [take] = takes(stage)
     assert take["ended_at"] is None
     assert take["tc_out"] is None
-    row = eng.locator(f"tr.take[data-id='{take['id']}']")
+    row = eng.locator(f".take[data-id='{take['id']}']")
     expect(row.locator(".status")).to_have_text("left rolling: end unknown", timeout=MS)
     assert row.locator(".tc-in").inner_text() == take["tc_in"]
     assert row.locator(".no").inner_text() == str(take["take"])

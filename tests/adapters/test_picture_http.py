@@ -296,7 +296,7 @@ def test_the_engineers_console_shows_the_picture_and_what_each_take_was_recorded
         health = page.locator("#health dt:text-is('picture') + dd")
         expect(health).to_have_text(f"{current['revision']}: {current['name']} from {current['start']}, "
                                     f"{current['frames']} frames at 23.976 fps", timeout=WAIT)
-        revisions = page.locator(f"tr.take[data-id='{take['id']}'] td.notes .rev")
+        revisions = page.locator(f".take[data-id='{take['id']}'] .notes .rev")
         expect(revisions).to_have_text(f"cue {take['revision'][:6]} · pic {current['revision']}", timeout=WAIT)
 
         newer = put(cuts["r25"].path)  # refused: 25 fps for a 23.976 sheet
