@@ -128,6 +128,15 @@ function keptState(e) {
   return Number(page.state.session.unstored ?? 0) > 0 ? 'unstored' : 'pending';
 }
 
+/** The log's scroll box: it stays at the newest take while the engineer has left it there (as a log does). */
+const logBox = $('log-scroll');
+let atNewest = true;
+logBox.addEventListener('scroll', () => {
+  atNewest = logBox.scrollTop + logBox.clientHeight >= logBox.scrollHeight - 24;
+}, { passive: true });
+/** The newest line when the log was last drawn (a new one brings the box to it). */
+let newestKey = '';
+
 /** Lines on show: entry key → its row and what it was drawn from (a row is made again only when that changes). */
 /** @type {Map<string, {tr: HTMLElement, drawn: string}>} */
 const drawnRows = new Map();
@@ -180,6 +189,13 @@ function showLog() {
     at = next;
   }
   $('no-takes').hidden = entries.length > 0;
+  const newest = entries.length > 0 ? entries[entries.length - 1].key : '';
+  if (newest !== newestKey) {
+    newestKey = newest;
+    // Scrolled at the next frame, when the new row is laid out anyway (reading its height now would lay the page
+    // out inside the message's handler).
+    if (atNewest) requestAnimationFrame(() => { logBox.scrollTop = logBox.scrollHeight; });
+  }
   fresh.clear();
   const now = performance.now();
   for (const [id, since] of flashing) if (now - since > FLASH_MS) flashing.delete(id);

@@ -193,3 +193,40 @@ def test_a_take_just_logged_lights_up_once_by_opacity_alone(stage: StageServe, e
     eng.wait_for_function("(id) => !document.getAnimations().some((a) => a.effect?.target === "
                           "document.querySelector(`.take[data-id='${id}']`))", arg=take["id"], timeout=MS)
     assert script_errors(eng) == []
+
+
+IN_VIEW = """(id) => {
+    const box = document.getElementById('log-scroll').getBoundingClientRect();
+    const row = document.querySelector(`#rows > .take[data-id='${id}']`).getBoundingClientRect();
+    return row.top >= box.top - 1 && row.bottom <= box.bottom + 1;
+}"""
+
+
+def take_one(stage: StageServe) -> dict[str, Any]:
+    """A take recorded and stopped (committed both ways)."""
+    record(stage)
+    thread, answers = play_aside(stage)
+    thread.join(30 * SCALE)
+    [answer] = answers
+    answer.raise_for_status()
+    post(stage, "/api/transport/stop").raise_for_status()
+    return dict(answer.json()["take"])
+
+
+def test_the_log_stays_at_the_newest_take_unless_the_engineer_scrolled_back(stage: StageServe, eng: Page) -> None:
+    """More takes than the log's box shows: each new one is in view, as in any log; once the engineer has scrolled
+    back to an earlier take, a new one does not take the box away from it."""
+    takes = [take_one(stage) for _ in range(10)]
+    last = takes[-1]
+    expect(eng.locator(f"#rows > .take[data-id='{last['id']}']")).to_have_attribute("data-state", "ended", timeout=MS)
+    eng.wait_for_function(IN_VIEW, arg=last["id"], timeout=MS)
+    first = eng.evaluate("document.querySelector('#rows > .take').dataset.id")
+    assert not eng.evaluate(IN_VIEW, first), "the log is not long enough to scroll: the test shows nothing"
+    eng.locator("#log-scroll").evaluate("(box) => { box.scrollTop = 0; }")
+    eng.wait_for_function(IN_VIEW, arg=first, timeout=MS)
+    newer = take_one(stage)
+    expect(eng.locator(f"#rows > .take[data-id='{newer['id']}']")).to_have_attribute("data-state", "ended", timeout=MS)
+    eng.wait_for_timeout(300)  # a frame or two, for a scroll that must not come
+    assert eng.evaluate(IN_VIEW, first)
+    assert not eng.evaluate(IN_VIEW, newer["id"])
+    assert script_errors(eng) == []
