@@ -76,9 +76,10 @@ def test_every_console_says_the_timecode_is_ltc_and_whether_it_is_locked(jack_se
                 conductor = open_page(browser, f"{base}/conductor", token=("conductor", TOKENS["conductor"]))
                 engineer = open_page(browser, f"{base}/engineer", token=("engineer", TOKENS["engineer"]))
                 until(lambda: text(musician, "#clock") == "NO LTC", "the musicians' page to say no LTC")
-                # two seconds of 25 fps LTC from 01:00:00:00, its user bits a date
+                # four seconds of 25 fps LTC from 01:00:00:00, its user bits a date (long enough that on a loaded
+                # machine every page is seen to say it is locked before the tape runs out: seen in CI with two)
                 tape = Tape(25.0, 25, user_bits=0x2024_0611)
-                segment = Segment(deck.current_frame() + SR // 4, 2 * SR, p0=90_000.0, level=0.25)
+                segment = Segment(deck.current_frame() + SR // 4, 4 * SR, p0=90_000.0, level=0.25)
                 first, signal = tape.render([segment], SR)
                 deck.play_audio("ltc", first, signal.astype(np.float32).tobytes())
                 until(lambda: text(musician, "#clock") == "LTC LOCKED", "the musicians' page to say LTC locked")
