@@ -161,16 +161,17 @@ def serve_from(web: Path) -> Callable[[Route], None]:
     return handle
 
 
+def open_screen(browser: Browser, url: str, web: Path | None, width: int, height: int, *,
+                token: tuple[str, str] | None = None, touch: bool = False) -> Page:
+    """A page of the stage; with ``web``, its scripts and styles from there."""
+    return open_page(browser, url, width=width, height=height, token=token, touch=touch,
+                     web=serve_from(web) if web is not None else None)
+
+
 def open_engineer(browser: Browser, base: str, web: Path | None, hide: str | None = None) -> Page:
     """The engineer's page at a desk's size, signed in; with ``web``, its files from there; with ``hide``, the
     parts those selectors name hidden."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    token = TOKENS["engineer"]
-    context.add_init_script(f"try {{ localStorage.setItem('stage.token.engineer', {token!r}); }} catch (e) {{}}")
-    if web is not None:
-        context.route("**/web/**", serve_from(web))
-    page = context.new_page()
-    page.goto(f"{base}/engineer")
+    page = open_screen(browser, f"{base}/engineer", web, 1440, 900, token=("engineer", TOKENS["engineer"]))
     if hide is not None:
         page.add_style_tag(content=f"{hide} {{ display: none !important; }}")
     return page
@@ -310,21 +311,6 @@ class Block:
                 mine.messages.setdefault(topic, []).extend(got)
 
 
-def open_screen(browser: Browser, url: str, web: Path | None, width: int, height: int, *,
-                token: tuple[str, str] | None = None, touch: bool = False) -> Page:
-    """A page of the stage; with ``web``, its scripts and styles from there."""
-    if web is None:
-        return open_page(browser, url, width=width, height=height, token=token, touch=touch)
-    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=touch)
-    if token is not None:
-        role, value = token
-        context.add_init_script(f"try {{ localStorage.setItem('stage.token.{role}', {value!r}); }} catch (e) {{}}")
-    context.route("**/web/**", serve_from(web))
-    page = context.new_page()
-    page.goto(url)
-    return page
-
-
 def block(browser: Browser, stage: StageServe, web: Path | None, label: str, screens: int, trials: int, taken: int,
           second: tuple[str, Path | None, str | None] | None) -> Block:
     """``trials`` takes (the first numbered ``taken + 1``) with every page's files from ``web`` (None: the work tree);
@@ -415,21 +401,18 @@ def run(screens: int, trials: int, database: str | None, compare: str | None, hi
                     second = (f"engineer, {hide} hidden", None, hide)
                 # With --before, every page from REF and from the work tree by turns, in blocks of a quarter of
                 # the trials each (the machine's drift over the run falls on both sides alike).
-                sides: list[tuple[Path | None, str]] = [(None, "work tree")]
+                plan: list[tuple[Path | None, str]] = [(None, "work tree")]
+                per = trials
                 if before is not None:
-                    sides = [(reference_files(before, Path(tmp) / "before"), before), (None, "work tree")]
-                turns = 1 if before is None else 2
-                per = max(1, trials // (turns * len(sides)))
+                    plan = [(reference_files(before, Path(tmp) / "before"), before), (None, "work tree")] * 2
+                    per = max(1, trials // len(plan))
                 done = commits(stage)
                 if trace is not None:
                     browser.start_tracing(categories=TRACE_CATEGORIES)
                 results: dict[str, Block] = {}
-                taken = 0
-                for _ in range(turns):
-                    for web, label in sides:
-                        got = block(browser, stage, web, label, screens, per if before else trials, taken, second)
-                        taken += per if before else trials
-                        results.setdefault(label, Block(label)).absorb(got)
+                for turn, (web, label) in enumerate(plan):
+                    got = block(browser, stage, web, label, screens, per, turn * per, second)
+                    results.setdefault(label, Block(label)).absorb(got)
                 if trace is not None:
                     trace.write_bytes(browser.stop_tracing())
                 logged = stage.get("/api/takes")["takes"]

@@ -22,7 +22,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 from peers.postgres import PG_ADMIN
 from peers.wait import SCALE
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 CUES = ROOT / "config" / "demo-cues.toml"
@@ -209,13 +209,15 @@ def overflows(page: Page) -> list[str]:
 
 
 def open_page(browser: Browser, url: str, *, width: int = 1280, height: int = 800, token: tuple[str, str] | None = None,
-              touch: bool = False) -> Page:
+              touch: bool = False, web: Callable[[Route], None] | None = None) -> Page:
     """A page in a context of its own (its own localStorage); ``token`` (role, token) kept there beforehand,
-    as a sign-in on an earlier visit would have."""
+    as a sign-in on an earlier visit would have; ``web``, a handler of its requests for ``/web/…``."""
     context = browser.new_context(viewport={"width": width, "height": height}, has_touch=touch)
     if token is not None:
         role, value = token
         context.add_init_script(f"try {{ localStorage.setItem('stage.token.{role}', {value!r}); }} catch (e) {{}}")
+    if web is not None:
+        context.route("**/web/**", web)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -25,11 +25,10 @@ const log = new TakeLog();
 /** Takes being edited: id → the editor row (kept across redraws of the table). */
 /** @type {Map<number, {row: HTMLElement, base: number, opened: TakeMarks}>} */
 const editors = new Map();
-/** @type {Set<number>} takes just logged or changed (flash once) */
-const fresh = new Set();
 /** How long a row's flash lasts (engineer.css `fresh`), ms. */
 const FLASH_MS = 2000;
-/** @type {Map<number, number>} take id → when its flash began (a row made again meanwhile goes on with it) */
+/** @type {Map<number, number>} takes just logged or changed: id → when its row's flash began (a row made again
+ * meanwhile goes on with it) */
 const flashing = new Map();
 
 async function loadTakes() {
@@ -83,7 +82,7 @@ page.onmessage = (/** @type {import('./lib/protocol.js').ServerMessage} */ msg, 
   }
   if (msg.type === 'event' && msg.topic === 'take') {
     const row = log.apply(msg.data);
-    if (row !== null) fresh.add(row.id);
+    if (row !== null) flashing.set(row.id, performance.now());
   }
   if (changed & (CHANGED.SESSION | CHANGED.TRANSPORT)) showArm();
   if (changed & (CHANGED.SESSION | CHANGED.TRANSPORT | CHANGED.TAKE)) showLog();
@@ -196,7 +195,6 @@ function showLog() {
     // out inside the message's handler).
     if (atNewest) requestAnimationFrame(() => { logBox.scrollTop = logBox.scrollHeight; });
   }
-  fresh.clear();
   const now = performance.now();
   for (const [id, since] of flashing) if (now - since > FLASH_MS) flashing.delete(id);
 }
@@ -233,7 +231,6 @@ function takeRow(e, state, kept) {
   tr.dataset.status = t.status ?? '';
   tr.dataset.state = state;
   tr.dataset.kept = kept;
-  if (t.id !== null && fresh.has(t.id)) flashing.set(t.id, performance.now());
   const since = t.id !== null ? flashing.get(t.id) : undefined;
   if (since !== undefined) {
     // A row made again while it flashes (its take changed once more) goes on with the flash where it was.
