@@ -132,7 +132,12 @@ async def test_after_a_locate_and_play_the_page_shows_cue_bar_beat_and_the_strea
         await until_async(lambda: shows("2", "1"), "bar 2 beat 1 while stopped")
         assert await screen.text("cue-id") == "1M1"
         assert await screen.text("cue-title") == "Main Title"
+        played = await screen.page_now()
         await post(api, "/api/transport/play")
+        # A stopped page rests: its last frame may be from before the play until it draws the roll.
+        async def rolling() -> bool:
+            return bool(await screen.page.evaluate("(t) => stageDebug.frames.at(-1).raf > t", played))
+        await until_async(rolling, "a frame drawn after the play")
 
         # Bar|beat as the stage counts them, read at several moments while it plays: the text on screen is the
         # stage's bar and beat at the true moment of the last frame drawn (a frame late on a loaded host is
