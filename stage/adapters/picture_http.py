@@ -10,9 +10,13 @@ becomes current only while picture is stopped, as a new cue sheet does:
 refused (409) while picture rolls, when the upload begins and again at the
 last moment.
 
-The files are served by Starlette's ``FileResponse``, which answers ``Range``
-requests (206, one range or several): a page fetches a group of pictures in
-one request.  A revision's files never change, so they may be cached for good.
+A page fetches a group of pictures by one ``Range`` request of the proxy:
+:class:`ProxyRanges` answers it (206) with one read in a worker thread, from
+a file it keeps open (a revision never changes).  Everything else (the
+index, the whole proxy, several ranges, a suffix, one out of the file) is
+Starlette's ``FileResponse``, whose every step is a worker thread's turn: a
+page waiting for the group it must show next waited on six of them.  A
+revision's files never change, so they may be cached for good.
 """
 
 from __future__ import annotations
@@ -22,16 +26,19 @@ import contextlib
 import errno
 import hashlib
 import logging
+import os
+import re
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from stage.adapters.pictures import INDEX, PROXY, PictureLibrary
@@ -51,6 +58,8 @@ MEDIA = {PROXY: "video/mp4", INDEX: "application/json"}
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}  # the revision is in the path
 WRITE_CHUNK = 1 << 20  # bytes of an upload gathered before one write (in a worker thread)
 EVERY = 0.2  # seconds between two picture events of one step
+OPEN_PROXIES = 4  # proxies kept open for ranges, the latest served
+_ONE_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 
 # Each step's share of the whole import, for one progress bar: (from, to).
 SHARES = {"receiving": (0.0, 0.2), "hashing": (0.0, 0.2), "reading": (0.2, 0.25), "encoding": (0.25, 0.95),
@@ -61,6 +70,66 @@ def picture_json(picture: Picture) -> dict[str, Any]:
     """A picture as ``GET /api/picture`` answers it: its record and where its proxy and index are."""
     base = f"{FILES_PATH}/{picture.revision}"
     return {**picture.record(), "proxy": {"url": f"{base}/{PROXY}", "index": f"{base}/{INDEX}"}}
+
+
+def one_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``[start, end)`` of a ``Range`` header asking for one range from a byte inside a file of ``size`` bytes
+    (its end clipped to the file's, as RFC 9110 says); None for no header and for anything else (several ranges,
+    a suffix, a start past the end, a malformed one): those go to ``FileResponse``, which answers each."""
+    m = _ONE_RANGE.fullmatch(header.strip()) if header is not None else None
+    if m is None:
+        return None
+    start = int(m.group(1))
+    last = int(m.group(2)) if m.group(2) else size - 1
+    if start >= size or last < start:
+        return None
+    return start, min(last, size - 1) + 1
+
+
+class ProxyRanges:
+    """One range of a revision's proxy read in one worker-thread call, from a file kept open.
+
+    The latest :data:`OPEN_PROXIES` proxies served stay open (revisions never
+    change); reading and closing share a lock, so a file is never read after
+    it was closed.
+    """
+
+    def __init__(self, library: PictureLibrary) -> None:
+        self.library = library
+        self._open: OrderedDict[str, tuple[int, int]] = OrderedDict()  # revision → (descriptor, size)
+        self._lock = threading.Lock()
+
+    async def read(self, revision: str, header: str | None) -> tuple[bytes, int, int, int] | None:
+        """The bytes of the one range ``header`` asks of ``revision``'s proxy, with its start, end and the file's
+        size; None when the header asks for something else (:func:`one_range`).  :class:`NotFound` for a
+        revision that is not there."""
+        if header is None:
+            return None
+        return await asyncio.to_thread(self._read, revision, header)
+
+    def _read(self, revision: str, header: str) -> tuple[bytes, int, int, int] | None:
+        with self._lock:
+            entry = self._open.get(revision)
+            if entry is None:
+                path = self.library.file(revision, PROXY)
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                entry = (fd, os.fstat(fd).st_size)
+                self._open[revision] = entry
+                while len(self._open) > OPEN_PROXIES:
+                    os.close(self._open.popitem(last=False)[1][0])
+            self._open.move_to_end(revision)
+            fd, size = entry
+            span = one_range(header, size)
+            if span is None:
+                return None
+            start, end = span
+            return os.pread(fd, end - start, start), start, end, size
+
+    def close(self) -> None:
+        """Close every proxy kept open."""
+        with self._lock:
+            while self._open:
+                os.close(self._open.popitem()[1][0])
 
 
 class PictureImports:
@@ -78,10 +147,12 @@ class PictureImports:
         self._monotonic = monotonic
         self.busy: str | None = None  # the name of the cut being imported
         self._cancel = threading.Event()
+        self.ranges = ProxyRanges(library)
 
     def close(self) -> None:
-        """Cancel the import under way, if any (it cleans up after itself)."""
+        """Cancel the import under way, if any (it cleans up after itself), and close the proxies served."""
         self._cancel.set()
+        self.ranges.close()
 
     def _publish(self, data: dict[str, Any]) -> None:
         self.service.bus.publish(Topic.PICTURE, data)
@@ -241,7 +312,13 @@ def mount_picture(app: FastAPI, imports: PictureImports) -> None:
         return await imports.upload(request.stream(), name=name or "upload", start=start, length=length)
 
     @app.get(FILES_PATH + "/{revision}/{file}", include_in_schema=False)
-    async def picture_file(revision: str, file: str) -> FileResponse:
+    async def picture_file(revision: str, file: str, request: Request) -> Response:
         """A revision's proxy or index; ranges answered (206)."""
+        if file == PROXY:
+            got = await imports.ranges.read(revision, request.headers.get("range"))
+            if got is not None:
+                body, start, end, size = got
+                return Response(body, 206, media_type=MEDIA[file], headers={
+                    **IMMUTABLE, "Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{end - 1}/{size}"})
         path = await asyncio.to_thread(library.file, revision, file)
         return FileResponse(path, media_type=MEDIA[file], headers=IMMUTABLE)
