@@ -2,9 +2,11 @@
 
 PyAV decodes the proxy and every frame ``k`` must show code ``k`` (the test
 cuts' block code, tests/peers/cuts.py); ffprobe, reading the file by itself,
-must find one H.264 stream in 4:2:0 with no B-frames, a keyframe every 12
-frames and nowhere else, the cut's exact rate, and every sample at the offset
-and size the index gives.
+must find one H.264 stream in 4:2:0 with no B-frames, a keyframe every
+:data:`~stage.core.cut.GOP` frames and nowhere else, the cut's exact rate,
+and every sample at the offset and size the index gives; the options x264
+wrote into the stream must be those that decode fast (CAVLC) and keep the
+deblocking filter.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ from typing import Any
 
 from peers.cuts import RATES, Cut, codes_of
 
+from stage.core.cut import GOP
 from stage.core.proxyindex import ProxyIndex
-
-GOP = 12
 
 
 def ffprobe_json(path: Path, *entries: str) -> dict[str, Any]:
@@ -44,6 +45,10 @@ def check_proxy(proxy: Path, index_json: dict[str, Any], cut: Cut, start_frame: 
     assert int(stream["nb_frames"]) == cut.frames
     assert stream["height"] <= 720
     assert stream["width"] % 2 == 0
+    head = proxy.read_bytes()[:1 << 16]  # x264 writes its options into the first frame (an SEI message)
+    options = head[head.index(b"x264 - core"):].split(b"\0", 1)[0].decode()
+    assert " cabac=0 " in options, options
+    assert " deblock=1:" in options, options
     packets = ffprobe_json(proxy, "packet=pos,size,flags")["packets"]
     assert [k for k, p in enumerate(packets) if "K" in p["flags"]] == list(range(0, cut.frames, GOP))
     index = ProxyIndex.from_json(index_json)

@@ -28,7 +28,7 @@ from stage.core.timecode import RATES, Rate, Timecode
 from stage.errors import PictureError, TimecodeError
 
 PROXY_HEIGHT = 720  # the proxy's height at most: every browser decodes 720p H.264 in real time
-GOP = 12  # frames from one keyframe of the proxy to the next: a locate decodes at most this many
+GOP = 6  # frames from one keyframe of the proxy to the next: a locate decodes at most this many
 
 REVISION = re.compile(r"^(\d{1,9})-([0-9a-f]{6})$")
 _DROP_SEPARATORS = ";.,"  # what SMPTE and the tools write before the frames of a drop-frame timecode

@@ -20,6 +20,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import base64
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -67,8 +68,9 @@ class ProxyIndex:
         """The byte range ``[first, end)`` of the group of pictures holding ``sample``: one HTTP range request."""
         if not 0 <= sample < self.frames:
             raise PictureError(f"sample {sample} is outside the proxy (0 to {self.frames - 1})")
-        key = sample - sample % GOP
-        last = min(key + GOP, self.frames) - 1
+        at = bisect.bisect_right(self.keyframes, sample) - 1  # the index's own keyframes: an older proxy's GOP
+        key = self.keyframes[at]
+        last = (self.keyframes[at + 1] if at + 1 < len(self.keyframes) else self.frames) - 1
         return self.offsets[key], self.offsets[last] + self.sizes[last]
 
     def as_json(self) -> dict[str, Any]:

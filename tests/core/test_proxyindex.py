@@ -61,6 +61,16 @@ def test_an_index_round_trips_and_each_group_is_one_range(frames: int) -> None:
         assert (first, end) == (samples[key].offset, samples[last].offset + samples[last].size)
 
 
+def test_an_older_proxys_groups_are_its_own_keyframes_apart() -> None:
+    # A proxy made when groups were 12 frames long keeps its index: its groups are read from it, not from GOP.
+    samples = table(30)
+    data = {**build(samples).as_json(), "keyframes": [0, 12, 24]}
+    older = ProxyIndex.from_json(data)
+    assert older.group(0) == older.group(11) == (samples[0].offset, samples[11].offset + samples[11].size)
+    assert older.group(12) == (samples[12].offset, samples[23].offset + samples[23].size)
+    assert older.group(29) == (samples[24].offset, samples[29].offset + samples[29].size)
+
+
 def test_each_rule_names_the_first_sample_that_breaks_it() -> None:
     good = table(36)
     with pytest.raises(PictureError, match=r"^the proxy of reel1.mov has 36 frames where the cut has 37: "):
@@ -74,7 +84,7 @@ def test_each_rule_names_the_first_sample_that_breaks_it() -> None:
     with pytest.raises(PictureError, match=r"sample 3 is at 4004 ticks of 1/24000, not 3003: not one frame after"):
         build(b_frames)
     extra_key = [*good[:7], replace(good[7], keyframe=True), *good[8:]]
-    with pytest.raises(PictureError, match=r"sample 7 is a keyframe: the proxy needs one every 12 frames exactly"):
+    with pytest.raises(PictureError, match=rf"sample 7 is a keyframe: the proxy needs one every {GOP} frames exactly"):
         build(extra_key)
     no_key = [*good[:24], replace(good[24], keyframe=False), *good[25:]]
     with pytest.raises(PictureError, match=r"sample 24 is not a keyframe"):
