@@ -28,8 +28,9 @@ refresh Chromium skipped shows what the one before drew.
 Per page: exact / one off / more / unreadable in steady play and stopped,
 every miss of steady play explained (a frame edge nearer than the clocks can
 tell, a skipped refresh, a late decode …), locate → right frame (p50/p99),
-the page's script time per refresh, decode time per frame (decode() to output)
-and chunks decoded per frame shown, JS heap and decoded frames held open.
+the page's script time per refresh, decode time per frame (a chunk sent to the
+decoder, in its worker, to its frame back on the page) and chunks decoded per
+frame shown, JS heap and decoded frames held open.
 
     python bench/picture.py [--pages 3] [--musicians 3] [--seconds 40] [--locates 30] [--quick]
 """

@@ -132,6 +132,9 @@ conn.onmessage = (/** @type {import('./lib/protocol.js').ServerMessage} */ msg) 
   if (changed & CHANGED.SCHEDULE) state.schedule.prune(serverNow);
   if (changed & (CHANGED.SESSION | CHANGED.TAKE | CHANGED.TRANSPORT)) showTake();
   if (changed & CHANGED.TRANSPORT) showClock();
+  if (changed & CHANGED.TRANSPORT && pictures !== null) {
+    el.picture.prepare(serverNow + frameDt + settings.offsetMs / 1000, state.anchor);
+  }
   if (changed & CHANGED.SESSION && state.session.plan !== plan) {
     // A pickup cued up or a new cue sheet: the clicks and cues to count from are new.
     plan = state.session.plan;

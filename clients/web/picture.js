@@ -80,6 +80,7 @@ conn.onmessage = (/** @type {import('./lib/protocol.js').ServerMessage} */ msg) 
   const serverNow = conn.clock.toServer(now());
   const changed = state.apply(msg, serverNow);
   if (debug !== null && changed & CHANGED.TRANSPORT) debug.transports.push({ at: performance.now(), anchor: state.anchor });
+  if (changed & CHANGED.TRANSPORT) el.picture.prepare(serverNow + frameDt + settings.offsetMs / 1000, state.anchor);
   if (changed & CHANGED.SCHEDULE) state.schedule.prune(serverNow);
   if (changed & CHANGED.SESSION) {
     follower.session(state.session.picture);

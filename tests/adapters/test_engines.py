@@ -263,7 +263,7 @@ def test_webcodecs_decodes_the_stages_picture_proxy_frame_for_frame(page: Engine
 def test_the_picture_page_draws_the_frame_due_at_every_refresh(page: Engine, stage: StageServe, shots: Path) -> None:
     """The Chromium test's frame check (tests/adapters/test_picture_page.py), in this engine: playing, the frame
     each refresh drew, read back from the picture canvas' pixels, is the frame due at that refresh's display time
-    under the stage's anchor."""
+    under the stage's anchor; the decoder runs in its worker."""
     page.resize(*PICTURE_SIZE)
     page.goto(f"{stage.base}/picture?debug=1")
     wait_for(page, "window.stageDebug && stageDebug.frames.length > 0 && document.getElementById('warning').hidden"
@@ -285,3 +285,6 @@ def test_the_picture_page_draws_the_frame_due_at_every_refresh(page: Engine, sta
         command(http, "/api/transport/locate", {"timecode": "01:00:03:00"})  # a jump while rolling: followed
         anchor = new_anchor(http, before, 1.0)
         exact(check, http, anchor, READ_SECONDS, 1.0, least=READ_LEAST)
+    # Decoded in a worker of its own in this engine too (lib/picture-worker.js), and never failed.
+    decoding = page.evaluate("[stageDebug.stats.worker, stageDebug.stats.failures, stageDebug.stats.error]")
+    assert decoding == [True, 0, ""]

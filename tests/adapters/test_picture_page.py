@@ -319,6 +319,40 @@ def test_playing_locating_and_varispeed_draw_the_frame_due_at_every_refresh(
         exact(check, http, anchor, 2.5, 1.0, least=5)
         command(http, "/api/transport/varispeed", {"speed": 1.0})
         assert page.errors == []  # type: ignore[attr-defined]
+        # Decoded in a worker of its own (lib/picture-worker.js), and never failed.
+        assert page.evaluate("[stageDebug.stats.worker, stageDebug.stats.failures]") == [True, 0]
+
+
+# A browser whose worker cannot decode (here: its script does not load) leaves the decoding to the page's thread.
+NO_WORKER = READER + """
+(() => {
+  const Native = Worker;
+  window.Worker = class extends Native {
+    constructor(script, options) { super(String(script).replace('picture-worker.js', 'no-such-worker.js'), options); }
+  };
+})();
+"""
+
+
+def test_where_a_worker_cannot_decode_the_page_decodes_on_its_own_thread_to_the_frame(
+    stage: StageServe, browser: Browser
+) -> None:
+    page = open_picture(browser, stage, init=NO_WORKER)
+    with httpx.Client(base_url=stage.base, timeout=10 * SCALE) as http:
+        showing(page)
+        check = frame_check(page, http)
+        arm(http)
+        anchor = roll(http, "00:59:58:12")
+        exact(check, http, anchor, 2.0, 2.0)
+        before = anchor
+        command(http, "/api/transport/locate", {"timecode": "01:00:03:00"})
+        anchor = new_anchor(http, before, 1.0)
+        exact(check, http, anchor, 2.0, 2.0)
+        command(http, "/api/transport/stop")
+    worker, failures, error = page.evaluate(
+        "[stageDebug.stats.worker, stageDebug.stats.failures, stageDebug.stats.error]")
+    assert (worker, failures) == (False, 0)
+    assert error.startswith("Error: the decoder's worker failed"), error
 
 
 def exact(check: FrameCheck, http: httpx.Client, anchor: dict[str, float], seconds: float, after: float,

@@ -7,8 +7,8 @@
 //    picture of the stage's <stage-picture>, or its fallback <video>); one record
 //    per refresh {raf, code, script} (the last read of that refresh wins: it is what the refresh shows);
 //    `script` is the time the page's own callbacks took, the read left out;
-//  - VideoDecoder (where the browser has it): the time from each decode() to its frame's output, and the
-//    chunks decoded;
+//  - the page's decoder, in its worker (a group's chunks posted, each frame coming back) or, on the page,
+//    VideoDecoder itself: the time from each chunk's decode to its frame's output, and the chunks decoded;
 //  - VideoFrame.close and clone: how many decoded frames are open (memory the JS heap does not count).
 // The page is never asked what it drew: the pixels say it.
 
@@ -188,6 +188,44 @@
     VideoFrame.prototype.clone = function () {
       probe.clones++;
       return clone.call(this);
+    };
+  }
+  // The page's decoder in a worker (lib/picture-worker.js): a group's chunks go out in one message and each
+  // frame comes back in one; timed and counted here, as the decoder's own calls are below when it runs on the page.
+  if (typeof Worker === 'function' && root.pictureProbeDecoder !== false) {
+    const NativeWorker = Worker;
+    root.Worker = class extends NativeWorker {
+      /** @param {string | URL} script @param {WorkerOptions} [options] */
+      constructor(script, options) {
+        super(script, options);
+        /** @type {Map<number, number>} */
+        const sent = new Map();
+        this.sent = sent;
+        this.addEventListener('message', (ev) => {
+          const frame = ev.data?.frame;
+          if (ev.data?.op !== 'frame' || !(frame instanceof VideoFrame)) return;
+          probe.outputs++;
+          const at = sent.get(frame.timestamp);
+          if (at !== undefined) {
+            probe.decode.push(performance.now() - at);
+            sent.delete(frame.timestamp);
+          }
+        });
+      }
+
+      /** @param {any} message @param {any} [moved] */
+      postMessage(message, moved) {
+        if (message?.op === 'group') {
+          const now = performance.now();
+          for (const c of message.chunks) {
+            probe.chunks++;
+            this.sent.set(c.timestamp, now);
+          }
+        } else if (message?.op === 'reset') {
+          this.sent.clear();
+        }
+        return super.postMessage(message, moved);
+      }
     };
   }
   // `globalThis.pictureProbeDecoder = false` set before this script leaves WebCodecs' decoder as it is.

@@ -1,15 +1,19 @@
 // The proxy decoded with WebCodecs around the playhead: groups of pictures fetched by HTTP range from the index's
 // offsets (the stage parsed the file when it imported it: no demuxer runs in the browser), fed to one
-// VideoDecoder, and a small bounded cache of decoded frames, each closed as it passes or is evicted.
+// VideoDecoder (in a worker of its own where the browser can: lib/decoder-link.js), and a small bounded cache of
+// decoded frames, each closed as it passes or is evicted.
 //
 // `update(due, speed)` is called at every refresh with the sample due; `frame(k)` answers the decoded frame, or
 // null while it is on its way.  What to fetch and what to keep is lib/picture-frame.js's (pure) answer.
 
+import { PageDecoder, WorkerDecoder } from './decoder-link.js';
 import {
-  MAX_HELD, farthest, gopBytes, gopOf, gopSamples, groupsToFetch, groupsToRead, inCut, keep,
+  MAX_HELD, aimAt, farthest, gopBytes, gopOf, gopSamples, groupsToFetch, groupsToRead, inCut, keep,
 } from './picture-frame.js';
 
 /** @typedef {import('./picture-frame.js').PictureIndex} PictureIndex */
+/** @typedef {import('./decoder-link.js').DecoderLink} DecoderLink */
+/** @typedef {import('./decoder-link.js').GroupChunk} GroupChunk */
 
 /**
  * Bytes of base64 text.
@@ -62,6 +66,8 @@ export class DecoderStats {
     this.failures = 0;
     /** Ranges that came back other than asked (short, or another range): fetched again, never decoded. */
     this.badRanges = 0;
+    /** True while the decoder runs in a worker of its own; false on the page's thread. */
+    this.worker = false;
   }
 }
 
@@ -70,8 +76,9 @@ export class PictureDecoder {
    * @param {PictureIndex} index
    * @param {string} url the proxy's URL
    * @param {typeof fetch} [fetcher]
+   * @param {boolean} [inWorker] decode in a worker (false: on the page's thread, or where there are no workers)
    */
-  constructor(index, url, fetcher = fetch.bind(globalThis)) {
+  constructor(index, url, fetcher = fetch.bind(globalThis), inWorker = typeof Worker !== 'undefined') {
     this.index = index;
     this.url = url;
     this.fetcher = fetcher;
@@ -92,6 +99,8 @@ export class PictureDecoder {
     this.asked = new Map();
     /** @type {Map<number, Promise<Uint8Array>>} groups' bytes fetched ahead of their decoding */
     this.bytes = new Map();
+    /** Fetches under way of groups asked for decoding (not ahead). */
+    this.fetching = 0;
     /** The newest frame decoded too late for its refresh (its sample in `lateSample`): shown while the decoder
      * catches up rather than nothing. */
     /** @type {VideoFrame | null} */
@@ -99,26 +108,40 @@ export class PictureDecoder {
     this.lateSample = -1;
     this.closed = false;
     this.description = fromBase64(index.description);
-    /** @type {VideoDecoder | null} */
+    this.inWorker = inWorker;
+    /** @type {DecoderLink | null} */
     this.decoder = null;
     this.open();
   }
 
   /** @private */
   open() {
-    const decoder = new VideoDecoder({
+    /** @type {import('./decoder-link.js').LinkInit} */
+    const init = {
       output: (frame) => this.output(frame),
-      error: (e) => {
+      error: (e, unavailable) => {
         this.stats.error = String(e);
-        this.stats.failures++;
+        if (unavailable) this.inWorker = false; // no decoder in a worker here: the page's thread from now on
+        else this.stats.failures++;
         this.decoder = null; // made again at the next refresh
         this.pending.clear();
         this.bytes.clear(); // and the bytes fetched again: whatever the decoder choked on is not fed to it twice
       },
-    });
-    decoder.configure({ codec: this.index.codec, description: this.description, codedWidth: this.index.width,
-                        codedHeight: this.index.height, optimizeForLatency: true });
+    };
+    const decoder = this.inWorker ? new WorkerDecoder(init) : new PageDecoder(init);
+    decoder.configure(this.config());
     this.decoder = decoder;
+    this.stats.worker = decoder.inWorker;
+  }
+
+  /**
+   * What the decoder is configured with.
+   * @private
+   * @returns {VideoDecoderConfig}
+   */
+  config() {
+    return { codec: this.index.codec, description: this.description, codedWidth: this.index.width,
+             codedHeight: this.index.height, optimizeForLatency: true };
   }
 
   /**
@@ -170,15 +193,20 @@ export class PictureDecoder {
       this.pending.clear();
       this.open();
     }
-    if (inCut(index, due) && !this.held.has(due) && !this.pending.has(gopOf(index, due)) && this.pending.size > 0) {
-      this.reset();
+    // Nothing at the playhead, nor on its way: decode towards where it will be by then, dropping work elsewhere.
+    let from = due;
+    if (inCut(index, due) && !this.held.has(due) && !this.pending.has(gopOf(index, due))) {
+      from = aimAt(index, due, speed);
+      if (!this.pending.has(gopOf(index, from)) && this.pending.size > 0) this.reset();
     }
-    for (const g of groupsToFetch(index, due, speed, (k) => this.held.has(k), new Set(this.pending.keys()))) {
+    for (const g of groupsToFetch(index, from, speed, (k) => this.held.has(k), new Set(this.pending.keys()))) {
       this.request(g);
     }
-    // The bytes ahead: fetched now, decoded when their turn comes; those left behind are let go.
+    // The bytes ahead: fetched once the groups to decode have theirs (after a locate, the group due must not
+    // share the stage and the network with seconds of picture after it), decoded when their turn comes; those
+    // left behind are let go.
     const reading = groupsToRead(index, due, speed);
-    for (const g of reading) if (!this.bytes.has(g)) this.bytes.set(g, this.fetchAhead(g));
+    if (this.fetching === 0) for (const g of reading) if (!this.bytes.has(g)) this.bytes.set(g, this.fetchAhead(g));
     if (this.bytes.size > reading.length) {
       for (const g of this.bytes.keys()) if (!reading.includes(g) && !this.pending.has(g)) this.bytes.delete(g);
     }
@@ -192,8 +220,7 @@ export class PictureDecoder {
     this.stats.resets++;
     if (this.decoder !== null && this.decoder.state === 'configured') {
       this.decoder.reset();
-      this.decoder.configure({ codec: this.index.codec, description: this.description, codedWidth: this.index.width,
-                               codedHeight: this.index.height, optimizeForLatency: true });
+      this.decoder.configure(this.config());
     }
     this.chain = Promise.resolve();
   }
@@ -211,10 +238,13 @@ export class PictureDecoder {
     const generation = this.generation;
     let bytes = this.bytes.get(g);
     if (bytes === undefined) {
-      bytes = this.fetchGroup(g);
+      bytes = this.fetchGroup(g, 'high');
       this.bytes.set(g, bytes);
+      this.fetching++;
+      const done = () => { this.fetching--; };
+      bytes.then(done, done);
     }
-    this.chain = this.chain.then(async () => {
+    const mine = this.chain.then(async () => {
       let data;
       try {
         data = await bytes;
@@ -231,15 +261,14 @@ export class PictureDecoder {
         return;
       }
       const base = index.offsets[first];
+      /** @type {GroupChunk[]} */
+      const chunks = [];
+      for (let k = first; k < end; k++) {
+        const at = index.offsets[k] - base;
+        chunks.push({ type: k === first ? 'key' : 'delta', timestamp: k, start: at, end: at + index.sizes[k] });
+      }
       try {
-        for (let k = first; k < end; k++) {
-          const at = index.offsets[k] - base;
-          decoder.decode(new EncodedVideoChunk({
-            type: k === first ? 'key' : 'delta',
-            timestamp: k,
-            data: data.subarray(at, at + index.sizes[k]),
-          }));
-        }
+        decoder.group(data, chunks);
       } catch (e) {
         // The browser closed the decoder under us (reclaimed it, or it failed): made again at the next refresh.
         this.stats.error = String(e);
@@ -248,14 +277,13 @@ export class PictureDecoder {
       }
       this.stats.groups++;
       this.stats.bytes += data.byteLength;
-      // Out with every frame of the group now (a decoder may hold the last ones back for more input); the next
-      // group starts on a keyframe, as a flush asks.  A reset meanwhile rejects it: nothing to do then.
-      try {
-        await decoder.flush();
-      } catch {
-        // reset or closed
-      }
+      // The last group asked for: out with all its frames now (a decoder may hold the last ones back for more
+      // input).  Not awaited, and never between groups: the next group's chunks go in at once behind this one's
+      // (it starts on a keyframe, as after a flush), and the decoder is never left idle for a round trip to this
+      // thread.  A reset meanwhile rejects the flush: nothing to do then.
+      if (this.chain === mine) decoder.flush().catch(() => {});
     });
+    this.chain = mine;
   }
 
   /**
@@ -266,7 +294,7 @@ export class PictureDecoder {
    * @returns {Promise<Uint8Array>}
    */
   fetchAhead(g) {
-    const bytes = this.fetchGroup(g);
+    const bytes = this.fetchGroup(g, 'low');
     bytes.catch(() => {
       if (this.bytes.get(g) === bytes && !this.pending.has(g)) this.bytes.delete(g);
     });
@@ -277,14 +305,16 @@ export class PictureDecoder {
    * The bytes of group `g`: one HTTP range.
    * @private
    * @param {number} g
+   * @param {'high' | 'low'} priority the group due and the next ones to decode, or bytes ahead
    * @returns {Promise<Uint8Array>}
    */
-  async fetchGroup(g) {
+  async fetchGroup(g, priority) {
     const { start, end } = gopBytes(this.index, g);
     // Never from the browser's HTTP cache: with several pages reading ranges of one file at once, Chromium has
     // answered a range from its cache with a body shorter than the Content-Range it gave, and bytes that are
     // not the group's make the decoder fail on every group after them.
-    const r = await this.fetcher(this.url, { cache: 'no-store', headers: { Range: `bytes=${start}-${end - 1}` } });
+    const r = await this.fetcher(this.url, { cache: 'no-store', priority,
+                                             headers: { Range: `bytes=${start}-${end - 1}` } });
     if (r.status !== 206 && r.status !== 200) throw new Error(`proxy: HTTP ${r.status}`);
     const all = new Uint8Array(await r.arrayBuffer());
     const problem = rangeProblem(r.status, r.headers.get('content-range'), all.byteLength, start, end);

@@ -38,6 +38,9 @@ export const BYTES_AHEAD = 3;
 export const BEHIND = 2;
 /** The most decoded frames held at once, whatever happens: memory stays bounded. */
 export const MAX_HELD = 48;
+/** Seconds a group takes from being asked for to its frames out (fetch and decode, on a loaded stage): after a
+ * locate while rolling, picture moves on by this much before anything can be shown. */
+export const LEAD = 0.1;
 
 /**
  * The index from index.json, checked: null when it is not one the page can play.
@@ -155,6 +158,21 @@ export function wanted(index, due, speed, seconds = AHEAD) {
   else if (speed < 0) lo -= ahead;
   lo = Math.min(index.frames, Math.max(0, lo));
   return { lo, hi: Math.min(index.frames, Math.max(lo, hi)) };
+}
+
+/**
+ * The sample to decode towards when nothing near `due` is decoded or on its way (a locate, or the decoder left
+ * behind): rolling, where picture will be LEAD seconds on, so that a group the playhead leaves while it is
+ * fetched and decoded is not decoded first; stopped, `due` itself.  Clipped to the cut.
+ * @param {PictureIndex} index
+ * @param {number} due
+ * @param {number} speed
+ * @returns {number}
+ */
+export function aimAt(index, due, speed) {
+  if (speed === 0 || !inCut(index, due)) return due;
+  const lead = Math.sign(speed) * Math.ceil(Math.abs(speed) * fpsOf(index) * LEAD);
+  return Math.min(index.frames - 1, Math.max(0, due + lead));
 }
 
 /**

@@ -186,6 +186,18 @@ export class StagePicture extends StreamerElement {
   }
 
   /**
+   * A transport change just heard: the decoder asked now for the frame due at server time `t` (the next
+   * refresh's), rather than at that refresh; after a locate its group's fetch starts that much sooner.
+   * @param {number} t
+   * @param {Anchor} anchor
+   */
+  prepare(t, anchor) {
+    const index = this.index;
+    if (index === null || this.fallback || this.decoder === null) return;
+    this.decoder.update(dueSample(index, anchor, t), anchor.speed);
+  }
+
+  /**
    * One refresh: the frame due at server time `t` under `anchor`, and the overlay.
    * @param {number} t
    * @param {Anchor} anchor

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 
 import {
-  AHEAD, BEHIND, BYTES_AHEAD, MAX_HELD, dueSample, farthest, fpsOf, frameOf, gopBytes, gopOf, gopSamples, groupsToFetch, groupsToRead, inCut,
+  AHEAD, BEHIND, BYTES_AHEAD, LEAD, MAX_HELD, aimAt, dueSample, farthest, fpsOf, frameOf, gopBytes, gopOf, gopSamples, groupsToFetch, groupsToRead, inCut,
   keep, parseIndex, wanted,
 } from '../lib/picture-frame.js';
 
@@ -161,4 +161,25 @@ test('the refresh interval is the display\'s, not the page\'s: a missed refresh 
   for (let i = 0; i < 300; i++) dt = refreshInterval(dt, 1 / 50);
   assert.ok(Math.abs(dt - 1 / 50) < 1e-4, String(dt));
   assert.equal(refreshInterval(0.02, 0.5), 0.02);
+});
+
+test('after a locate while rolling, decoding aims where picture will be once its group is fetched and decoded', () => {
+  const lead = Math.ceil((24000 / 1001) * LEAD);
+  assert.ok(lead >= 2 && lead <= 4, String(lead));
+  // Stopped: the frame itself.
+  assert.equal(aimAt(i23, 100, 0), 100);
+  // Rolling: LEAD seconds on, in picture's direction and at its speed.
+  assert.equal(aimAt(i23, 100, 1), 100 + lead);
+  assert.equal(aimAt(i23, 100, -1), 100 - lead);
+  assert.equal(aimAt(i23, 100, 0.5), 100 + Math.ceil(0.5 * (24000 / 1001) * LEAD));
+  assert.equal(aimAt(i23, 100, 1.5), 100 + Math.ceil(1.5 * (24000 / 1001) * LEAD));
+  // Near a group's end the playhead leaves it before it could be shown: the next group is the one asked for.
+  const last = gopSamples(i23, 8).end - 1; // 107
+  assert.deepEqual(groupsToFetch(i23, aimAt(i23, last - 1, 1), 1, () => false, new Set()), [9, 10]);
+  // Early in a group, the group itself.
+  assert.deepEqual(groupsToFetch(i23, aimAt(i23, 96, 1), 1, () => false, new Set()), [8, 9]);
+  // Clipped to the cut, and outside it left alone.
+  assert.equal(aimAt(i23, 287, 1), 287);
+  assert.equal(aimAt(i23, 1, -1), 0);
+  assert.equal(aimAt(i23, -40, 1), -40);
 });
