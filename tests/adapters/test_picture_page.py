@@ -286,22 +286,27 @@ def showing(page: Page, picture: bool = True) -> None:
                            arg=picture, timeout=20_000 * SCALE)
 
 
+def play_and_locate(page: Page, http: httpx.Client) -> tuple[FrameCheck, dict[str, float]]:
+    """Rolled from 00:59:58:12, then located while rolling (as a chase correction moves picture): every refresh
+    of each drew the frame due, followed from the new group of pictures on.  The check and the latest anchor."""
+    showing(page)
+    check = frame_check(page, http)
+    arm(http)
+    anchor = roll(http, "00:59:58:12")
+    exact(check, http, anchor, 2.0, 2.0)
+    before = anchor
+    command(http, "/api/transport/locate", {"timecode": "01:00:03:00"})
+    anchor = new_anchor(http, before, 1.0)
+    exact(check, http, anchor, 2.0, 2.0)
+    return check, anchor
+
+
 def test_playing_locating_and_varispeed_draw_the_frame_due_at_every_refresh(
     stage: StageServe, browser: Browser
 ) -> None:
     page = open_picture(browser, stage)
     with httpx.Client(base_url=stage.base, timeout=10 * SCALE) as http:
-        showing(page)
-        check = frame_check(page, http)
-        arm(http)
-        anchor = roll(http, "00:59:58:12")
-        exact(check, http, anchor, 2.0, 2.0)
-
-        # A locate while rolling, as a chase correction moves picture: followed from the new group of pictures on.
-        before = anchor
-        command(http, "/api/transport/locate", {"timecode": "01:00:03:00"})
-        anchor = new_anchor(http, before, 1.0)
-        exact(check, http, anchor, 2.0, 2.0)
+        check, anchor = play_and_locate(page, http)
 
         # Varispeed, slower and faster (located back first: the cut is 12 s long).
         for speed in (0.5, 1.5):
@@ -343,15 +348,7 @@ def test_where_a_worker_cannot_decode_the_page_decodes_on_its_own_thread_to_the_
 ) -> None:
     page = open_picture(browser, stage, init=NO_WORKER)
     with httpx.Client(base_url=stage.base, timeout=10 * SCALE) as http:
-        showing(page)
-        check = frame_check(page, http)
-        arm(http)
-        anchor = roll(http, "00:59:58:12")
-        exact(check, http, anchor, 2.0, 2.0)
-        before = anchor
-        command(http, "/api/transport/locate", {"timecode": "01:00:03:00"})
-        anchor = new_anchor(http, before, 1.0)
-        exact(check, http, anchor, 2.0, 2.0)
+        play_and_locate(page, http)
         command(http, "/api/transport/stop")
     worker, failures, error = page.evaluate(
         "[stageDebug.stats.worker, stageDebug.stats.failures, stageDebug.stats.error]")
